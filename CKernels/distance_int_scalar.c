@@ -1,0 +1,86 @@
+/* Scalar reference for int8 and packed-binary distances: exact integer arithmetic. */
+#include "internal/kestrel_internal.h"
+
+int64_t kestrel_dot_i8_scalar(const int8_t *a, const int8_t *b, size_t n) {
+    int64_t s = 0;
+    for (size_t i = 0; i < n; i++) s += (int32_t)a[i] * (int32_t)b[i];
+    return s;
+}
+
+int64_t kestrel_l2sq_i8_scalar(const int8_t *a, const int8_t *b, size_t n) {
+    int64_t s = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t d = (int32_t)a[i] - (int32_t)b[i];
+        s += d * d;
+    }
+    return s;
+}
+
+float kestrel_cosine_i8_scalar(const int8_t *a, const int8_t *b, size_t n) {
+    int64_t ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t x = a[i], y = b[i];
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    return kestrel_cosine_finish((double)ab, (double)aa, (double)bb);
+}
+
+uint64_t kestrel_hamming_b1_scalar(const uint8_t *a, const uint8_t *b, size_t nbytes) {
+    uint64_t s = 0;
+    for (size_t i = 0; i < nbytes; i++) s += (uint64_t)__builtin_popcount((unsigned)(a[i] ^ b[i]));
+    return s;
+}
+
+float kestrel_jaccard_b1_scalar(const uint8_t *a, const uint8_t *b, size_t nbytes) {
+    uint64_t inter = 0, uni = 0;
+    for (size_t i = 0; i < nbytes; i++) {
+        inter += (uint64_t)__builtin_popcount((unsigned)(a[i] & b[i]));
+        uni += (uint64_t)__builtin_popcount((unsigned)(a[i] | b[i]));
+    }
+    return kestrel_jaccard_finish(inter, uni);
+}
+
+static kestrel_status check_i8_many(const int8_t *q, const int8_t *base, size_t dim, size_t count, size_t stride,
+                                    const void *out) {
+    kestrel_status st = kestrel_check_many(q, base, dim, count, stride, out);
+    if (st == KESTREL_OK && count > 0 && dim > KESTREL_I8_MANY_MAX_DIM) return KESTREL_ERR_INVALID_ARGUMENT;
+    return st;
+}
+
+kestrel_status kestrel_dot_i8_many_scalar(const int8_t *q, const int8_t *base, size_t dim, size_t count,
+                                          size_t stride, int32_t *out) {
+    kestrel_status st = check_i8_many(q, base, dim, count, stride, out);
+    if (st != KESTREL_OK) return st;
+    for (size_t r = 0; r < count; r++) out[r] = (int32_t)kestrel_dot_i8_scalar(q, base + r * stride, dim);
+    return KESTREL_OK;
+}
+
+kestrel_status kestrel_l2sq_i8_many_scalar(const int8_t *q, const int8_t *base, size_t dim, size_t count,
+                                           size_t stride, int32_t *out) {
+    kestrel_status st = check_i8_many(q, base, dim, count, stride, out);
+    if (st != KESTREL_OK) return st;
+    for (size_t r = 0; r < count; r++) out[r] = (int32_t)kestrel_l2sq_i8_scalar(q, base + r * stride, dim);
+    return KESTREL_OK;
+}
+
+KESTREL_DEFINE_MANY(kestrel_cosine_i8_many_scalar, int8_t, float, kestrel_cosine_i8_scalar)
+KESTREL_DEFINE_MANY(kestrel_hamming_b1_many_scalar, uint8_t, uint32_t, kestrel_hamming_b1_scalar)
+KESTREL_DEFINE_MANY(kestrel_jaccard_b1_many_scalar, uint8_t, float, kestrel_jaccard_b1_scalar)
+
+void kestrel_register_distance_int(kestrel_kernel_table *t, kestrel_isa isa) {
+    if (isa == KESTREL_ISA_SCALAR) {
+        t->dot_i8 = kestrel_dot_i8_scalar;
+        t->l2sq_i8 = kestrel_l2sq_i8_scalar;
+        t->cosine_i8 = kestrel_cosine_i8_scalar;
+        t->hamming_b1 = kestrel_hamming_b1_scalar;
+        t->jaccard_b1 = kestrel_jaccard_b1_scalar;
+        t->dot_i8_many = kestrel_dot_i8_many_scalar;
+        t->l2sq_i8_many = kestrel_l2sq_i8_many_scalar;
+        t->cosine_i8_many = kestrel_cosine_i8_many_scalar;
+        t->hamming_b1_many = kestrel_hamming_b1_many_scalar;
+        t->jaccard_b1_many = kestrel_jaccard_b1_many_scalar;
+    }
+    /* SIMD tiers register here (AVX2, AVX-512, AVX-512 VNNI, NEON, NEON dotprod files). */
+}

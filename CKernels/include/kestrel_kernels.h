@@ -1,0 +1,318 @@
+/*
+ * kestrel_kernels.h — the whole public C API of KestrelKernels.
+ *
+ * Every kernel exists as a scalar reference and as SIMD tiers chosen at run time
+ * (x86: AVX2+FMA+F16C, AVX-512 F/BW/VL/DQ, AVX-512 VNNI; arm64: NEON, NEON dotprod).
+ * The plain names (`kestrel_dot_f32`, ...) call the active tier through one function
+ * table that is initialised once, thread-safely, on first use. `kestrel_kernels_for(isa)`
+ * hands out the table of any supported tier so callers (tests, benchmarks) can compare
+ * tiers in one process. `KESTREL_ISA=scalar|avx2|avx512|avx512vnni|neon|neondot` in the
+ * environment caps the active tier (never above what the CPU and OS support).
+ *
+ * Conventions, for every kernel unless its comment says otherwise:
+ *  - `n` counts elements (bytes for packed binary vectors); n = 0 is valid and
+ *    pointers may then be NULL.
+ *  - Pointers need no particular alignment. Kernels never allocate.
+ *  - f16 is IEEE binary16 and bf16 is bfloat16, both stored as uint16_t bit patterns.
+ *  - Floating-point kernels accumulate in f32 (f16/bf16 inputs are widened exactly).
+ *    SIMD tiers sum in a different order from the scalar reference (several partial
+ *    sums, FMA): results agree with the scalar tier within a relative error of about
+ *    n * 2^-24 of sum(|a_i * b_i|), not bit for bit.
+ *  - int8 kernels are exact: int32 lanes are flushed into a 64-bit total often enough
+ *    that nothing can wrap, so every tier returns the identical value.
+ *  - NaN inputs propagate: a distance over a vector holding NaN is NaN at every tier.
+ *  - Thread-safety: kernels are pure functions of their inputs; call them from any thread.
+ */
+#ifndef KESTREL_KERNELS_H
+#define KESTREL_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------ */
+/* Status and ISA levels                                                                 */
+/* ------------------------------------------------------------------------------------ */
+
+/** Result of a kernel that can fail. */
+typedef enum kestrel_status {
+    KESTREL_OK = 0,
+    /** A pointer was NULL while its element count was non-zero. */
+    KESTREL_ERR_NULL_POINTER = 1,
+    /** A size or stride argument is out of range (for example stride < dim). */
+    KESTREL_ERR_INVALID_ARGUMENT = 2,
+    /** The requested ISA level is not supported by this CPU/OS or this build. */
+    KESTREL_ERR_UNSUPPORTED_ISA = 3
+} kestrel_status;
+
+/** ISA levels, in increasing order within one architecture. */
+typedef enum kestrel_isa {
+    KESTREL_ISA_SCALAR = 0,
+    /** x86-64: AVX2 + FMA + F16C. */
+    KESTREL_ISA_AVX2 = 1,
+    /** x86-64: AVX-512 F, BW, VL, DQ (plus everything AVX2 needs). */
+    KESTREL_ISA_AVX512 = 2,
+    /** x86-64: AVX512 plus AVX-512 VNNI (int8 dot products with vpdpbusd). */
+    KESTREL_ISA_AVX512VNNI = 3,
+    /** arm64: Advanced SIMD (baseline on every AArch64 CPU). */
+    KESTREL_ISA_NEON = 4,
+    /** arm64: NEON plus the dot-product extension (sdot/udot). */
+    KESTREL_ISA_NEONDOT = 5,
+    KESTREL_ISA_COUNT = 6
+} kestrel_isa;
+
+/** CPU feature bits reported by `kestrel_cpu_features`. */
+enum {
+    KESTREL_CPU_SSE42 = 1u << 0,
+    KESTREL_CPU_AVX2 = 1u << 1,
+    KESTREL_CPU_FMA = 1u << 2,
+    KESTREL_CPU_F16C = 1u << 3,
+    KESTREL_CPU_AVX512F = 1u << 4,
+    KESTREL_CPU_AVX512BW = 1u << 5,
+    KESTREL_CPU_AVX512VL = 1u << 6,
+    KESTREL_CPU_AVX512DQ = 1u << 7,
+    KESTREL_CPU_AVX512VNNI = 1u << 8,
+    KESTREL_CPU_AVX512BF16 = 1u << 9,
+    KESTREL_CPU_AVXVNNI = 1u << 10,
+    KESTREL_CPU_AVX512VPOPCNTDQ = 1u << 11,
+    KESTREL_CPU_NEON = 1u << 16,
+    KESTREL_CPU_NEON_DOTPROD = 1u << 17,
+    KESTREL_CPU_NEON_FP16 = 1u << 18,
+    /** Set when the OS saves the AVX (YMM) state, per XGETBV. */
+    KESTREL_CPU_OS_AVX = 1u << 24,
+    /** Set when the OS saves the AVX-512 (opmask/ZMM) state, per XGETBV. */
+    KESTREL_CPU_OS_AVX512 = 1u << 25
+};
+
+/** Feature bits of this CPU, detected once (CPUID + XGETBV on x86, baseline/HWCAP on arm64). */
+uint32_t kestrel_cpu_features(void);
+/** The tier the plain kernel names use: the best supported one, capped by KESTREL_ISA. */
+kestrel_isa kestrel_active_isa(void);
+/** 1 when `isa` can run on this CPU and OS and this build contains it, else 0. */
+int kestrel_isa_supported(kestrel_isa isa);
+/** Lower-case name of a level ("scalar", "avx2", "avx512", "avx512vnni", "neon", "neondot"). */
+const char *kestrel_isa_name(kestrel_isa isa);
+/**
+ * Parses a level name as accepted by KESTREL_ISA. Returns KESTREL_OK and writes *out, or
+ * KESTREL_ERR_INVALID_ARGUMENT for an unknown name.
+ */
+kestrel_status kestrel_isa_parse(const char *name, kestrel_isa *out);
+/**
+ * Makes `isa` the active tier for the whole process (tests and benchmarks use this).
+ * Returns KESTREL_ERR_UNSUPPORTED_ISA when the CPU cannot run it. Not meant to race with
+ * running kernels: the swap itself is atomic, but a kernel already running finishes on
+ * the old tier.
+ */
+kestrel_status kestrel_set_active_isa(kestrel_isa isa);
+/** Human-readable CPU brand string (x86 CPUID leaf 0x80000002..4), or "unknown". */
+const char *kestrel_cpu_name(void);
+
+/* ------------------------------------------------------------------------------------ */
+/* Function table: one per tier                                                          */
+/* ------------------------------------------------------------------------------------ */
+
+typedef float (*kestrel_dist_f32_fn)(const float *a, const float *b, size_t n);
+typedef float (*kestrel_dist_u16_fn)(const uint16_t *a, const uint16_t *b, size_t n);
+typedef int64_t (*kestrel_dot_i8_fn)(const int8_t *a, const int8_t *b, size_t n);
+typedef float (*kestrel_cos_i8_fn)(const int8_t *a, const int8_t *b, size_t n);
+typedef uint64_t (*kestrel_hamming_fn)(const uint8_t *a, const uint8_t *b, size_t nbytes);
+typedef float (*kestrel_jaccard_fn)(const uint8_t *a, const uint8_t *b, size_t nbytes);
+
+typedef kestrel_status (*kestrel_many_f32_fn)(const float *q, const float *base, size_t dim,
+                                               size_t count, size_t stride, float *out);
+typedef kestrel_status (*kestrel_many_u16_fn)(const uint16_t *q, const uint16_t *base, size_t dim,
+                                               size_t count, size_t stride, float *out);
+typedef kestrel_status (*kestrel_many_i8_fn)(const int8_t *q, const int8_t *base, size_t dim,
+                                              size_t count, size_t stride, int32_t *out);
+typedef kestrel_status (*kestrel_many_cos_i8_fn)(const int8_t *q, const int8_t *base, size_t dim,
+                                                  size_t count, size_t stride, float *out);
+typedef kestrel_status (*kestrel_many_b1_fn)(const uint8_t *q, const uint8_t *base, size_t nbytes,
+                                              size_t count, size_t stride, uint32_t *out);
+typedef kestrel_status (*kestrel_many_jaccard_fn)(const uint8_t *q, const uint8_t *base, size_t nbytes,
+                                                   size_t count, size_t stride, float *out);
+
+typedef void (*kestrel_f32_to_u16_fn)(const float *src, uint16_t *dst, size_t n);
+typedef void (*kestrel_u16_to_f32_fn)(const uint16_t *src, float *dst, size_t n);
+typedef void (*kestrel_unary_f32_fn)(const float *x, float *y, size_t n);
+typedef void (*kestrel_axpy_f32_fn)(float alpha, const float *x, float *y, size_t n);
+typedef void (*kestrel_scale_f32_fn)(float alpha, const float *x, float *y, size_t n);
+typedef void (*kestrel_binary_f32_fn)(const float *a, const float *b, float *out, size_t n);
+typedef float (*kestrel_reduce_f32_fn)(const float *x, size_t n);
+
+/**
+ * One tier's kernels. Every entry is non-NULL: a tier without its own version of a
+ * kernel points at the best lower tier's.
+ */
+typedef struct kestrel_kernel_table {
+    kestrel_isa isa;
+    /* distances, one pair */
+    kestrel_dist_f32_fn dot_f32, l2sq_f32, cosine_f32;
+    kestrel_dist_u16_fn dot_f16, l2sq_f16, cosine_f16;
+    kestrel_dist_u16_fn dot_bf16, l2sq_bf16, cosine_bf16;
+    kestrel_dot_i8_fn dot_i8, l2sq_i8;
+    kestrel_cos_i8_fn cosine_i8;
+    kestrel_hamming_fn hamming_b1;
+    kestrel_jaccard_fn jaccard_b1;
+    /* distances, one query against `count` rows */
+    kestrel_many_f32_fn dot_f32_many, l2sq_f32_many, cosine_f32_many;
+    kestrel_many_u16_fn dot_f16_many, l2sq_f16_many, cosine_f16_many;
+    kestrel_many_u16_fn dot_bf16_many, l2sq_bf16_many, cosine_bf16_many;
+    kestrel_many_i8_fn dot_i8_many, l2sq_i8_many;
+    kestrel_many_cos_i8_fn cosine_i8_many;
+    kestrel_many_b1_fn hamming_b1_many;
+    kestrel_many_jaccard_fn jaccard_b1_many;
+    /* conversion */
+    kestrel_f32_to_u16_fn f32_to_f16, f32_to_bf16;
+    kestrel_u16_to_f32_fn f16_to_f32, bf16_to_f32;
+    /* math */
+    kestrel_unary_f32_fn exp_f32, softmax_f32;
+    kestrel_axpy_f32_fn axpy_f32;
+    kestrel_scale_f32_fn scale_f32;
+    kestrel_binary_f32_fn add_f32, mul_f32;
+    kestrel_reduce_f32_fn sum_f32, max_f32, sumsq_f32;
+} kestrel_kernel_table;
+
+/** The table of `isa`, or NULL when that tier is not supported here. Valid forever. */
+const kestrel_kernel_table *kestrel_kernels_for(kestrel_isa isa);
+/** The table of the active tier. Valid forever. */
+const kestrel_kernel_table *kestrel_kernels(void);
+
+/* ------------------------------------------------------------------------------------ */
+/* Distances, one pair (active tier)                                                     */
+/* ------------------------------------------------------------------------------------ */
+
+/** Inner product sum(a_i * b_i). f32 accumulation. O(n). */
+float kestrel_dot_f32(const float *a, const float *b, size_t n);
+/** Squared Euclidean distance sum((a_i - b_i)^2). f32 accumulation. O(n). */
+float kestrel_l2sq_f32(const float *a, const float *b, size_t n);
+/**
+ * Cosine distance 1 - a.b / (|a| |b|), clamped to [0, 2]. Dot product and norms accumulate
+ * in f32; the final division is done in double. Exactly 0 when a.b == |a|^2 == |b|^2
+ * (so for identical vectors at every tier). When exactly one vector has zero norm the
+ * distance is 1; when both do it is 0. O(n).
+ */
+float kestrel_cosine_f32(const float *a, const float *b, size_t n);
+/** As kestrel_dot_f32, over IEEE binary16 inputs (uint16_t bits). */
+float kestrel_dot_f16(const uint16_t *a, const uint16_t *b, size_t n);
+/** As kestrel_l2sq_f32, over IEEE binary16 inputs. */
+float kestrel_l2sq_f16(const uint16_t *a, const uint16_t *b, size_t n);
+/** As kestrel_cosine_f32, over IEEE binary16 inputs. */
+float kestrel_cosine_f16(const uint16_t *a, const uint16_t *b, size_t n);
+/** As kestrel_dot_f32, over bfloat16 inputs (uint16_t bits). */
+float kestrel_dot_bf16(const uint16_t *a, const uint16_t *b, size_t n);
+/** As kestrel_l2sq_f32, over bfloat16 inputs. */
+float kestrel_l2sq_bf16(const uint16_t *a, const uint16_t *b, size_t n);
+/** As kestrel_cosine_f32, over bfloat16 inputs. */
+float kestrel_cosine_bf16(const uint16_t *a, const uint16_t *b, size_t n);
+/** Exact inner product of int8 vectors (int32 lanes, 64-bit total: never wraps). O(n). */
+int64_t kestrel_dot_i8(const int8_t *a, const int8_t *b, size_t n);
+/** Exact squared Euclidean distance of int8 vectors (never wraps). O(n). */
+int64_t kestrel_l2sq_i8(const int8_t *a, const int8_t *b, size_t n);
+/** Cosine distance of int8 vectors from the exact integer dot and norms; rules as kestrel_cosine_f32. */
+float kestrel_cosine_i8(const int8_t *a, const int8_t *b, size_t n);
+/** Number of differing bits between two packed bit vectors of `nbytes` bytes. O(nbytes). */
+uint64_t kestrel_hamming_b1(const uint8_t *a, const uint8_t *b, size_t nbytes);
+/** Jaccard distance 1 - |a & b| / |a | b| of packed bit vectors; 0 when both are all zero. */
+float kestrel_jaccard_b1(const uint8_t *a, const uint8_t *b, size_t nbytes);
+
+/* ------------------------------------------------------------------------------------ */
+/* Distances, one query against `count` rows (active tier)                               */
+/*                                                                                       */
+/* Row r starts at base + r * stride (stride in elements, or bytes for binary), stride >= */
+/* dim. out[r] receives the distance of row r, equal to the one-pair kernel of the same   */
+/* tier. Returns KESTREL_ERR_INVALID_ARGUMENT when stride < dim, KESTREL_ERR_NULL_POINTER */
+/* for a NULL pointer with dim > 0 and count > 0 (out must be non-NULL when count > 0).   */
+/* O(count * dim); the memory-bound scan of an index.                                     */
+/* ------------------------------------------------------------------------------------ */
+
+kestrel_status kestrel_dot_f32_many(const float *q, const float *base, size_t dim, size_t count,
+                                    size_t stride, float *out);
+kestrel_status kestrel_l2sq_f32_many(const float *q, const float *base, size_t dim, size_t count,
+                                     size_t stride, float *out);
+kestrel_status kestrel_cosine_f32_many(const float *q, const float *base, size_t dim, size_t count,
+                                       size_t stride, float *out);
+kestrel_status kestrel_dot_f16_many(const uint16_t *q, const uint16_t *base, size_t dim, size_t count,
+                                    size_t stride, float *out);
+kestrel_status kestrel_l2sq_f16_many(const uint16_t *q, const uint16_t *base, size_t dim, size_t count,
+                                     size_t stride, float *out);
+kestrel_status kestrel_cosine_f16_many(const uint16_t *q, const uint16_t *base, size_t dim,
+                                       size_t count, size_t stride, float *out);
+kestrel_status kestrel_dot_bf16_many(const uint16_t *q, const uint16_t *base, size_t dim, size_t count,
+                                     size_t stride, float *out);
+kestrel_status kestrel_l2sq_bf16_many(const uint16_t *q, const uint16_t *base, size_t dim,
+                                      size_t count, size_t stride, float *out);
+kestrel_status kestrel_cosine_bf16_many(const uint16_t *q, const uint16_t *base, size_t dim,
+                                        size_t count, size_t stride, float *out);
+/**
+ * int8 one-to-many writes exact int32 results; dim must be <= KESTREL_I8_MANY_MAX_DIM so
+ * that no row sum can exceed INT32_MAX (else KESTREL_ERR_INVALID_ARGUMENT).
+ */
+kestrel_status kestrel_dot_i8_many(const int8_t *q, const int8_t *base, size_t dim, size_t count,
+                                   size_t stride, int32_t *out);
+kestrel_status kestrel_l2sq_i8_many(const int8_t *q, const int8_t *base, size_t dim, size_t count,
+                                    size_t stride, int32_t *out);
+kestrel_status kestrel_cosine_i8_many(const int8_t *q, const int8_t *base, size_t dim, size_t count,
+                                      size_t stride, float *out);
+/** Hamming distance of one packed query against `count` rows of `nbytes` (stride in bytes). */
+kestrel_status kestrel_hamming_b1_many(const uint8_t *q, const uint8_t *base, size_t nbytes,
+                                       size_t count, size_t stride, uint32_t *out);
+kestrel_status kestrel_jaccard_b1_many(const uint8_t *q, const uint8_t *base, size_t nbytes,
+                                       size_t count, size_t stride, float *out);
+
+/** Largest dim accepted by the int32-output int8 one-to-many kernels (32768 * 255^2 < 2^31). */
+#define KESTREL_I8_MANY_MAX_DIM ((size_t)32768)
+
+/* ------------------------------------------------------------------------------------ */
+/* Conversion (active tier): round-to-nearest-even; NaN stays NaN (quiet), Inf stays Inf. */
+/* Every tier gives bit-identical results. src and dst must not overlap partially.       */
+/* ------------------------------------------------------------------------------------ */
+
+/** f32 -> IEEE binary16. Overflow rounds to +-Inf; tiny values become f16 subnormals or 0. */
+void kestrel_f32_to_f16(const float *src, uint16_t *dst, size_t n);
+/** IEEE binary16 -> f32 (exact). */
+void kestrel_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+/** f32 -> bfloat16, round-to-nearest-even on the dropped 16 bits; NaN -> quiet NaN. */
+void kestrel_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
+/** bfloat16 -> f32 (exact). */
+void kestrel_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
+
+/* ------------------------------------------------------------------------------------ */
+/* Math (active tier)                                                                    */
+/* ------------------------------------------------------------------------------------ */
+
+/**
+ * y_i = exp(x_i). Maximum error 2 ulp against the correctly rounded result for x in
+ * [-87.3, 88.7] (the range where exp is a normal f32); below it the result flushes
+ * towards 0 (< 2^-126, may be 0), above it +Inf; exp(-Inf) = 0, exp(NaN) = NaN.
+ * y may equal x (in place).
+ */
+void kestrel_exp_f32(const float *x, float *y, size_t n);
+/**
+ * Numerically stable softmax: y_i = exp(x_i - max) / sum_j exp(x_j - max), f32 accumulation.
+ * y may equal x. Special values: any NaN or +Inf input makes every output NaN; when every
+ * input is -Inf (a fully masked row) every output is 0. Outputs sum to 1 within n * 2^-23.
+ */
+void kestrel_softmax_f32(const float *x, float *y, size_t n);
+/** y_i += alpha * x_i (FMA in SIMD tiers). */
+void kestrel_axpy_f32(float alpha, const float *x, float *y, size_t n);
+/** y_i = alpha * x_i (y may equal x). */
+void kestrel_scale_f32(float alpha, const float *x, float *y, size_t n);
+/** out_i = a_i + b_i (out may equal a or b). */
+void kestrel_add_f32(const float *a, const float *b, float *out, size_t n);
+/** out_i = a_i * b_i (out may equal a or b). */
+void kestrel_mul_f32(const float *a, const float *b, float *out, size_t n);
+/** sum of x_i, f32 accumulation (several partial sums in SIMD tiers); 0 for n = 0. */
+float kestrel_sum_f32(const float *x, size_t n);
+/** max of x_i; NaN if any x_i is NaN; -Inf for n = 0. */
+float kestrel_max_f32(const float *x, size_t n);
+/** sum of x_i^2, f32 accumulation; 0 for n = 0. */
+float kestrel_sumsq_f32(const float *x, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KESTREL_KERNELS_H */

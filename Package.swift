@@ -1,0 +1,88 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Platforms where BLAS/LAPACK come from OpenBLAS + LAPACKE (elsewhere, Apple's Accelerate).
+let openBLASPlatforms: [Platform] = [.linux, .android, .openbsd]
+
+let package = Package(
+    name: "Kestrel",
+    platforms: [.macOS(.v13), .iOS(.v16)],
+    products: [
+        .library(name: "KestrelKernels", targets: ["KestrelKernels"]),
+        .library(name: "KestrelTensor", targets: ["KestrelTensor"]),
+        .library(name: "KestrelQuantization", targets: ["KestrelQuantization"]),
+        .library(name: "KestrelAttention", targets: ["KestrelAttention"]),
+        .library(name: "KestrelVectorIndex", targets: ["KestrelVectorIndex"]),
+        .library(name: "KestrelProfiling", targets: ["KestrelProfiling"]),
+        .library(name: "KestrelAdaptation", targets: ["KestrelAdaptation"]),
+        .library(name: "Kestrel", targets: ["Kestrel"]),
+        .executable(name: "kestrel", targets: ["KestrelCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // C11 SIMD kernels with run-time dispatch; the only place with intrinsics.
+        .target(
+            name: "KestrelKernels",
+            path: "CKernels",
+            exclude: ["test"],
+            publicHeadersPath: "include",
+            linkerSettings: [.linkedLibrary("m", .when(platforms: openBLASPlatforms))]
+        ),
+        .systemLibrary(
+            name: "CKestrelBLAS",
+            path: "Sources/CKestrelBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"]), .brew(["openblas"])]
+        ),
+        .target(
+            name: "KestrelTensor",
+            dependencies: [
+                "KestrelKernels",
+                .target(name: "CKestrelBLAS", condition: .when(platforms: openBLASPlatforms)),
+            ],
+            linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
+        ),
+        .target(name: "KestrelQuantization", dependencies: ["KestrelTensor"]),
+        .target(name: "KestrelAttention", dependencies: ["KestrelTensor", "KestrelQuantization"]),
+        .target(name: "KestrelVectorIndex", dependencies: ["KestrelTensor", "KestrelQuantization"]),
+        .target(name: "KestrelProfiling"),
+        .target(
+            name: "KestrelAdaptation",
+            dependencies: ["KestrelTensor", "KestrelProfiling", "KestrelVectorIndex"]
+        ),
+        .target(
+            name: "Kestrel",
+            dependencies: [
+                "KestrelKernels", "KestrelTensor", "KestrelQuantization", "KestrelAttention",
+                "KestrelVectorIndex", "KestrelProfiling", "KestrelAdaptation",
+            ]
+        ),
+        .executableTarget(
+            name: "KestrelCLI",
+            dependencies: [
+                "Kestrel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(name: "_KestrelTestSupport", dependencies: ["KestrelKernels", "KestrelTensor"]),
+        .testTarget(
+            name: "KestrelKernelsTests",
+            dependencies: [
+                "KestrelKernels", "_KestrelTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "KestrelTensorTests",
+            dependencies: [
+                "KestrelTensor", "_KestrelTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6],
+    cLanguageStandard: .c11
+)

@@ -30,7 +30,9 @@ static inline kestrel_status kestrel_check_i8_many(const int8_t *q, const int8_t
 }
 
 /* Rows prefetched ahead of the one being scanned by the one-to-many kernels. */
+#ifndef KESTREL_I8_PREFETCH_ROWS
 #define KESTREL_I8_PREFETCH_ROWS 8
+#endif
 
 #define KESTREL_INT_DECLARE_TIER(tier)                                                                          \
     int64_t kestrel_dot_i8_##tier(const int8_t *a, const int8_t *b, size_t n);                                  \

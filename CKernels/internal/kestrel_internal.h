@@ -41,7 +41,8 @@
     _Pragma("GCC target(\"avx2,fma,f16c,popcnt,bmi2,avx512f,avx512bw,avx512vl,avx512dq\")")
 #define KESTREL_TARGET_AVX512VNNI_BEGIN _Pragma("GCC push_options") \
     _Pragma("GCC target(\"avx2,fma,f16c,popcnt,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni\")")
-#define KESTREL_TARGET_NEONDOT_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"+dotprod\")")
+/* GCC only inlines its dotprod intrinsics (declared for armv8.2-a+dotprod) into a matching arch. */
+#define KESTREL_TARGET_NEONDOT_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"arch=armv8.2-a+dotprod\")")
 #define KESTREL_TARGET_END _Pragma("GCC pop_options")
 #endif
 

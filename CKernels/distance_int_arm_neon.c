@@ -169,10 +169,10 @@ static inline void rows_rest(int kind, const int8_t *q, const int8_t *r, size_t 
 /*
  * For R (1 or 4) rows and the elements [i, hi) (at most KESTREL_I8_BLOCK of them):
  * s0[k] += q.r_k (K_DOT, K_COS) or |q - r_k|^2 (K_L2); s1[k] += r_k.r_k (K_COS).
- * pf[k] is a row further ahead, prefetched one cache line per 64 elements.
+ * The rows `ahead` bytes further on are prefetched, one cache line per row per 64 elements.
  */
 static KESTREL_ALWAYS_INLINE void neon_rows_block(int kind, int R, const int8_t *q,
-                                                                  const int8_t *const r[4], const int8_t *const pf[4],
+                                                                  const int8_t *const r[4], size_t ahead,
                                                                   size_t i, size_t hi, int64_t s0[4], int64_t s1[4]) {
     int32x4_t x0[4], x1[4], y0[4], y1[4];
     uint32x4_t u0[4], u1[4];
@@ -183,7 +183,7 @@ static KESTREL_ALWAYS_INLINE void neon_rows_block(int kind, int R, const int8_t 
     const size_t lo = i;
     for (; i + 16 <= hi; i += 16) {
         if (((i - lo) & 63) == 0)
-            for (int k = 0; k < R; k++) __builtin_prefetch(pf[k] + i, 0, 3);
+            for (int k = 0; k < R; k++) __builtin_prefetch(r[k] + ahead + i, 0, 3);
         int8x16_t vq = vld1q_s8(q + i);
         for (int k = 0; k < R; k++) {
             int8x16_t vr = vld1q_s8(r[k] + i);
@@ -227,28 +227,25 @@ static KESTREL_ALWAYS_INLINE void neon_rows_block(int kind, int R, const int8_t 
 
 /*
  * The scan shared by the int8 one-to-many kernels of both tiers (count >= 1, dim >= 1, arguments
- * checked): BLOCK(R, r, pf, lo, hi, s0, s1) accumulates per-row sums over [lo, hi);
+ * checked): BLOCK(R, r, ahead, lo, hi, s0, s1) accumulates per-row sums over [lo, hi);
  * EMIT(row, s0, s1) writes out[row].
  */
 #define ROWS_SCAN(BLOCK, EMIT)                                                                          \
     do {                                                                                                \
+        const size_t pf_rows = kestrel_prefetch_rows(stride);                                           \
         size_t row = 0;                                                                                 \
         for (; row + 4 <= count; row += 4) {                                                            \
-            const int8_t *r[4], *pf[4];                                                                 \
-            for (int k = 0; k < 4; k++) {                                                               \
-                r[k] = base + (row + (size_t)k) * stride;                                               \
-                size_t ahead = row + (size_t)k + KESTREL_I8_PREFETCH_ROWS;                              \
-                pf[k] = ahead < count ? base + ahead * stride : r[k];                                   \
-            }                                                                                           \
+            const int8_t *r[4];                                                                         \
+            for (int k = 0; k < 4; k++) r[k] = base + (row + (size_t)k) * stride;                       \
+            size_t ahead = row + 3 + pf_rows < count ? pf_rows * stride : 0;                            \
             int64_t s0[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0};                                         \
-            for (size_t lo = 0; lo < dim; lo += KESTREL_I8_BLOCK) BLOCK(4, r, pf, lo, block_end(lo, dim), s0, s1); \
+            for (size_t lo = 0; lo < dim; lo += KESTREL_I8_BLOCK) BLOCK(4, r, ahead, lo, block_end(lo, dim), s0, s1); \
             for (int k = 0; k < 4; k++) EMIT(row + (size_t)k, s0[k], s1[k]);                            \
         }                                                                                               \
         for (; row < count; row++) {                                                                    \
             const int8_t *r[4] = {base + row * stride, NULL, NULL, NULL};                               \
-            const int8_t *pf[4] = {r[0], NULL, NULL, NULL};                                             \
             int64_t s0[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0};                                         \
-            for (size_t lo = 0; lo < dim; lo += KESTREL_I8_BLOCK) BLOCK(1, r, pf, lo, block_end(lo, dim), s0, s1); \
+            for (size_t lo = 0; lo < dim; lo += KESTREL_I8_BLOCK) BLOCK(1, r, 0, lo, block_end(lo, dim), s0, s1); \
             EMIT(row, s0[0], s1[0]);                                                                    \
         }                                                                                               \
     } while (0)
@@ -262,9 +259,9 @@ static KESTREL_ALWAYS_INLINE void neon_rows_block(int kind, int R, const int8_t 
 #define EMIT_I32(row, s, unused) out[row] = (int32_t)(s)
 #define EMIT_COS(row, ab, bb) out[row] = kestrel_cosine_finish((double)(ab), (double)qq, (double)(bb))
 
-#define NBLOCK_DOT(R, r, pf, lo, hi, s0, s1) neon_rows_block(K_DOT, R, q, r, pf, lo, hi, s0, s1)
-#define NBLOCK_L2(R, r, pf, lo, hi, s0, s1) neon_rows_block(K_L2, R, q, r, pf, lo, hi, s0, s1)
-#define NBLOCK_COS(R, r, pf, lo, hi, s0, s1) neon_rows_block(K_COS, R, q, r, pf, lo, hi, s0, s1)
+#define NBLOCK_DOT(R, r, ahead, lo, hi, s0, s1) neon_rows_block(K_DOT, R, q, r, ahead, lo, hi, s0, s1)
+#define NBLOCK_L2(R, r, ahead, lo, hi, s0, s1) neon_rows_block(K_L2, R, q, r, ahead, lo, hi, s0, s1)
+#define NBLOCK_COS(R, r, ahead, lo, hi, s0, s1) neon_rows_block(K_COS, R, q, r, ahead, lo, hi, s0, s1)
 
 kestrel_status kestrel_dot_i8_many_neon(const int8_t *q, const int8_t *base, size_t dim, size_t count,
                                         size_t stride, int32_t *out) {
@@ -349,7 +346,7 @@ float kestrel_jaccard_b1_neon(const uint8_t *a, const uint8_t *b, size_t n) {
  * h[k] = popcount(q & r_k), u[k] = popcount(q | r_k) (jaccard).
  */
 static KESTREL_ALWAYS_INLINE void bin_rows(int jaccard, int R, const uint8_t *q,
-                                                           const uint8_t *const r[4], const uint8_t *const pf[4],
+                                                           const uint8_t *const r[4], size_t ahead,
                                                            size_t n, uint64_t h[4], uint64_t u[4]) {
     for (int k = 0; k < 4; k++) h[k] = u[k] = 0;
     size_t i = 0;
@@ -360,7 +357,7 @@ static KESTREL_ALWAYS_INLINE void bin_rows(int jaccard, int R, const uint8_t *q,
         for (int k = 0; k < 4; k++) ch[k] = cu[k] = vdupq_n_u8(0);
         for (size_t e = i + steps * 16; i < e; i += 16) {
             if ((i & 63) == 0)
-                for (int k = 0; k < R; k++) __builtin_prefetch(pf[k] + i, 0, 3);
+                for (int k = 0; k < R; k++) __builtin_prefetch(r[k] + ahead + i, 0, 3);
             uint8x16_t vq = vld1q_u8(q + i);
             for (int k = 0; k < R; k++) {
                 uint8x16_t vr = vld1q_u8(r[k] + i);
@@ -403,23 +400,20 @@ static KESTREL_ALWAYS_INLINE void bin_rows(int jaccard, int R, const uint8_t *q,
 
 #define BIN_SCAN(jaccard, EMIT)                                                                         \
     do {                                                                                                \
+        const size_t pf_rows = kestrel_prefetch_rows(stride);                                           \
         size_t row = 0;                                                                                 \
         for (; row + 4 <= count; row += 4) {                                                            \
-            const uint8_t *r[4], *pf[4];                                                                \
-            for (int k = 0; k < 4; k++) {                                                               \
-                r[k] = base + (row + (size_t)k) * stride;                                               \
-                size_t ahead = row + (size_t)k + KESTREL_I8_PREFETCH_ROWS;                              \
-                pf[k] = ahead < count ? base + ahead * stride : r[k];                                   \
-            }                                                                                           \
+            const uint8_t *r[4];                                                                        \
+            for (int k = 0; k < 4; k++) r[k] = base + (row + (size_t)k) * stride;                       \
+            size_t ahead = row + 3 + pf_rows < count ? pf_rows * stride : 0;                            \
             uint64_t h[4], u[4];                                                                        \
-            bin_rows(jaccard, 4, q, r, pf, nbytes, h, u);                                               \
+            bin_rows(jaccard, 4, q, r, ahead, nbytes, h, u);                                            \
             for (int k = 0; k < 4; k++) EMIT(row + (size_t)k, h[k], u[k]);                              \
         }                                                                                               \
         for (; row < count; row++) {                                                                    \
             const uint8_t *r[4] = {base + row * stride, NULL, NULL, NULL};                              \
-            const uint8_t *pf[4] = {r[0], NULL, NULL, NULL};                                            \
             uint64_t h[4], u[4];                                                                        \
-            bin_rows(jaccard, 1, q, r, pf, nbytes, h, u);                                               \
+            bin_rows(jaccard, 1, q, r, 0, nbytes, h, u);                                                \
             EMIT(row, h[0], u[0]);                                                                      \
         }                                                                                               \
     } while (0)
@@ -562,7 +556,7 @@ float kestrel_cosine_i8_neondot(const int8_t *a, const int8_t *b, size_t n) {
 
 /* As neon_rows_block, with sdot/udot. */
 static KESTREL_ALWAYS_INLINE void sdot_rows_block(int kind, int R, const int8_t *q,
-                                                                  const int8_t *const r[4], const int8_t *const pf[4],
+                                                                  const int8_t *const r[4], size_t ahead,
                                                                   size_t i, size_t hi, int64_t s0[4], int64_t s1[4]) {
     int32x4_t x[4], y[4];
     uint32x4_t u[4];
@@ -573,7 +567,7 @@ static KESTREL_ALWAYS_INLINE void sdot_rows_block(int kind, int R, const int8_t 
     const size_t lo = i;
     for (; i + 16 <= hi; i += 16) {
         if (((i - lo) & 63) == 0)
-            for (int k = 0; k < R; k++) __builtin_prefetch(pf[k] + i, 0, 3);
+            for (int k = 0; k < R; k++) __builtin_prefetch(r[k] + ahead + i, 0, 3);
         int8x16_t vq = vld1q_s8(q + i);
         for (int k = 0; k < R; k++) {
             int8x16_t vr = vld1q_s8(r[k] + i);
@@ -611,9 +605,9 @@ static KESTREL_ALWAYS_INLINE void sdot_rows_block(int kind, int R, const int8_t 
     for (int k = 0; k < R; k++) rows_rest(kind, q, r[k], i, hi, &s0[k], &s1[k]);
 }
 
-#define DBLOCK_DOT(R, r, pf, lo, hi, s0, s1) sdot_rows_block(K_DOT, R, q, r, pf, lo, hi, s0, s1)
-#define DBLOCK_L2(R, r, pf, lo, hi, s0, s1) sdot_rows_block(K_L2, R, q, r, pf, lo, hi, s0, s1)
-#define DBLOCK_COS(R, r, pf, lo, hi, s0, s1) sdot_rows_block(K_COS, R, q, r, pf, lo, hi, s0, s1)
+#define DBLOCK_DOT(R, r, ahead, lo, hi, s0, s1) sdot_rows_block(K_DOT, R, q, r, ahead, lo, hi, s0, s1)
+#define DBLOCK_L2(R, r, ahead, lo, hi, s0, s1) sdot_rows_block(K_L2, R, q, r, ahead, lo, hi, s0, s1)
+#define DBLOCK_COS(R, r, ahead, lo, hi, s0, s1) sdot_rows_block(K_COS, R, q, r, ahead, lo, hi, s0, s1)
 
 kestrel_status kestrel_dot_i8_many_neondot(const int8_t *q, const int8_t *base, size_t dim, size_t count,
                                            size_t stride, int32_t *out) {

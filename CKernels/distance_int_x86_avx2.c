@@ -46,6 +46,9 @@ static int64_t l2sq_short(const int8_t *a, const int8_t *b, size_t n) {
 
 KESTREL_TARGET_AVX2_BEGIN
 
+/* Upper end of the block that starts at lo. */
+static inline size_t block_end(size_t lo, size_t n) { return n - lo > KESTREL_I8_BLOCK ? lo + KESTREL_I8_BLOCK : n; }
+
 static inline __m256i keep_last(size_t r) { return _mm256_loadu_si256((const __m256i *)(k_keep_last + r)); }
 static inline __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 static inline __m256i widen16(const int8_t *p) { return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p)); }
@@ -206,7 +209,7 @@ int64_t kestrel_dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
     if (n < 32) return dot_short(a, b, n);
     int64_t s = 0;
     for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK)
-        s += dot_block(a, b, lo, n - lo > KESTREL_I8_BLOCK ? lo + KESTREL_I8_BLOCK : n);
+        s += dot_block(a, b, lo, block_end(lo, n));
     return s;
 }
 
@@ -214,7 +217,7 @@ int64_t kestrel_l2sq_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
     if (n < 32) return l2sq_short(a, b, n);
     int64_t s = 0;
     for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK)
-        s += l2sq_block(a, b, lo, n - lo > KESTREL_I8_BLOCK ? lo + KESTREL_I8_BLOCK : n);
+        s += l2sq_block(a, b, lo, block_end(lo, n));
     return s;
 }
 
@@ -222,7 +225,7 @@ float kestrel_cosine_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
     if (n < 32) return kestrel_cosine_i8_scalar(a, b, n);
     int64_t s[3] = {0, 0, 0};
     for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK)
-        cos_block(a, b, lo, n - lo > KESTREL_I8_BLOCK ? lo + KESTREL_I8_BLOCK : n, s);
+        cos_block(a, b, lo, block_end(lo, n), s);
     return kestrel_cosine_finish((double)s[0], (double)s[1], (double)s[2]);
 }
 
@@ -233,55 +236,63 @@ float kestrel_cosine_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
 enum { K_DOT, K_L2, K_COS };
 
 /*
- * For R (1 or 4) rows and the elements [lo, hi) (hi - lo <= KESTREL_I8_BLOCK, hi >= 32):
- * s0[k] += q.r_k (K_DOT, K_COS) or |q - r_k|^2 (K_L2); s1[k] += r_k.r_k (K_COS).
- * pf[k] is a row further ahead, prefetched one cache line per 64 elements.
+ * One 32-element step of R (1 or 4) rows: the bytes at q + i and r_k + i, with `keep` masking
+ * the bytes to count (all ones for a full step; the tail passes its overlapping load offset).
+ * acc0[k] += q.r_k (K_DOT, K_COS) or |q - r_k|^2 (K_L2); acc1[k] += r_k.r_k (K_COS).
+ */
+static KESTREL_ALWAYS_INLINE void rows_step(int kind, int R, const int8_t *q, const int8_t *const r[4], size_t i,
+                                            int full, __m256i keep, __m256i acc0[4], __m256i acc1[4]) {
+    if (kind == K_L2) {
+        __m256i vq = load32(q + i);
+        for (int k = 0; k < R; k++) {
+            __m256i d = absdiff_i8(vq, load32(r[k] + i));
+            if (!full) d = _mm256_and_si256(d, keep);
+            acc0[k] = _mm256_add_epi32(acc0[k], sq_u8(d));
+        }
+        return;
+    }
+    __m256i q0, q1;
+    if (full) {
+        q0 = widen16(q + i), q1 = widen16(q + i + 16);
+    } else {
+        __m256i vq = _mm256_and_si256(load32(q + i), keep);
+        q0 = widen_lo(vq), q1 = widen_hi(vq);
+    }
+    for (int k = 0; k < R; k++) {
+        __m256i r0, r1;
+        if (full) {
+            r0 = widen16(r[k] + i), r1 = widen16(r[k] + i + 16);
+        } else {
+            __m256i vr = load32(r[k] + i);
+            if (kind == K_COS) vr = _mm256_and_si256(vr, keep);
+            r0 = widen_lo(vr), r1 = widen_hi(vr);
+        }
+        acc0[k] = _mm256_add_epi32(acc0[k], _mm256_add_epi32(_mm256_madd_epi16(q0, r0), _mm256_madd_epi16(q1, r1)));
+        if (kind == K_COS)
+            acc1[k] = _mm256_add_epi32(acc1[k], _mm256_add_epi32(_mm256_madd_epi16(r0, r0), _mm256_madd_epi16(r1, r1)));
+    }
+}
+
+/*
+ * For R rows and the elements [i, hi) (hi - i <= KESTREL_I8_BLOCK, hi >= 32): s0[k] and s1[k]
+ * receive the sums of rows_step. The rows `ahead` bytes further on are prefetched, one cache
+ * line per row per 64 elements.
  */
 static KESTREL_ALWAYS_INLINE void rows_block(int kind, int R, const int8_t *q, const int8_t *const r[4],
-                                             const int8_t *const pf[4], size_t lo, size_t hi, int64_t s0[4],
-                                             int64_t s1[4]) {
+                                             size_t ahead, size_t i, size_t hi, int64_t s0[4], int64_t s1[4]) {
+    const __m256i all = _mm256_set1_epi8(-1);
     __m256i acc0[4], acc1[4];
     for (int k = 0; k < 4; k++) acc0[k] = acc1[k] = _mm256_setzero_si256();
-    size_t i = lo;
-    for (; i + 32 <= hi; i += 32) {
-        if (((i - lo) & 63) == 0)
-            for (int k = 0; k < R; k++) _mm_prefetch((const char *)(pf[k] + i), _MM_HINT_T0);
-        if (kind == K_L2) {
-            __m256i vq = load32(q + i);
-            for (int k = 0; k < R; k++) acc0[k] = _mm256_add_epi32(acc0[k], sq_u8(absdiff_i8(vq, load32(r[k] + i))));
-        } else {
-            __m256i q0 = widen16(q + i), q1 = widen16(q + i + 16);
-            for (int k = 0; k < R; k++) {
-                __m256i r0 = widen16(r[k] + i), r1 = widen16(r[k] + i + 16);
-                acc0[k] = _mm256_add_epi32(acc0[k], _mm256_add_epi32(_mm256_madd_epi16(q0, r0), _mm256_madd_epi16(q1, r1)));
-                if (kind == K_COS)
-                    acc1[k] = _mm256_add_epi32(acc1[k],
-                                               _mm256_add_epi32(_mm256_madd_epi16(r0, r0), _mm256_madd_epi16(r1, r1)));
-            }
-        }
+    for (; i + 64 <= hi; i += 64) {
+        for (int k = 0; k < R; k++) _mm_prefetch((const char *)(r[k] + ahead + i), _MM_HINT_T0);
+        rows_step(kind, R, q, r, i, 1, all, acc0, acc1);
+        rows_step(kind, R, q, r, i + 32, 1, all, acc0, acc1);
     }
-    if (i < hi) {
-        __m256i keep = keep_last(hi - i);
-        if (kind == K_L2) {
-            __m256i vq = load32(q + hi - 32);
-            for (int k = 0; k < R; k++) {
-                __m256i d = _mm256_and_si256(absdiff_i8(vq, load32(r[k] + hi - 32)), keep);
-                acc0[k] = _mm256_add_epi32(acc0[k], sq_u8(d));
-            }
-        } else {
-            __m256i vq = _mm256_and_si256(load32(q + hi - 32), keep);
-            __m256i q0 = widen_lo(vq), q1 = widen_hi(vq);
-            for (int k = 0; k < R; k++) {
-                __m256i vr = load32(r[k] + hi - 32);
-                if (kind == K_COS) vr = _mm256_and_si256(vr, keep);
-                __m256i r0 = widen_lo(vr), r1 = widen_hi(vr);
-                acc0[k] = _mm256_add_epi32(acc0[k], _mm256_add_epi32(_mm256_madd_epi16(q0, r0), _mm256_madd_epi16(q1, r1)));
-                if (kind == K_COS)
-                    acc1[k] = _mm256_add_epi32(acc1[k],
-                                               _mm256_add_epi32(_mm256_madd_epi16(r0, r0), _mm256_madd_epi16(r1, r1)));
-            }
-        }
+    if (i + 32 <= hi) {
+        rows_step(kind, R, q, r, i, 1, all, acc0, acc1);
+        i += 32;
     }
+    if (i < hi) rows_step(kind, R, q, r, hi - 32, 0, keep_last(hi - i), acc0, acc1);
     int32_t t[4];
     _mm_storeu_si128((__m128i *)t, hsum4_i32(acc0[0], acc0[1], acc0[2], acc0[3]));
     for (int k = 0; k < R; k++) s0[k] += t[k];
@@ -291,35 +302,28 @@ static KESTREL_ALWAYS_INLINE void rows_block(int kind, int R, const int8_t *q, c
     }
 }
 
-static KESTREL_ALWAYS_INLINE void rows_all(int kind, int R, const int8_t *q, const int8_t *const r[4],
-                                           const int8_t *const pf[4], size_t dim, int64_t s0[4], int64_t s1[4]) {
-    for (size_t lo = 0; lo < dim; lo += KESTREL_I8_BLOCK)
-        rows_block(kind, R, q, r, pf, lo, dim - lo > KESTREL_I8_BLOCK ? lo + KESTREL_I8_BLOCK : dim, s0, s1);
-}
-
 /*
- * The scan shared by the three int8 one-to-many kernels; dim >= 32, count >= 1, arguments checked.
- * s0/s1 per row as in rows_block; `emit` writes out[row] from them.
+ * The scan shared by the three int8 one-to-many kernels (dim >= 32, count >= 1, arguments
+ * checked): four rows per pass share the query loads; EMIT(row, s0, s1) writes out[row].
  */
 #define ROWS_SCAN(kind, EMIT)                                                                           \
     do {                                                                                                \
+        const size_t pf_rows = kestrel_prefetch_rows(stride);                                           \
         size_t row = 0;                                                                                 \
         for (; row + 4 <= count; row += 4) {                                                            \
-            const int8_t *r[4], *pf[4];                                                                 \
-            for (int k = 0; k < 4; k++) {                                                               \
-                r[k] = base + (row + (size_t)k) * stride;                                               \
-                size_t ahead = row + (size_t)k + KESTREL_I8_PREFETCH_ROWS;                              \
-                pf[k] = ahead < count ? base + ahead * stride : r[k];                                   \
-            }                                                                                           \
+            const int8_t *r[4];                                                                         \
+            for (int k = 0; k < 4; k++) r[k] = base + (row + (size_t)k) * stride;                       \
+            size_t ahead = row + 3 + pf_rows < count ? pf_rows * stride : 0; \
             int64_t s0[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0};                                         \
-            rows_all(kind, 4, q, r, pf, dim, s0, s1);                                                   \
+            for (size_t lo = 0; lo < dim; lo += KESTREL_I8_BLOCK)                                       \
+                rows_block(kind, 4, q, r, ahead, lo, block_end(lo, dim), s0, s1);                       \
             for (int k = 0; k < 4; k++) EMIT(row + (size_t)k, s0[k], s1[k]);                            \
         }                                                                                               \
         for (; row < count; row++) {                                                                    \
             const int8_t *r[4] = {base + row * stride, NULL, NULL, NULL};                               \
-            const int8_t *pf[4] = {r[0], NULL, NULL, NULL};                                             \
             int64_t s0[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0};                                         \
-            rows_all(kind, 1, q, r, pf, dim, s0, s1);                                                   \
+            for (size_t lo = 0; lo < dim; lo += KESTREL_I8_BLOCK)                                       \
+                rows_block(kind, 1, q, r, 0, lo, block_end(lo, dim), s0, s1);                           \
             EMIT(row, s0[0], s1[0]);                                                                    \
         }                                                                                               \
     } while (0)
@@ -416,51 +420,57 @@ float kestrel_jaccard_b1_avx2(const uint8_t *a, const uint8_t *b, size_t n) {
     return kestrel_jaccard_finish(hsum_u64(acc_i), hsum_u64(acc_u));
 }
 
+/* One 32-byte step of R rows at offset i: byte counts of q ^ r_k (or q & r_k and q | r_k). */
+static KESTREL_ALWAYS_INLINE void bin_step(int jaccard, int R, const uint8_t *q, const uint8_t *const r[4], size_t i,
+                                           int full, __m256i keep, __m256i ch[4], __m256i cu[4]) {
+    __m256i vq = load32(q + i);
+    if (!full) vq = _mm256_and_si256(vq, keep);
+    for (int k = 0; k < R; k++) {
+        __m256i vr = load32(r[k] + i);
+        if (jaccard) {
+            if (!full) vr = _mm256_and_si256(vr, keep);
+            ch[k] = _mm256_add_epi8(ch[k], popcnt_u8(_mm256_and_si256(vq, vr)));
+            cu[k] = _mm256_add_epi8(cu[k], popcnt_u8(_mm256_or_si256(vq, vr)));
+        } else {
+            __m256i x = _mm256_xor_si256(vq, vr);
+            if (!full) x = _mm256_and_si256(x, keep);
+            ch[k] = _mm256_add_epi8(ch[k], popcnt_u8(x));
+        }
+    }
+}
+
 /*
  * R (1, 2 or 4) rows of n >= 32 bytes against q: h[k] = popcount(q ^ r_k) (hamming) or
- * h[k] = popcount(q & r_k), u[k] = popcount(q | r_k) (jaccard).
+ * h[k] = popcount(q & r_k), u[k] = popcount(q | r_k) (jaccard). Rows `ahead` bytes further on
+ * are prefetched.
  */
 static KESTREL_ALWAYS_INLINE void bin_rows(int jaccard, int R, const uint8_t *q, const uint8_t *const r[4],
-                                           const uint8_t *const pf[4], size_t n, uint64_t h[4], uint64_t u[4]) {
-    __m256i acc_h[4], acc_u[4];
+                                           size_t ahead, size_t n, uint64_t h[4], uint64_t u[4]) {
+    const __m256i all = _mm256_set1_epi8(-1);
+    __m256i acc_h[4], acc_u[4], ch[4], cu[4];
     for (int k = 0; k < 4; k++) acc_h[k] = acc_u[k] = _mm256_setzero_si256();
     size_t i = 0;
-    while (i + 32 <= n) {
+    for (;;) {
         size_t steps = (n - i) / 32;
-        if (steps > 31) steps = 31;
-        __m256i ch[4], cu[4];
+        if (steps > 30) steps = 30; /* byte counters hold at most 31 * 8: 30 steps and the tail */
         for (int k = 0; k < 4; k++) ch[k] = cu[k] = _mm256_setzero_si256();
-        for (size_t e = i + steps * 32; i < e; i += 32) {
-            if ((i & 63) == 0)
-                for (int k = 0; k < R; k++) _mm_prefetch((const char *)(pf[k] + i), _MM_HINT_T0);
-            __m256i vq = load32(q + i);
-            for (int k = 0; k < R; k++) {
-                __m256i vr = load32(r[k] + i);
-                if (jaccard) {
-                    ch[k] = _mm256_add_epi8(ch[k], popcnt_u8(_mm256_and_si256(vq, vr)));
-                    cu[k] = _mm256_add_epi8(cu[k], popcnt_u8(_mm256_or_si256(vq, vr)));
-                } else {
-                    ch[k] = _mm256_add_epi8(ch[k], popcnt_u8(_mm256_xor_si256(vq, vr)));
-                }
-            }
+        size_t e = i + steps * 32;
+        for (; i + 64 <= e; i += 64) {
+            for (int k = 0; k < R; k++) _mm_prefetch((const char *)(r[k] + ahead + i), _MM_HINT_T0);
+            bin_step(jaccard, R, q, r, i, 1, all, ch, cu);
+            bin_step(jaccard, R, q, r, i + 32, 1, all, ch, cu);
         }
+        if (i < e) {
+            bin_step(jaccard, R, q, r, i, 1, all, ch, cu);
+            i += 32;
+        }
+        int last = steps < 30;
+        if (last && i < n) bin_step(jaccard, R, q, r, n - 32, 0, keep_last(n - i), ch, cu);
         for (int k = 0; k < R; k++) {
             acc_h[k] = _mm256_add_epi64(acc_h[k], sad0(ch[k]));
             if (jaccard) acc_u[k] = _mm256_add_epi64(acc_u[k], sad0(cu[k]));
         }
-    }
-    if (i < n) {
-        __m256i keep = keep_last(n - i);
-        __m256i vq = _mm256_and_si256(load32(q + n - 32), keep);
-        for (int k = 0; k < R; k++) {
-            __m256i vr = _mm256_and_si256(load32(r[k] + n - 32), keep);
-            if (jaccard) {
-                acc_h[k] = _mm256_add_epi64(acc_h[k], sad0(popcnt_u8(_mm256_and_si256(vq, vr))));
-                acc_u[k] = _mm256_add_epi64(acc_u[k], sad0(popcnt_u8(_mm256_or_si256(vq, vr))));
-            } else {
-                acc_h[k] = _mm256_add_epi64(acc_h[k], sad0(popcnt_u8(_mm256_xor_si256(vq, vr))));
-            }
-        }
+        if (last) break;
     }
     uint64_t t[4];
     _mm256_storeu_si256((__m256i *)t, hsum4_u64(acc_h[0], acc_h[1], acc_h[2], acc_h[3]));
@@ -474,23 +484,20 @@ static KESTREL_ALWAYS_INLINE void bin_rows(int jaccard, int R, const uint8_t *q,
 /* Hamming keeps four rows per pass; jaccard two (its byte and 64-bit counters fill the 16 registers). */
 #define BIN_SCAN(jaccard, RB, EMIT)                                                                     \
     do {                                                                                                \
+        const size_t pf_rows = kestrel_prefetch_rows(stride);                                           \
         size_t row = 0;                                                                                 \
         for (; row + RB <= count; row += RB) {                                                          \
-            const uint8_t *r[4] = {NULL, NULL, NULL, NULL}, *pf[4] = {NULL, NULL, NULL, NULL};          \
-            for (int k = 0; k < RB; k++) {                                                              \
-                r[k] = base + (row + (size_t)k) * stride;                                               \
-                size_t ahead = row + (size_t)k + KESTREL_I8_PREFETCH_ROWS;                              \
-                pf[k] = ahead < count ? base + ahead * stride : r[k];                                   \
-            }                                                                                           \
+            const uint8_t *r[4] = {NULL, NULL, NULL, NULL};                                             \
+            for (int k = 0; k < RB; k++) r[k] = base + (row + (size_t)k) * stride;                      \
+            size_t ahead = row + RB - 1 + pf_rows < count ? pf_rows * stride : 0; \
             uint64_t h[4], u[4];                                                                        \
-            bin_rows(jaccard, RB, q, r, pf, nbytes, h, u);                                              \
+            bin_rows(jaccard, RB, q, r, ahead, nbytes, h, u);                                           \
             for (int k = 0; k < RB; k++) EMIT(row + (size_t)k, h[k], u[k]);                             \
         }                                                                                               \
         for (; row < count; row++) {                                                                    \
             const uint8_t *r[4] = {base + row * stride, NULL, NULL, NULL};                              \
-            const uint8_t *pf[4] = {r[0], NULL, NULL, NULL};                                            \
             uint64_t h[4], u[4];                                                                        \
-            bin_rows(jaccard, 1, q, r, pf, nbytes, h, u);                                               \
+            bin_rows(jaccard, 1, q, r, 0, nbytes, h, u);                                                \
             EMIT(row, h[0], u[0]);                                                                      \
         }                                                                                               \
     } while (0)

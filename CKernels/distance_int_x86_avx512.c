@@ -157,39 +157,45 @@ float kestrel_cosine_i8_avx512(const int8_t *a, const int8_t *b, size_t n) {
 enum { K_DOT, K_L2, K_COS };
 
 /*
- * For R (1 or 4) rows and the elements [i, hi) (at most KESTREL_I8_BLOCK of them):
- * s0[k] += q.r_k (K_DOT, K_COS) or |q - r_k|^2 (K_L2); s1[k] += r_k.r_k (K_COS).
- * pf[k] is a row further ahead, prefetched one cache line per step.
+ * One 64-element step of R (1 or 4) rows at offset i; m masks the valid bytes (all ones when
+ * full). acc0[k] += q.r_k (K_DOT, K_COS) or |q - r_k|^2 (K_L2); acc1[k] += r_k.r_k (K_COS).
  */
-static KESTREL_ALWAYS_INLINE void rows_block(int kind, int R, const int8_t *q, const int8_t *const r[4],
-                                             const int8_t *const pf[4], size_t i, size_t hi, int64_t s0[4],
-                                             int64_t s1[4]) {
-    __m512i acc0[4], acc1[4];
-    for (int k = 0; k < 4; k++) acc0[k] = acc1[k] = _mm512_setzero_si512();
-    for (; i < hi; i += 64) {
-        int full = i + 64 <= hi;
-        __mmask64 m = full ? ~(__mmask64)0 : first_bytes(hi - i);
-        __mmask32 m0 = (__mmask32)m, m1 = (__mmask32)(m >> 32);
-        for (int k = 0; k < R; k++) _mm_prefetch((const char *)(pf[k] + i), _MM_HINT_T0);
-        if (kind == K_L2) {
-            __m512i vq = full ? load64(q + i) : load64_tail(m, q + i);
-            for (int k = 0; k < R; k++) {
-                __m512i vr = full ? load64(r[k] + i) : load64_tail(m, r[k] + i);
-                acc0[k] = _mm512_add_epi32(acc0[k], sq_u8(absdiff_i8(vq, vr)));
-            }
-        } else {
-            __m512i q0 = full ? widen32(q + i) : widen32_tail(m0, q + i);
-            __m512i q1 = full ? widen32(q + i + 32) : widen32_tail(m1, q + i + 32);
-            for (int k = 0; k < R; k++) {
-                __m512i r0 = full ? widen32(r[k] + i) : widen32_tail(m0, r[k] + i);
-                __m512i r1 = full ? widen32(r[k] + i + 32) : widen32_tail(m1, r[k] + i + 32);
-                acc0[k] = _mm512_add_epi32(acc0[k], _mm512_add_epi32(_mm512_madd_epi16(q0, r0), _mm512_madd_epi16(q1, r1)));
-                if (kind == K_COS)
-                    acc1[k] = _mm512_add_epi32(acc1[k],
-                                               _mm512_add_epi32(_mm512_madd_epi16(r0, r0), _mm512_madd_epi16(r1, r1)));
-            }
+static KESTREL_ALWAYS_INLINE void rows_step(int kind, int R, const int8_t *q, const int8_t *const r[4], size_t i,
+                                            int full, __mmask64 m, __m512i acc0[4], __m512i acc1[4]) {
+    __mmask32 m0 = (__mmask32)m, m1 = (__mmask32)(m >> 32);
+    if (kind == K_L2) {
+        __m512i vq = full ? load64(q + i) : load64_tail(m, q + i);
+        for (int k = 0; k < R; k++) {
+            __m512i vr = full ? load64(r[k] + i) : load64_tail(m, r[k] + i);
+            acc0[k] = _mm512_add_epi32(acc0[k], sq_u8(absdiff_i8(vq, vr)));
+        }
+    } else {
+        __m512i q0 = full ? widen32(q + i) : widen32_tail(m0, q + i);
+        __m512i q1 = full ? widen32(q + i + 32) : widen32_tail(m1, q + i + 32);
+        for (int k = 0; k < R; k++) {
+            __m512i r0 = full ? widen32(r[k] + i) : widen32_tail(m0, r[k] + i);
+            __m512i r1 = full ? widen32(r[k] + i + 32) : widen32_tail(m1, r[k] + i + 32);
+            acc0[k] = _mm512_add_epi32(acc0[k], _mm512_add_epi32(_mm512_madd_epi16(q0, r0), _mm512_madd_epi16(q1, r1)));
+            if (kind == K_COS)
+                acc1[k] = _mm512_add_epi32(acc1[k], _mm512_add_epi32(_mm512_madd_epi16(r0, r0), _mm512_madd_epi16(r1, r1)));
         }
     }
+}
+
+/*
+ * For R rows and the elements [i, hi) (at most KESTREL_I8_BLOCK of them): s0[k] and s1[k]
+ * receive the sums of rows_step. The rows `ahead` bytes further on are prefetched, one cache
+ * line per row and step.
+ */
+static KESTREL_ALWAYS_INLINE void rows_block(int kind, int R, const int8_t *q, const int8_t *const r[4],
+                                             size_t ahead, size_t i, size_t hi, int64_t s0[4], int64_t s1[4]) {
+    __m512i acc0[4], acc1[4];
+    for (int k = 0; k < 4; k++) acc0[k] = acc1[k] = _mm512_setzero_si512();
+    for (; i + 64 <= hi; i += 64) {
+        for (int k = 0; k < R; k++) _mm_prefetch((const char *)(r[k] + ahead + i), _MM_HINT_T0);
+        rows_step(kind, R, q, r, i, 1, ~(__mmask64)0, acc0, acc1);
+    }
+    if (i < hi) rows_step(kind, R, q, r, i, 0, first_bytes(hi - i), acc0, acc1);
     int32_t t[4];
     _mm_storeu_si128((__m128i *)t, hsum4_i32(acc0[0], acc0[1], acc0[2], acc0[3]));
     for (int k = 0; k < R; k++) s0[k] += t[k];
@@ -201,30 +207,28 @@ static KESTREL_ALWAYS_INLINE void rows_block(int kind, int R, const int8_t *q, c
 
 /*
  * The scan shared by the int8 one-to-many kernels of both AVX-512 tiers (count >= 1, dim >= 1,
- * arguments checked): BLOCK(R, r, pf, lo, hi, s0, s1, s2) accumulates per-row sums for the
- * elements [lo, hi); EMIT(row, s0, s1, s2) writes out[row].
+ * arguments checked): BLOCK(R, r, ahead, lo, hi, s0, s1, s2) accumulates per-row sums for the
+ * elements [lo, hi) of rows r[0..R); EMIT(row, s0, s1, s2) writes out[row]. Four rows per pass
+ * share the query loads; rows kestrel_prefetch_rows() further on are prefetched.
  */
 #define ROWS_SCAN(BLOCK, EMIT)                                                                          \
     do {                                                                                                \
+        const size_t pf_rows = kestrel_prefetch_rows(stride);                                           \
         size_t row = 0;                                                                                 \
         for (; row + 4 <= count; row += 4) {                                                            \
-            const int8_t *r[4], *pf[4];                                                                 \
-            for (int k = 0; k < 4; k++) {                                                               \
-                r[k] = base + (row + (size_t)k) * stride;                                               \
-                size_t ahead = row + (size_t)k + KESTREL_I8_PREFETCH_ROWS;                              \
-                pf[k] = ahead < count ? base + ahead * stride : r[k];                                   \
-            }                                                                                           \
+            const int8_t *r[4];                                                                         \
+            for (int k = 0; k < 4; k++) r[k] = base + (row + (size_t)k) * stride;                       \
+            size_t ahead = row + 3 + pf_rows < count ? pf_rows * stride : 0; \
             int64_t s0[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0}, s2[4] = {0, 0, 0, 0};                   \
             for (size_t lo = 0; lo < dim; lo += KESTREL_I8_BLOCK)                                       \
-                BLOCK(4, r, pf, lo, block_end(lo, dim), s0, s1, s2);                                    \
+                BLOCK(4, r, ahead, lo, block_end(lo, dim), s0, s1, s2);                                 \
             for (int k = 0; k < 4; k++) EMIT(row + (size_t)k, s0[k], s1[k], s2[k]);                     \
         }                                                                                               \
         for (; row < count; row++) {                                                                    \
             const int8_t *r[4] = {base + row * stride, NULL, NULL, NULL};                               \
-            const int8_t *pf[4] = {r[0], NULL, NULL, NULL};                                             \
             int64_t s0[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0}, s2[4] = {0, 0, 0, 0};                   \
             for (size_t lo = 0; lo < dim; lo += KESTREL_I8_BLOCK)                                       \
-                BLOCK(1, r, pf, lo, block_end(lo, dim), s0, s1, s2);                                    \
+                BLOCK(1, r, 0, lo, block_end(lo, dim), s0, s1, s2);                                     \
             EMIT(row, s0[0], s1[0], s2[0]);                                                             \
         }                                                                                               \
     } while (0)
@@ -236,9 +240,9 @@ static KESTREL_ALWAYS_INLINE void rows_block(int kind, int R, const int8_t *q, c
         return KESTREL_OK;                                                                              \
     }
 
-#define BLOCK_DOT(R, r, pf, lo, hi, s0, s1, s2) (rows_block(K_DOT, R, q, r, pf, lo, hi, s0, s1), (void)(s2))
-#define BLOCK_L2(R, r, pf, lo, hi, s0, s1, s2) (rows_block(K_L2, R, q, r, pf, lo, hi, s0, s1), (void)(s2))
-#define BLOCK_COS(R, r, pf, lo, hi, s0, s1, s2) (rows_block(K_COS, R, q, r, pf, lo, hi, s0, s1), (void)(s2))
+#define BLOCK_DOT(R, r, ahead, lo, hi, s0, s1, s2) (rows_block(K_DOT, R, q, r, ahead, lo, hi, s0, s1), (void)(s2))
+#define BLOCK_L2(R, r, ahead, lo, hi, s0, s1, s2) (rows_block(K_L2, R, q, r, ahead, lo, hi, s0, s1), (void)(s2))
+#define BLOCK_COS(R, r, ahead, lo, hi, s0, s1, s2) (rows_block(K_COS, R, q, r, ahead, lo, hi, s0, s1), (void)(s2))
 #define EMIT_I32(row, s, u1, u2) out[row] = (int32_t)(s)
 #define EMIT_COS(row, ab, bb, u2) out[row] = kestrel_cosine_finish((double)(ab), (double)qq, (double)(bb))
 
@@ -316,39 +320,46 @@ float kestrel_jaccard_b1_avx512(const uint8_t *a, const uint8_t *b, size_t n) {
     return kestrel_jaccard_finish((uint64_t)_mm512_reduce_add_epi64(acc_i), (uint64_t)_mm512_reduce_add_epi64(acc_u));
 }
 
+/* One 64-byte step of R rows at offset i: byte counts of q ^ r_k (or q & r_k and q | r_k). */
+static KESTREL_ALWAYS_INLINE void bin_step(int jaccard, int R, const uint8_t *q, const uint8_t *const r[4], size_t i,
+                                           int full, __mmask64 m, __m512i ch[4], __m512i cu[4]) {
+    __m512i vq = full ? load64(q + i) : load64_tail(m, q + i);
+    for (int k = 0; k < R; k++) {
+        __m512i vr = full ? load64(r[k] + i) : load64_tail(m, r[k] + i);
+        if (jaccard) {
+            ch[k] = _mm512_add_epi8(ch[k], popcnt_u8(_mm512_and_si512(vq, vr)));
+            cu[k] = _mm512_add_epi8(cu[k], popcnt_u8(_mm512_or_si512(vq, vr)));
+        } else {
+            ch[k] = _mm512_add_epi8(ch[k], popcnt_u8(_mm512_xor_si512(vq, vr)));
+        }
+    }
+}
+
 /*
  * R (1 or 4) rows of n >= 1 bytes against q: h[k] = popcount(q ^ r_k) (hamming) or
- * h[k] = popcount(q & r_k), u[k] = popcount(q | r_k) (jaccard).
+ * h[k] = popcount(q & r_k), u[k] = popcount(q | r_k) (jaccard). Rows `ahead` bytes further on
+ * are prefetched.
  */
 static KESTREL_ALWAYS_INLINE void bin_rows(int jaccard, int R, const uint8_t *q, const uint8_t *const r[4],
-                                           const uint8_t *const pf[4], size_t n, uint64_t h[4], uint64_t u[4]) {
-    __m512i acc_h[4], acc_u[4];
+                                           size_t ahead, size_t n, uint64_t h[4], uint64_t u[4]) {
+    __m512i acc_h[4], acc_u[4], ch[4], cu[4];
     for (int k = 0; k < 4; k++) acc_h[k] = acc_u[k] = _mm512_setzero_si512();
     size_t i = 0;
-    while (i < n) {
-        size_t steps = (n - i + 63) / 64;
-        if (steps > 31) steps = 31;
-        __m512i ch[4], cu[4];
+    for (;;) {
+        size_t steps = (n - i) / 64;
+        if (steps > 31) steps = 31; /* byte counters hold at most 31 * 8 */
         for (int k = 0; k < 4; k++) ch[k] = cu[k] = _mm512_setzero_si512();
         for (size_t e = i + steps * 64; i < e; i += 64) {
-            int full = i + 64 <= n;
-            __mmask64 m = full ? ~(__mmask64)0 : first_bytes(n - i);
-            for (int k = 0; k < R; k++) _mm_prefetch((const char *)(pf[k] + i), _MM_HINT_T0);
-            __m512i vq = full ? load64(q + i) : load64_tail(m, q + i);
-            for (int k = 0; k < R; k++) {
-                __m512i vr = full ? load64(r[k] + i) : load64_tail(m, r[k] + i);
-                if (jaccard) {
-                    ch[k] = _mm512_add_epi8(ch[k], popcnt_u8(_mm512_and_si512(vq, vr)));
-                    cu[k] = _mm512_add_epi8(cu[k], popcnt_u8(_mm512_or_si512(vq, vr)));
-                } else {
-                    ch[k] = _mm512_add_epi8(ch[k], popcnt_u8(_mm512_xor_si512(vq, vr)));
-                }
-            }
+            for (int k = 0; k < R; k++) _mm_prefetch((const char *)(r[k] + ahead + i), _MM_HINT_T0);
+            bin_step(jaccard, R, q, r, i, 1, ~(__mmask64)0, ch, cu);
         }
+        int last = steps < 31;
+        if (last && i < n) bin_step(jaccard, R, q, r, i, 0, first_bytes(n - i), ch, cu);
         for (int k = 0; k < R; k++) {
             acc_h[k] = _mm512_add_epi64(acc_h[k], sad0(ch[k]));
             if (jaccard) acc_u[k] = _mm512_add_epi64(acc_u[k], sad0(cu[k]));
         }
+        if (last) break;
     }
     hsum4_u64(acc_h[0], acc_h[1], acc_h[2], acc_h[3], h);
     if (jaccard) hsum4_u64(acc_u[0], acc_u[1], acc_u[2], acc_u[3], u);
@@ -356,23 +367,20 @@ static KESTREL_ALWAYS_INLINE void bin_rows(int jaccard, int R, const uint8_t *q,
 
 #define BIN_SCAN(jaccard, EMIT)                                                                         \
     do {                                                                                                \
+        const size_t pf_rows = kestrel_prefetch_rows(stride);                                           \
         size_t row = 0;                                                                                 \
         for (; row + 4 <= count; row += 4) {                                                            \
-            const uint8_t *r[4], *pf[4];                                                                \
-            for (int k = 0; k < 4; k++) {                                                               \
-                r[k] = base + (row + (size_t)k) * stride;                                               \
-                size_t ahead = row + (size_t)k + KESTREL_I8_PREFETCH_ROWS;                              \
-                pf[k] = ahead < count ? base + ahead * stride : r[k];                                   \
-            }                                                                                           \
+            const uint8_t *r[4];                                                                        \
+            for (int k = 0; k < 4; k++) r[k] = base + (row + (size_t)k) * stride;                       \
+            size_t ahead = row + 3 + pf_rows < count ? pf_rows * stride : 0; \
             uint64_t h[4], u[4];                                                                        \
-            bin_rows(jaccard, 4, q, r, pf, nbytes, h, u);                                               \
+            bin_rows(jaccard, 4, q, r, ahead, nbytes, h, u);                                            \
             for (int k = 0; k < 4; k++) EMIT(row + (size_t)k, h[k], u[k]);                              \
         }                                                                                               \
         for (; row < count; row++) {                                                                    \
             const uint8_t *r[4] = {base + row * stride, NULL, NULL, NULL};                              \
-            const uint8_t *pf[4] = {r[0], NULL, NULL, NULL};                                            \
             uint64_t h[4], u[4];                                                                        \
-            bin_rows(jaccard, 1, q, r, pf, nbytes, h, u);                                               \
+            bin_rows(jaccard, 1, q, r, 0, nbytes, h, u);                                                \
             EMIT(row, h[0], u[0]);                                                                      \
         }                                                                                               \
     } while (0)
@@ -496,27 +504,32 @@ float kestrel_cosine_i8_avx512vnni(const int8_t *a, const int8_t *b, size_t n) {
  *   s2[k] += sum(r') over the 64-byte steps, masked-off tail bytes counting as 128 (parts = 1)
  * Masked-off bytes of r and q are 0, so they add nothing to s0 and s1.
  */
-static KESTREL_ALWAYS_INLINE void vnni_rows_block(int parts, int R, const int8_t *q, const int8_t *const r[4],
-                                                  const int8_t *const pf[4], size_t i, size_t hi, int64_t s0[4],
-                                                  int64_t s1[4], int64_t s2[4]) {
+static KESTREL_ALWAYS_INLINE void vnni_rows_step(int parts, int R, const int8_t *q, const int8_t *const r[4],
+                                                 size_t i, int full, __mmask64 m, __m512i acc0[4], __m512i acc1[4],
+                                                 __m512i acc2[4]) {
     const __m512i bias = _mm512_set1_epi8((char)0x80);
-    __m512i acc0[4], acc1[4], acc2[4];
-    for (int k = 0; k < 4; k++) acc0[k] = acc1[k] = acc2[k] = _mm512_setzero_si512();
-    for (; i < hi; i += 64) {
-        int full = i + 64 <= hi;
-        __mmask64 m = full ? ~(__mmask64)0 : first_bytes(hi - i);
-        for (int k = 0; k < R; k++) _mm_prefetch((const char *)(pf[k] + i), _MM_HINT_T0);
-        __m512i vq = full ? load64(q + i) : load64_tail(m, q + i);
-        for (int k = 0; k < R; k++) {
-            __m512i vr = full ? load64(r[k] + i) : load64_tail(m, r[k] + i);
-            __m512i ur = _mm512_xor_si512(vr, bias);
-            acc0[k] = _mm512_dpbusd_epi32(acc0[k], ur, vq);
-            if (parts) {
-                acc1[k] = _mm512_dpbusd_epi32(acc1[k], ur, vr);
-                acc2[k] = _mm512_add_epi64(acc2[k], sad0(ur));
-            }
+    __m512i vq = full ? load64(q + i) : load64_tail(m, q + i);
+    for (int k = 0; k < R; k++) {
+        __m512i vr = full ? load64(r[k] + i) : load64_tail(m, r[k] + i);
+        __m512i ur = _mm512_xor_si512(vr, bias);
+        acc0[k] = _mm512_dpbusd_epi32(acc0[k], ur, vq);
+        if (parts) {
+            acc1[k] = _mm512_dpbusd_epi32(acc1[k], ur, vr);
+            acc2[k] = _mm512_add_epi64(acc2[k], sad0(ur));
         }
     }
+}
+
+static KESTREL_ALWAYS_INLINE void vnni_rows_block(int parts, int R, const int8_t *q, const int8_t *const r[4],
+                                                  size_t ahead, size_t i, size_t hi, int64_t s0[4], int64_t s1[4],
+                                                  int64_t s2[4]) {
+    __m512i acc0[4], acc1[4], acc2[4];
+    for (int k = 0; k < 4; k++) acc0[k] = acc1[k] = acc2[k] = _mm512_setzero_si512();
+    for (; i + 64 <= hi; i += 64) {
+        for (int k = 0; k < R; k++) _mm_prefetch((const char *)(r[k] + ahead + i), _MM_HINT_T0);
+        vnni_rows_step(parts, R, q, r, i, 1, ~(__mmask64)0, acc0, acc1, acc2);
+    }
+    if (i < hi) vnni_rows_step(parts, R, q, r, i, 0, first_bytes(hi - i), acc0, acc1, acc2);
     int32_t t[4];
     _mm_storeu_si128((__m128i *)t, hsum4_i32(acc0[0], acc0[1], acc0[2], acc0[3]));
     for (int k = 0; k < R; k++) s0[k] += t[k];
@@ -542,8 +555,8 @@ static void vnni_query_sums(const int8_t *q, size_t dim, int64_t *sum, int64_t *
     if (qq) *qq = kestrel_dot_i8_avx512vnni(q, q, dim);
 }
 
-#define VBLOCK_DOT(R, r, pf, lo, hi, s0, s1, s2) vnni_rows_block(0, R, q, r, pf, lo, hi, s0, s1, s2)
-#define VBLOCK_PARTS(R, r, pf, lo, hi, s0, s1, s2) vnni_rows_block(1, R, q, r, pf, lo, hi, s0, s1, s2)
+#define VBLOCK_DOT(R, r, ahead, lo, hi, s0, s1, s2) vnni_rows_block(0, R, q, r, ahead, lo, hi, s0, s1, s2)
+#define VBLOCK_PARTS(R, r, ahead, lo, hi, s0, s1, s2) vnni_rows_block(1, R, q, r, ahead, lo, hi, s0, s1, s2)
 #define EMIT_VDOT(row, x, u1, u2) out[row] = (int32_t)((x) - 128 * qsum)
 /* ab = x - 128 sum(q); sum(r) = s - 128 padded; r.r = y - 128 sum(r). */
 #define PARTS(x, y, s, ab, bb)                                              \

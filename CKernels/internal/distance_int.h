@@ -29,10 +29,15 @@ static inline kestrel_status kestrel_check_i8_many(const int8_t *q, const int8_t
     return st;
 }
 
-/* Rows prefetched ahead of the one being scanned by the one-to-many kernels. */
-#ifndef KESTREL_I8_PREFETCH_ROWS
-#define KESTREL_I8_PREFETCH_ROWS 8
-#endif
+/*
+ * Rows the one-to-many scans prefetch ahead of the four they are reading: about 8 KB of rows,
+ * at least 4 and at most 64 rows (the hardware prefetcher alone leaves the scan well short of
+ * the memory bandwidth on long row streams).
+ */
+static inline size_t kestrel_prefetch_rows(size_t stride_bytes) {
+    size_t r = stride_bytes ? 8192 / stride_bytes : 64;
+    return r < 4 ? 4 : r > 64 ? 64 : r;
+}
 
 #define KESTREL_INT_DECLARE_TIER(tier)                                                                          \
     int64_t kestrel_dot_i8_##tier(const int8_t *a, const int8_t *b, size_t n);                                  \

@@ -235,7 +235,7 @@ import _KestrelTestSupport
 
     @Test func manyMatchesPairForEveryRow() {
         var rng = SeededRNG(seed: 0x3A27)
-        let dims = [1, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 384, 768, 1000]
+        let dims = [1, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 384, 768, 961, 1000, 1985]
         for dim in dims {
             for (fq, fr) in [(Fill.random, Fill.random), (.allMin, .allMax), (.allMin, .allMin), (.extremes, .minMax)] {
                 for count in [0, 1, 2, 3, 4, 5, 7, 9] {

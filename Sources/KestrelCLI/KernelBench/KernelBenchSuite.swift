@@ -71,7 +71,7 @@ struct TargetCheck: Sendable, Equatable {
 
     var text: String {
         let value = measured.map { Format.fixed($0, 2) } ?? "-"
-        return "\(status.rawValue)  \(Format.left(name, 58)) measured \(Format.right(value, 6))  (need >= \(Format.fixed(threshold, 2)))  \(detail)"
+        return "\(status.rawValue)  \(Format.left(name, 64)) measured \(Format.right(value, 6))  (need >= \(Format.fixed(threshold, 2)))  \(detail)"
     }
 }
 
@@ -101,9 +101,19 @@ struct KernelBenchSuite {
     func run() throws(KestrelError) -> [TargetCheck] {
         guard levels.first == .scalar else { throw .invalidArgument(name: "levels", reason: "must start with scalar") }
         let start = MonotonicClock.nanoseconds()
-        if !json {
+        let load = MachineLoad.oneMinute()
+        if json {
+            emit(JSONLine([
+                ("kind", .string("machine")), ("cpu", .string(ISALevel.cpuName)),
+                ("tiers", .string(levels.map(\.rawValue).joined(separator: " "))),
+                ("active_cpus", .int(MachineLoad.activeProcessors)),
+                ("loadavg_1m", load.map { .double($0) } ?? .null),
+            ]).text)
+        } else {
             emit("kestrel kernel-bench --all")
-            emit("cpu: \(ISALevel.cpuName); tiers: \(levels.map(\.rawValue).joined(separator: " "))")
+            emit("cpu: \(ISALevel.cpuName) (\(MachineLoad.activeProcessors) active); "
+                + "tiers: \(levels.map(\.rawValue).joined(separator: " "))"
+                + (load.map { "; load average before the run: \(Format.fixed($0, 2))" } ?? ""))
             emit("timing: median of >= \(policy.repetitions) samples, >= \(policy.minSeconds) s per kernel; "
                 + "single thread; speedup = scalar time / tier time")
             emit("")

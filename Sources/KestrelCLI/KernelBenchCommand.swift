@@ -21,11 +21,11 @@ struct KernelBenchCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Distance: dot, l2sq, cosine, hamming, jaccard.")
-    var op = "l2sq"
+    @Option(help: "Distance: dot, l2sq, cosine, hamming, jaccard. Default l2sq.")
+    var op: String?
 
-    @Option(help: "Stored type: f32, f16, bf16, i8, b1.")
-    var dtype = "f32"
+    @Option(help: "Stored type: f32, f16, bf16, i8, b1. Default f32.")
+    var dtype: String?
 
     @Option(help: "Elements per vector (bits for b1). Default 768.")
     var dim: Int?
@@ -34,7 +34,7 @@ struct KernelBenchCommand: ParsableCommand {
     var count: Int?
 
     @Option(help: "Tier: auto (the active one, capped by KESTREL_ISA), scalar, avx2, avx512, avx512vnni, neon, neondot.")
-    var isa = "auto"
+    var isa: String?
 
     @Flag(help: "Print one JSON object per line.")
     var json = false
@@ -42,11 +42,11 @@ struct KernelBenchCommand: ParsableCommand {
     @Flag(help: "Measure memory bandwidth with a STREAM-style triad instead.")
     var stream = false
 
-    @Option(help: "Threads of the --stream triad (also used by --all's triad).")
-    var threads = 1
+    @Option(help: "Threads of the --stream triad (also used by --all's triad). Default 1.")
+    var threads: Int?
 
-    @Option(help: "MiB per triad array (3 arrays; keep far above the last-level cache).")
-    var streamMib = 64
+    @Option(help: "MiB per triad array (3 arrays; keep far above the last-level cache). Default 64.")
+    var streamMib: Int?
 
     @Flag(help: "Every kernel at every tier this CPU runs, then the issue's target checks.")
     var all = false
@@ -72,11 +72,17 @@ struct KernelBenchCommand: ParsableCommand {
         guard minTime > 0, minTime <= 60 else { throw ValidationError("--min-time must be in (0, 60] seconds") }
         guard repetitions >= 1, repetitions <= 1000 else { throw ValidationError("--repetitions must be in 1...1000") }
         if all && stream { throw ValidationError("--all already runs the STREAM triad; pass one of --all, --stream") }
-        if all && (dim != nil || count != nil || dumpDir != nil) {
-            throw ValidationError("--all measures the issue's fixed sizes; --dim, --count and --dump-dir apply to one scan")
+        let scanOptions = op != nil || dtype != nil || dim != nil || count != nil || isa != nil || dumpDir != nil
+        if (all || stream) && scanOptions {
+            throw ValidationError(
+                "--op, --dtype, --dim, --count, --isa and --dump-dir describe one scan; --all and --stream use fixed sizes")
         }
+        if !all && !stream && (threads != nil || streamMib != nil) {
+            throw ValidationError("--threads and --stream-mib apply to --stream and --all")
+        }
+        if strict && !all { throw ValidationError("--strict applies to --all") }
         if all || stream {
-            guard streamMib >= 1, streamMib <= 4096 else { throw ValidationError("--stream-mib must be in 1...4096") }
+            guard (1...4096).contains(streamMib ?? 64) else { throw ValidationError("--stream-mib must be in 1...4096") }
             do { try triad.validate() } catch { throw ValidationError(error.description) }
         } else {
             do { _ = try spec() } catch { throw ValidationError(error.description) }
@@ -88,11 +94,12 @@ struct KernelBenchCommand: ParsableCommand {
             let r = try triad.run()
             if json {
                 print(JSONLine([
-                    ("kind", .string("stream")), ("threads", .int(threads)), ("array_mib", .int(streamMib)),
+                    ("kind", .string("stream")), ("threads", .int(triad.threads)),
+                    ("array_mib", .int(triad.arrayBytes >> 20)),
                     ("passes", .int(triad.passes)), ("gb_per_s", .double(JSONLine.rounded(r.gigabytesPerSecond))),
                 ]).text)
             } else {
-                print("STREAM triad, 3 x \(streamMib) MiB f64, \(threads) thread(s), best of \(triad.passes): "
+                print("STREAM triad, 3 x \(triad.arrayBytes >> 20) MiB f64, \(triad.threads) thread(s), best of \(triad.passes): "
                     + "\(Format.fixed(r.gigabytesPerSecond, 2)) GB/s")
             }
             return
@@ -110,11 +117,12 @@ struct KernelBenchCommand: ParsableCommand {
     private var policy: TimingPolicy { TimingPolicy(minSeconds: minTime, repetitions: repetitions) }
 
     private var triad: StreamTriad {
-        StreamTriad(arrayBytes: min(max(streamMib, 0), 4096) << 20, threads: threads)
+        StreamTriad(arrayBytes: min(max(streamMib ?? 64, 0), 4096) << 20, threads: threads ?? 1)
     }
 
     private func spec() throws(KestrelError) -> KernelBenchSpec {
-        try KernelBenchSpec.validate(op: op, dtype: dtype, dim: dim ?? 768, count: count ?? 100_000, isa: isa)
+        try KernelBenchSpec.validate(
+            op: op ?? "l2sq", dtype: dtype ?? "f32", dim: dim ?? 768, count: count ?? 100_000, isa: isa ?? "auto")
     }
 
     /// Generates the inputs, times the scan and optionally dumps inputs and results.

@@ -1,5 +1,13 @@
 import Kestrel
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One measured kernel of the `--all` table.
 struct SuiteRow: Sendable {
     /// "pair", "many", "convert" or "math".
@@ -93,8 +101,12 @@ struct KernelBenchSuite {
     var levels: [ISALevel] = ISALevel.supported
     /// One JSON object per line instead of tables.
     var json = false
-    /// Where lines go (stdout by default, a collector in tests).
-    var emit: (String) -> Void = { print($0) }
+    /// Where lines go (stdout by default, flushed per line so a piped run shows progress; a
+    /// collector in tests).
+    var emit: (String) -> Void = {
+        print($0)
+        fflush(nil)
+    }
 
     /// Measures everything and returns the target checks (already printed).
     /// - Throws: `KestrelError` when a buffer cannot be allocated or a kernel reports an error.

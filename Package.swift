@@ -75,6 +75,8 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        // @testable import of the executable target (SwiftPM supports it on Linux and macOS).
+        .testTarget(name: "KestrelCLITests", dependencies: ["KestrelCLI"]),
         .testTarget(
             name: "KestrelTensorTests",
             dependencies: [

@@ -1,0 +1,128 @@
+import Kestrel
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A zero-initialised, 64-byte aligned heap block (one cache line; the widest vector load).
+/// Freed on deinit. Not thread-safe to write from several threads at once.
+final class AlignedBuffer {
+    /// Start of the block (64-byte aligned).
+    let raw: UnsafeMutableRawPointer
+    /// Usable size in bytes.
+    let byteCount: Int
+
+    /// Allocates `byteCount` bytes and zeroes them (which also faults every page in before timing).
+    /// - Throws: `KestrelError.backendFailure` when the allocation fails.
+    init(byteCount: Int, alignment: Int = 64) throws(KestrelError) {
+        var p: UnsafeMutableRawPointer?
+        let rc = posix_memalign(&p, alignment, max(byteCount, 1))
+        guard rc == 0, let p else { throw .backendFailure(routine: "posix_memalign(\(byteCount) bytes)", code: Int(rc)) }
+        memset(p, 0, max(byteCount, 1))
+        raw = p
+        self.byteCount = byteCount
+    }
+
+    deinit { free(raw) }
+
+    /// The block viewed as `T` (the block holds plain bytes, so any trivial type is valid).
+    func typed<T>(_: T.Type) -> UnsafeMutablePointer<T> { raw.assumingMemoryBound(to: T.self) }
+}
+
+/// SplitMix64: a tiny seeded generator, so every benchmark input is reproducible from its seed.
+struct BenchRNG: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Fills `n` floats uniform in [-scale, scale) (24 random bits each, two per draw).
+    mutating func fillFloats(_ p: UnsafeMutablePointer<Float>, _ n: Int, scale: Float = 1) {
+        let k = scale * 0x1p-23
+        var i = 0
+        while i < n {
+            let r = next()
+            p[i] = Float(UInt32(truncatingIfNeeded: r >> 40)) * k - scale
+            if i + 1 < n { p[i + 1] = Float(UInt32(truncatingIfNeeded: r >> 8) & 0xFF_FFFF) * k - scale }
+            i += 2
+        }
+    }
+
+    /// Fills `n` random bytes (every value, so int8 covers -128...127).
+    mutating func fillBytes(_ p: UnsafeMutableRawPointer, _ n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            p.storeBytes(of: next(), toByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        if i < n {
+            var r = next()
+            while i < n {
+                p.storeBytes(of: UInt8(truncatingIfNeeded: r), toByteOffset: i, as: UInt8.self)
+                r >>= 8
+                i += 1
+            }
+        }
+    }
+}
+
+/// One query and `count` stored vectors of one dtype, generated from a seed, 64-byte aligned,
+/// rows packed back to back (stride = dim).
+///
+/// Values: f32 uniform in [-1, 1); f16/bf16 the same floats rounded by the bit-exact conversion
+/// kernels; i8 and b1 uniform random bytes. The query is drawn first, then the rows in order.
+final class BenchVectors {
+    let dtype: BenchDType
+    let dim: Int
+    let count: Int
+    let query: AlignedBuffer
+    let base: AlignedBuffer
+
+    /// Generates the vectors.
+    /// - Throws: `KestrelError` when the sizes are invalid or the buffers cannot be allocated.
+    init(dtype: BenchDType, dim: Int, count: Int, seed: UInt64) throws(KestrelError) {
+        try KernelBenchSpec.checkSizes(dtype: dtype, dim: dim, count: count)
+        self.dtype = dtype
+        self.dim = dim
+        self.count = count
+        let rowBytes = dtype.bytes(dim: dim)
+        query = try AlignedBuffer(byteCount: rowBytes)
+        base = try AlignedBuffer(byteCount: rowBytes * count)
+        var rng = BenchRNG(seed: seed)
+        switch dtype {
+        case .f32:
+            rng.fillFloats(query.typed(Float.self), dim)
+            rng.fillFloats(base.typed(Float.self), dim * count)
+        case .f16, .bf16:
+            // Convert row by row through a small f32 scratch row; the scalar table is the
+            // bit-exact reference, so the data never depends on the tier.
+            guard let scalar = ISALevel.scalar.kernels?.pointee else {
+                throw .unsupported("scalar kernel table")
+            }
+            let convert = dtype == .f16 ? scalar.f32_to_f16 : scalar.f32_to_bf16
+            guard let convert else { throw .unsupported("f32 conversion kernel") }
+            let scratch = try AlignedBuffer(byteCount: dim * 4)
+            let f = scratch.typed(Float.self)
+            rng.fillFloats(f, dim)
+            convert(f, query.typed(UInt16.self), dim)
+            for r in 0..<count {
+                rng.fillFloats(f, dim)
+                convert(f, base.typed(UInt16.self) + r * dim, dim)
+            }
+        case .i8, .b1:
+            rng.fillBytes(query.raw, rowBytes)
+            rng.fillBytes(base.raw, rowBytes * count)
+        }
+    }
+}

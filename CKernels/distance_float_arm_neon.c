@@ -27,8 +27,12 @@ enum { W = 4, U = 4, CHUNK = W * U };
  * quantities per row, hence 2 rows.
  */
 enum { ROWS_DL = 4, ROWS_COS = 2, MAX_ROWS = 4 };
-/* Rows are prefetched this many rows ahead of the pass that reads them. */
-enum { PREFETCH_ROWS = 8 };
+/*
+ * Software prefetch distance of a scan: the rows read PREFETCH_BYTES (rounded up to whole
+ * passes) after the current pass. Far enough to cover DRAM latency, close enough that the
+ * prefetched lines are still in L1 when read (measured on Cascade Lake: 4-12 KB is best, 16 KB and more starts to evict).
+ */
+enum { PREFETCH_BYTES = 6144 };
 
 typedef enum { K_F32, K_F16, K_BF16 } elem_kind;
 typedef enum { OP_DOT, OP_L2, OP_COS } dist_op;
@@ -56,9 +60,14 @@ ALWAYS_INLINE void load_chunk(elem_kind k, const uint8_t *p, float32x4_t v[U]) {
 
 /* As load_chunk for the last `left` (< CHUNK) elements; missing lanes read as +0. */
 ALWAYS_INLINE void load_tail(elem_kind k, const uint8_t *p, size_t left, float32x4_t v[U]) {
-    uint32_t buf[CHUNK]; /* large enough for CHUNK f32 or 2 * CHUNK 16-bit elements */
-    memset(buf, 0, sizeof buf);
-    memcpy(buf, p, left * elem_bytes(k));
+    uint32_t buf[CHUNK] = {0}; /* CHUNK f32 or 2 * CHUNK 16-bit elements */
+    uint8_t *d = (uint8_t *)buf;
+    const size_t bytes = left * elem_bytes(k); /* < 64: copied in fixed-size pieces, no memcpy call */
+    if (bytes & 32) { memcpy(d, p, 32); d += 32; p += 32; }
+    if (bytes & 16) { memcpy(d, p, 16); d += 16; p += 16; }
+    if (bytes & 8) { memcpy(d, p, 8); d += 8; p += 8; }
+    if (bytes & 4) { memcpy(d, p, 4); d += 4; p += 4; }
+    if (bytes & 2) memcpy(d, p, 2);
     load_chunk(k, (const uint8_t *)buf, v);
 }
 
@@ -117,6 +126,12 @@ ALWAYS_INLINE void block(elem_kind k, dist_op op, int R, int with_qq, const uint
         if (with_qq)
             UNROLL for (int u = 0; u < U; u++) qacc[u] = vfmaq_f32(qacc[u], qv[u], qv[u]);
         UNROLL for (int r = 0; r < R; r++) {
+            if (pf) { /* the rest of the future row, including a last line the steps of 64 may miss */
+                const uint8_t *p = pf + r * stride + i * eb;
+                const size_t left = (n - i) * eb;
+                for (size_t line = 0; line < left; line += 64) __builtin_prefetch(p + line, 0, 3);
+                __builtin_prefetch(p + left - 1, 0, 3);
+            }
             float32x4_t rv[U];
             load_tail(k, row0 + r * stride + i * eb, n - i, rv);
             accumulate(op, qv, rv, acc[r], acc2[r]);
@@ -149,9 +164,10 @@ ALWAYS_INLINE kestrel_status many(elem_kind k, dist_op op, const void *qp, const
     const int R = op == OP_COS ? ROWS_COS : ROWS_DL;
     float qq = 0.0f, res[MAX_ROWS], res2[MAX_ROWS];
     if (op == OP_COS) block(k, op, 0, 1, q, NULL, 0, dim, NULL, res, res2, &qq);
+    const size_t pass = (size_t)R * sb, ahead = (size_t)R * ((PREFETCH_BYTES + pass - 1) / pass);
     size_t r = 0;
     for (; r + (size_t)R <= count; r += (size_t)R) {
-        const uint8_t *pf = r + PREFETCH_ROWS + (size_t)R <= count ? base + (r + PREFETCH_ROWS) * sb : NULL;
+        const uint8_t *pf = r + ahead + (size_t)R <= count ? base + (r + ahead) * sb : NULL;
         block(k, op, R, 0, q, base + r * sb, sb, dim, pf, res, res2, NULL);
         UNROLL for (int j = 0; j < R; j++) out[r + j] = op == OP_COS ? kestrel_cosine_finish(res[j], qq, res2[j]) : res[j];
     }

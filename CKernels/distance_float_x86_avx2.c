@@ -30,8 +30,12 @@ enum { W = 8, U = 4, CHUNK = W * U };
  * row's own loads and FMAs, not by the query's).
  */
 enum { ROWS_DL = 2, ROWS_COS = 1, MAX_ROWS = 2 };
-/* Rows are prefetched this many rows ahead of the pass that reads them. */
-enum { PREFETCH_ROWS = 8 };
+/*
+ * Software prefetch distance of a scan: the rows read PREFETCH_BYTES (rounded up to whole
+ * passes) after the current pass. Far enough to cover DRAM latency, close enough that the
+ * prefetched lines are still in L1 when read (measured on Cascade Lake: 4-12 KB is best, 16 KB and more starts to evict).
+ */
+enum { PREFETCH_BYTES = 6144 };
 
 typedef enum { K_F32, K_F16, K_BF16 } elem_kind;
 typedef enum { OP_DOT, OP_L2, OP_COS } dist_op;
@@ -76,10 +80,27 @@ ALWAYS_INLINE void load_tail(elem_kind k, const uint8_t *p, size_t left, __m256 
             }
         }
     } else {
-        uint16_t buf[CHUNK];
-        memset(buf, 0, sizeof buf);
-        memcpy(buf, p, left * sizeof(uint16_t));
-        load_chunk(k, (const uint8_t *)buf, v);
+        /* vpmaskmovd moves whole pairs of 16-bit elements; an odd last element is inserted alone. */
+        const size_t pairs = left / 2;
+        const int last = (left & 1) ? *(const uint16_t *)(const void *)(p + 2 * (left - 1)) : 0;
+        for (int h = 0; h < U / 2; h++) {
+            const __m256i lane = _mm256_setr_epi32(8 * h, 8 * h + 1, 8 * h + 2, 8 * h + 3, 8 * h + 4, 8 * h + 5,
+                                                   8 * h + 6, 8 * h + 7);
+            __m256i x = _mm256_setzero_si256();
+            if (left > (size_t)16 * h) {
+                __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)pairs), lane);
+                x = _mm256_maskload_epi32((const int *)(const void *)(p + 32 * h), m);
+                __m256i at_last = _mm256_cmpeq_epi32(_mm256_set1_epi32((int)pairs), lane);
+                x = _mm256_or_si256(x, _mm256_and_si256(_mm256_set1_epi32(last), at_last));
+            }
+            if (k == K_F16) {
+                v[2 * h] = _mm256_cvtph_ps(_mm256_castsi256_si128(x));
+                v[2 * h + 1] = _mm256_cvtph_ps(_mm256_extracti128_si256(x, 1));
+            } else {
+                v[2 * h] = bf16_even(x);
+                v[2 * h + 1] = bf16_odd(x);
+            }
+        }
     }
 }
 
@@ -141,6 +162,12 @@ ALWAYS_INLINE void block(elem_kind k, dist_op op, int R, int with_qq, const uint
         if (with_qq)
             UNROLL for (int u = 0; u < U; u++) qacc[u] = _mm256_fmadd_ps(qv[u], qv[u], qacc[u]);
         UNROLL for (int r = 0; r < R; r++) {
+            if (pf) { /* the rest of the future row, including a last line the steps of 64 may miss */
+                const uint8_t *p = pf + r * stride + i * eb;
+                const size_t left = (n - i) * eb;
+                for (size_t line = 0; line < left; line += 64) _mm_prefetch((const char *)(p + line), _MM_HINT_T0);
+                _mm_prefetch((const char *)(p + left - 1), _MM_HINT_T0);
+            }
             __m256 rv[U];
             load_tail(k, row0 + r * stride + i * eb, n - i, rv);
             accumulate(op, qv, rv, acc[r], acc2[r]);
@@ -173,9 +200,10 @@ ALWAYS_INLINE kestrel_status many(elem_kind k, dist_op op, const void *qp, const
     const int R = op == OP_COS ? ROWS_COS : ROWS_DL;
     float qq = 0.0f, res[MAX_ROWS], res2[MAX_ROWS];
     if (op == OP_COS) block(k, op, 0, 1, q, NULL, 0, dim, NULL, res, res2, &qq);
+    const size_t pass = (size_t)R * sb, ahead = (size_t)R * ((PREFETCH_BYTES + pass - 1) / pass);
     size_t r = 0;
     for (; r + (size_t)R <= count; r += (size_t)R) {
-        const uint8_t *pf = r + PREFETCH_ROWS + (size_t)R <= count ? base + (r + PREFETCH_ROWS) * sb : NULL;
+        const uint8_t *pf = r + ahead + (size_t)R <= count ? base + (r + ahead) * sb : NULL;
         block(k, op, R, 0, q, base + r * sb, sb, dim, pf, res, res2, NULL);
         UNROLL for (int j = 0; j < R; j++) out[r + j] = op == OP_COS ? kestrel_cosine_finish(res[j], qq, res2[j]) : res[j];
     }

@@ -28,8 +28,12 @@ enum { W = 16, U = 4, CHUNK = W * U };
  * cosine keeps two quantities per row, hence 2 rows.
  */
 enum { ROWS_DL = 4, ROWS_COS = 2, MAX_ROWS = 4 };
-/* Rows are prefetched this many rows ahead of the pass that reads them. */
-enum { PREFETCH_ROWS = 8 };
+/*
+ * Software prefetch distance of a scan: the rows read PREFETCH_BYTES (rounded up to whole
+ * passes) after the current pass. Far enough to cover DRAM latency, close enough that the
+ * prefetched lines are still in L1 when read (measured on Cascade Lake: 4-12 KB is best, 16 KB and more starts to evict).
+ */
+enum { PREFETCH_BYTES = 6144 };
 
 typedef enum { K_F32, K_F16, K_BF16 } elem_kind;
 typedef enum { OP_DOT, OP_L2, OP_COS } dist_op;
@@ -143,6 +147,12 @@ ALWAYS_INLINE void block(elem_kind k, dist_op op, int R, int with_qq, const uint
         if (with_qq)
             UNROLL for (int u = 0; u < U; u++) qacc[u] = _mm512_fmadd_ps(qv[u], qv[u], qacc[u]);
         UNROLL for (int r = 0; r < R; r++) {
+            if (pf) { /* the rest of the future row, including a last line the steps of 64 may miss */
+                const uint8_t *p = pf + r * stride + i * eb;
+                const size_t left = (n - i) * eb;
+                for (size_t line = 0; line < left; line += 64) _mm_prefetch((const char *)(p + line), _MM_HINT_T0);
+                _mm_prefetch((const char *)(p + left - 1), _MM_HINT_T0);
+            }
             __m512 rv[U];
             load_tail(k, row0 + r * stride + i * eb, n - i, rv);
             accumulate(op, qv, rv, acc[r], acc2[r]);
@@ -175,9 +185,10 @@ ALWAYS_INLINE kestrel_status many(elem_kind k, dist_op op, const void *qp, const
     const int R = op == OP_COS ? ROWS_COS : ROWS_DL;
     float qq = 0.0f, res[MAX_ROWS], res2[MAX_ROWS];
     if (op == OP_COS) block(k, op, 0, 1, q, NULL, 0, dim, NULL, res, res2, &qq);
+    const size_t pass = (size_t)R * sb, ahead = (size_t)R * ((PREFETCH_BYTES + pass - 1) / pass);
     size_t r = 0;
     for (; r + (size_t)R <= count; r += (size_t)R) {
-        const uint8_t *pf = r + PREFETCH_ROWS + (size_t)R <= count ? base + (r + PREFETCH_ROWS) * sb : NULL;
+        const uint8_t *pf = r + ahead + (size_t)R <= count ? base + (r + ahead) * sb : NULL;
         block(k, op, R, 0, q, base + r * sb, sb, dim, pf, res, res2, NULL);
         UNROLL for (int j = 0; j < R; j++) out[r + j] = op == OP_COS ? kestrel_cosine_finish(res[j], qq, res2[j]) : res[j];
     }

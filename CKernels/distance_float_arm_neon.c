@@ -29,8 +29,9 @@ enum { W = 4, U = 4, CHUNK = W * U };
 enum { ROWS_DL = 4, ROWS_COS = 2, MAX_ROWS = 4 };
 /*
  * Software prefetch distance of a scan: the rows read PREFETCH_BYTES (rounded up to whole
- * passes) after the current pass. Far enough to cover DRAM latency, close enough that the
- * prefetched lines are still in L1 when read (measured on Cascade Lake: 4-12 KB is best, 16 KB and more starts to evict).
+ * passes) after the current pass. Far enough to cover memory latency, close enough that the
+ * prefetched lines are still in L1 when read (measured on Cascade Lake: 4-12 KB ahead is
+ * best; from 16 KB on, prefetched lines start to evict each other).
  */
 enum { PREFETCH_BYTES = 6144 };
 
@@ -109,12 +110,14 @@ ALWAYS_INLINE void block(elem_kind k, dist_op op, int R, int with_qq, const uint
     for (; i + CHUNK <= n; i += CHUNK) {
         float32x4_t qv[U];
         load_chunk(k, q + i * eb, qv);
-        if (with_qq)
+        if (with_qq) {
             UNROLL for (int u = 0; u < U; u++) qacc[u] = vfmaq_f32(qacc[u], qv[u], qv[u]);
+        }
         UNROLL for (int r = 0; r < R; r++) {
-            if (pf)
+            if (pf) {
                 UNROLL for (size_t line = 0; line < CHUNK * eb; line += 64)
                     __builtin_prefetch(pf + r * stride + i * eb + line, 0, 3);
+            }
             float32x4_t rv[U];
             load_chunk(k, row0 + r * stride + i * eb, rv);
             accumulate(op, qv, rv, acc[r], acc2[r]);
@@ -123,8 +126,9 @@ ALWAYS_INLINE void block(elem_kind k, dist_op op, int R, int with_qq, const uint
     if (i < n) {
         float32x4_t qv[U];
         load_tail(k, q + i * eb, n - i, qv);
-        if (with_qq)
+        if (with_qq) {
             UNROLL for (int u = 0; u < U; u++) qacc[u] = vfmaq_f32(qacc[u], qv[u], qv[u]);
+        }
         UNROLL for (int r = 0; r < R; r++) {
             if (pf) { /* the rest of the future row, including a last line the steps of 64 may miss */
                 const uint8_t *p = pf + r * stride + i * eb;
@@ -169,7 +173,9 @@ ALWAYS_INLINE kestrel_status many(elem_kind k, dist_op op, const void *qp, const
     for (; r + (size_t)R <= count; r += (size_t)R) {
         const uint8_t *pf = r + ahead + (size_t)R <= count ? base + (r + ahead) * sb : NULL;
         block(k, op, R, 0, q, base + r * sb, sb, dim, pf, res, res2, NULL);
-        UNROLL for (int j = 0; j < R; j++) out[r + j] = op == OP_COS ? kestrel_cosine_finish(res[j], qq, res2[j]) : res[j];
+        UNROLL for (int j = 0; j < R; j++) {
+            out[r + j] = op == OP_COS ? kestrel_cosine_finish(res[j], qq, res2[j]) : res[j];
+        }
     }
     for (; r < count; r++) {
         block(k, op, 1, 0, q, base + r * sb, sb, dim, NULL, res, res2, NULL);

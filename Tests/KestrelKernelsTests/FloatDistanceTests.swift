@@ -35,7 +35,8 @@ import _KestrelTestSupport
                         let t = try #require(level.kernels).pointee
                         for off in [offset, (offset + 1) % 4] {
                             let v = Self.pair(t, op, a, b, offset: off)
-                            #expect(ref.accepts(v, versus: s), "\(level) \(kind) \(op) n=\(n) off=\(off) \(dist): \(v) vs scalar \(s)")
+                            #expect(ref.accepts(v, versus: s),
+                                    "\(level) \(kind) \(op) n=\(n) off=\(off) \(dist): \(v) vs scalar \(s)")
                         }
                     }
                 }
@@ -50,8 +51,8 @@ import _KestrelTestSupport
     func exactIntegerInputs(kind: Kind) throws {
         var rng = SeededRNG(seed: 0x1E7 &+ UInt64(kind.index))
         for n in Self.sizes {
-            let a = Vec(kind: kind, bits: (0..<n).map { _ in kind.bits(exactly: Double(Int.random(in: -8...8, using: &rng))) })
-            let b = Vec(kind: kind, bits: (0..<n).map { _ in kind.bits(exactly: Double(Int.random(in: -8...8, using: &rng))) })
+            let a = Vec(kind, n) { kind.bits(exactly: Double(Int.random(in: -8...8, using: &rng))) }
+            let b = Vec(kind, n) { kind.bits(exactly: Double(Int.random(in: -8...8, using: &rng))) }
             let exact = Reference(.dot, a.values, b.values).value
             let exactL2 = Reference(.l2sq, a.values, b.values).value
             var cosines: [Float] = []
@@ -76,13 +77,11 @@ import _KestrelTestSupport
         for n in Self.sizes where n > 0 {
             // f16 subnormals m·2⁻²⁴ with |m| < 32: products (m·m')·2⁻⁴⁸, squared differences and their
             // sums (below 4096·62² < 2²⁴ units) are exact in f32.
-            let f16a = Vec(kind: .f16, bits: (0..<n).map { _ in Self.f16Subnormal(Int.random(in: -31...31, using: &rng)) })
-            let f16b = Vec(kind: .f16, bits: (0..<n).map { _ in Self.f16Subnormal(Int.random(in: -31...31, using: &rng)) })
+            let f16a = Vec(.f16, n) { Self.subnormal(Int.random(in: -31...31, using: &rng)) }
+            let f16b = Vec(.f16, n) { Self.subnormal(Int.random(in: -31...31, using: &rng)) }
             // bf16 subnormals m·2⁻¹³³ times bf16 normals k·2¹⁰⁰: products (m·k)·2⁻³³, exact sums.
-            let bfa = Vec(kind: .bf16, bits: (0..<n).map { _ in Self.bf16Subnormal(Int.random(in: -127...127, using: &rng)) })
-            let bfb = Vec(kind: .bf16, bits: (0..<n).map { _ in
-                Kind.bf16.bits(exactly: Double(Int.random(in: -8...8, using: &rng)) * 0x1p100)
-            })
+            let bfa = Vec(.bf16, n) { Self.subnormal(Int.random(in: -127...127, using: &rng)) }
+            let bfb = Vec(.bf16, n) { Kind.bf16.bits(exactly: Double(Int.random(in: -8...8, using: &rng)) * 0x1p100) }
             #expect(f16a.values.contains { $0 != 0 && abs($0) < 0x1p-14 })
             let dot16 = Float(Reference(.dot, f16a.values, f16b.values).value)
             let l216 = Float(Reference(.l2sq, f16a.values, f16b.values).value)
@@ -95,7 +94,8 @@ import _KestrelTestSupport
                 #expect(Self.pair(t, .dot, bfa, bfb, offset: 1) == dotbf, "\(level) bf16 dot n=\(n)")
                 cos16.append(Self.pair(t, .cosine, f16a, f16b, offset: 1))
             }
-            #expect(cos16.allSatisfy { $0.bitPattern == cos16[0].bitPattern }, "f16 cosine of subnormals n=\(n): \(cos16)")
+            #expect(cos16.allSatisfy { $0.bitPattern == cos16[0].bitPattern },
+                    "f16 cosine, subnormals n=\(n): \(cos16)")
         }
     }
 
@@ -114,7 +114,8 @@ import _KestrelTestSupport
                         let t = try #require(level.kernels).pointee
                         for op in Op.allCases {
                             #expect(Self.pair(t, op, a, b, offset: 1).isNaN, "\(level) \(kind) \(op) n=\(n) pos=\(pos)")
-                            #expect(Self.pair(t, op, b, a, offset: 2).isNaN, "\(level) \(kind) \(op) n=\(n) pos=\(pos) swapped")
+                            #expect(Self.pair(t, op, b, a, offset: 2).isNaN,
+                                    "\(level) \(kind) \(op) n=\(n) pos=\(pos) (b, a)")
                         }
                     }
                 }
@@ -222,13 +223,13 @@ import _KestrelTestSupport
                         }
                         Self.withPointers(q, base, offset: 1) { qp, bp in
                             for op in Op.allCases {
-                                let (status, out) = Self.many(t, op, kind, qp, bp, dim: dim, count: count, stride: stride)
+                                let (status, out) = Self.many(t, op, kind, qp, bp, dim, count, stride)
                                 #expect(status == KESTREL_OK)
                                 #expect(out.last == -7, "\(level) \(kind) \(op): wrote past out[count - 1]")
                                 for r in 0..<count {
                                     let p = Self.pair(t, op, kind, qp, bp.map { $0 + r * stride * kind.byteWidth }, dim)
                                     #expect(out[r].bitPattern == p.bitPattern,
-                                            "\(level) \(kind) \(op) dim=\(dim) count=\(count) stride=\(stride) row \(r): \(out[r]) vs \(p)")
+                                            "\(level) \(kind) \(op) dim=\(dim) count=\(count) stride=\(stride) r=\(r)")
                                 }
                             }
                         }
@@ -247,13 +248,17 @@ import _KestrelTestSupport
             for op in Op.allCases {
                 let what = "\(level) \(kind) \(op)"
                 Self.withPointers(q, base) { qp, bp in
-                    #expect(Self.many(t, op, kind, qp, bp, dim: 8, count: 3, stride: 7).0 == KESTREL_ERR_INVALID_ARGUMENT, "\(what)")
-                    #expect(Self.many(t, op, kind, qp, bp, dim: 8, count: 3, stride: 8, outIsNil: true).0 == KESTREL_ERR_NULL_POINTER, "\(what)")
-                    #expect(Self.many(t, op, kind, nil, bp, dim: 8, count: 3, stride: 8).0 == KESTREL_ERR_NULL_POINTER, "\(what)")
-                    #expect(Self.many(t, op, kind, qp, nil, dim: 8, count: 3, stride: 8).0 == KESTREL_ERR_NULL_POINTER, "\(what)")
+                    func code(_ q: UnsafeRawPointer?, _ b: UnsafeRawPointer?, _ dim: Int, _ count: Int, _ stride: Int,
+                              outIsNil: Bool = false) -> kestrel_status {
+                        Self.many(t, op, kind, q, b, dim, count, stride, outIsNil: outIsNil).0
+                    }
+                    #expect(code(qp, bp, 8, 3, 7) == KESTREL_ERR_INVALID_ARGUMENT, "\(what)")
+                    #expect(code(qp, bp, 8, 3, 8, outIsNil: true) == KESTREL_ERR_NULL_POINTER, "\(what)")
+                    #expect(code(nil, bp, 8, 3, 8) == KESTREL_ERR_NULL_POINTER, "\(what)")
+                    #expect(code(qp, nil, 8, 3, 8) == KESTREL_ERR_NULL_POINTER, "\(what)")
                     // count 0 is valid with anything else NULL; dim 0 is valid with NULL vectors.
-                    #expect(Self.many(t, op, kind, nil, nil, dim: 8, count: 0, stride: 0, outIsNil: true).0 == KESTREL_OK, "\(what)")
-                    let (status, out) = Self.many(t, op, kind, nil, nil, dim: 0, count: 3, stride: 0)
+                    #expect(code(nil, nil, 8, 0, 0, outIsNil: true) == KESTREL_OK, "\(what)")
+                    let (status, out) = Self.many(t, op, kind, nil, nil, 0, 3, 0)
                     #expect(status == KESTREL_OK, "\(what)")
                     #expect(out.prefix(3) == [0, 0, 0], "\(what): distance over zero elements")
                 }
@@ -344,6 +349,16 @@ extension FloatDistanceTests {
     struct Vec {
         let kind: Kind
         var bits: [UInt32]
+
+        init(kind: Kind, bits: [UInt32]) {
+            self.kind = kind
+            self.bits = bits
+        }
+
+        /// n elements whose patterns come from `element`, called in order.
+        init(_ kind: Kind, _ n: Int, _ element: () -> UInt32) {
+            self.init(kind: kind, bits: (0..<n).map { _ in element() })
+        }
         var values: [Double] { bits.map(kind.value) }
         var negated: Vec { Vec(kind: kind, bits: bits.map { $0 ^ (kind == .f32 ? 0x8000_0000 : 0x8000) }) }
         var doubled: Vec { Vec(kind: kind, bits: values.map { kind.bits(exactly: 2 * $0) }) }
@@ -411,8 +426,8 @@ extension FloatDistanceTests {
         func bound(sides: Double) -> Double {
             let gamma = Double(n + 2) * 0x1p-24
             if op == .cosine {
-                // |Δ(a.b)| ≤ γ·Σ|a_i b_i| ≤ γ·|a||b| (Cauchy–Schwarz), norms likewise: |Δd| ≤ 2γ per side,
-                // plus the final rounding to f32.
+                // |Δ(a.b)| ≤ γ·Σ|a_i b_i| ≤ γ·|a||b| (Cauchy–Schwarz), norms likewise:
+                // |Δd| ≤ 2γ per side, plus the final rounding to f32.
                 return sides * 2 * gamma + 0x1p-23
             }
             return sides * (gamma * scale + Double(n) * 0x1p-149)
@@ -427,8 +442,8 @@ extension FloatDistanceTests {
         }
     }
 
-    static func f16Subnormal(_ m: Int) -> UInt32 { (m < 0 ? 0x8000 : 0) | UInt32(abs(m)) }
-    static func bf16Subnormal(_ m: Int) -> UInt32 { (m < 0 ? 0x8000 : 0) | UInt32(abs(m)) }
+    /// The 16-bit pattern with exponent field 0 and mantissa |m| (a subnormal f16 or bf16, or ±0).
+    static func subnormal(_ m: Int) -> UInt32 { (m < 0 ? 0x8000 : 0) | UInt32(abs(m)) }
 
     /// Lays q and base out `offset` elements into buffers padded with NaN on both sides (64 elements
     /// after the end), so that reading outside [start, start + count) turns the result into NaN.
@@ -478,20 +493,23 @@ extension FloatDistanceTests {
     }
 
     /// One-to-many kernel `op`; returns its status and `count + 1` outputs, the last a sentinel (-7).
-    static func many(_ t: kestrel_kernel_table, _ op: Op, _ kind: Kind, _ q: UnsafeRawPointer?, _ base: UnsafeRawPointer?,
-                     dim: Int, count: Int, stride: Int, outIsNil: Bool = false) -> (kestrel_status, [Float]) {
+    static func many(_ t: kestrel_kernel_table, _ op: Op, _ kind: Kind, _ q: UnsafeRawPointer?,
+                     _ base: UnsafeRawPointer?, _ dim: Int, _ count: Int, _ stride: Int,
+                     outIsNil: Bool = false) -> (kestrel_status, [Float]) {
         var out = [Float](repeating: -7, count: count + 1)
         let status = out.withUnsafeMutableBufferPointer { o -> kestrel_status in
             let op0 = outIsNil ? nil : o.baseAddress
             switch kind {
             case .f32:
                 let f = op == .dot ? t.dot_f32_many! : op == .l2sq ? t.l2sq_f32_many! : t.cosine_f32_many!
-                return f(q?.assumingMemoryBound(to: Float.self), base?.assumingMemoryBound(to: Float.self), dim, count, stride, op0)
+                return f(q?.assumingMemoryBound(to: Float.self), base?.assumingMemoryBound(to: Float.self),
+                         dim, count, stride, op0)
             case .f16, .bf16:
                 let f = kind == .f16
                     ? (op == .dot ? t.dot_f16_many! : op == .l2sq ? t.l2sq_f16_many! : t.cosine_f16_many!)
                     : (op == .dot ? t.dot_bf16_many! : op == .l2sq ? t.l2sq_bf16_many! : t.cosine_bf16_many!)
-                return f(q?.assumingMemoryBound(to: UInt16.self), base?.assumingMemoryBound(to: UInt16.self), dim, count, stride, op0)
+                return f(q?.assumingMemoryBound(to: UInt16.self), base?.assumingMemoryBound(to: UInt16.self),
+                         dim, count, stride, op0)
             }
         }
         return (status, out)

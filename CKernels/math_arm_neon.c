@@ -10,7 +10,7 @@
 #if KESTREL_ARM64
 #include <arm_neon.h>
 
-/* exp(r) after Cody-Waite reduction; *t receives SHIFTER + k (k in its low mantissa bits). */
+/* exp(r) after Cody-Waite reduction; *t receives SHIFTER + k, whose low bits hold k + 127. */
 static inline float32x4_t exp_reduced(float32x4_t x, float32x4_t *t) {
     const float32x4_t shifter = vdupq_n_f32(KESTREL_EXP_SHIFTER);
     float32x4_t tt = vfmaq_f32(shifter, x, vdupq_n_f32(KESTREL_EXP_LOG2E));
@@ -26,13 +26,21 @@ static inline float32x4_t exp_reduced(float32x4_t x, float32x4_t *t) {
     return vaddq_f32(p, vdupq_n_f32(1.0f));
 }
 
+/* exp for lanes with |x| <= KESTREL_EXP_FAST_LIMIT: 2^k is a normal number, one exact scale. */
+static inline float32x4_t exp4_fast(float32x4_t x) {
+    float32x4_t t;
+    float32x4_t p = exp_reduced(x, &t);
+    /* (SHIFTER + k) << 23 keeps (k + 127) << 23: the shifter's own bits all leave the word. */
+    return vmulq_f32(p, vreinterpretq_f32_u32(vshlq_n_u32(vreinterpretq_u32_f32(t), 23)));
+}
+
 /* 2^k from the integer exponent e = k + 127 (1 <= e <= 254). */
 static inline float32x4_t pow2_biased(int32x4_t e) {
     return vreinterpretq_f32_u32(vshlq_n_u32(vreinterpretq_u32_s32(e), 23));
 }
 
 /* Any lane NaN, +-Inf or beyond the single-scale range: clamp, then scale in two exact steps. */
-static float32x4_t exp_wide(float32x4_t x) {
+static float32x4_t exp4_wide(float32x4_t x) {
     x = vminq_f32(vdupq_n_f32(KESTREL_EXP_HI), x); /* FMIN/FMAX return NaN for a NaN input */
     x = vmaxq_f32(vdupq_n_f32(KESTREL_EXP_LO), x);
     float32x4_t t;
@@ -45,23 +53,39 @@ static float32x4_t exp_wide(float32x4_t x) {
     return vmulq_f32(y, pow2_biased(vaddq_s32(k2, bias)));
 }
 
+/* All-ones in lanes the fast path can take (|x| <= FAST_LIMIT; false for NaN). */
+static inline uint32x4_t exp_inside(float32x4_t x) { return vcaleq_f32(x, vdupq_n_f32(KESTREL_EXP_FAST_LIMIT)); }
+
 static inline float32x4_t exp4(float32x4_t x) {
-    uint32x4_t ok = vcaleq_f32(x, vdupq_n_f32(KESTREL_EXP_FAST_LIMIT)); /* false for NaN */
-    if (__builtin_expect(vminvq_u32(ok) == 0, 0)) return exp_wide(x);
-    float32x4_t t;
-    float32x4_t p = exp_reduced(x, &t);
-    /* (SHIFTER + k) << 23 leaves k << 23: the shifter's bits all leave the word. */
-    uint32x4_t e = vaddq_u32(vshlq_n_u32(vreinterpretq_u32_f32(t), 23), vdupq_n_u32(127u << 23));
-    return vmulq_f32(p, vreinterpretq_f32_u32(e));
+    if (__builtin_expect(vminvq_u32(exp_inside(x)) == 0, 0)) return exp4_wide(x);
+    return exp4_fast(x);
+}
+
+/* Four vectors at once: one range test for all of them, and four independent dependency
+ * chains to interleave. `inside` is the AND of the lanes' range tests. */
+static inline void exp4x4(float32x4_t v[4], uint32x4_t inside) {
+    if (__builtin_expect(vminvq_u32(inside) != 0, 1)) {
+        v[0] = exp4_fast(v[0]);
+        v[1] = exp4_fast(v[1]);
+        v[2] = exp4_fast(v[2]);
+        v[3] = exp4_fast(v[3]);
+    } else {
+        v[0] = exp4(v[0]);
+        v[1] = exp4(v[1]);
+        v[2] = exp4(v[2]);
+        v[3] = exp4(v[3]);
+    }
 }
 
 void kestrel_exp_f32_neon(const float *x, float *y, size_t n) {
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        float32x4_t a = exp4(vld1q_f32(x + i));
-        float32x4_t b = exp4(vld1q_f32(x + i + 4));
-        vst1q_f32(y + i, a);
-        vst1q_f32(y + i + 4, b);
+    for (; i + 16 <= n; i += 16) {
+        float32x4_t v[4];
+        for (int j = 0; j < 4; j++) v[j] = vld1q_f32(x + i + 4 * j);
+        uint32x4_t inside = vandq_u32(vandq_u32(exp_inside(v[0]), exp_inside(v[1])),
+                                      vandq_u32(exp_inside(v[2]), exp_inside(v[3])));
+        exp4x4(v, inside);
+        for (int j = 0; j < 4; j++) vst1q_f32(y + i + 4 * j, v[j]);
     }
     for (; i + 4 <= n; i += 4) vst1q_f32(y + i, exp4(vld1q_f32(x + i)));
     if (i < n) {
@@ -108,15 +132,21 @@ void kestrel_softmax_f32_neon(const float *x, float *y, size_t n) {
         return;
     }
     const float32x4_t vm = vdupq_n_f32(m);
-    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = vdupq_n_f32(0.0f);
+    /* d = x - max <= 0 (or -Inf), so the fast-path test is one compare: d >= -FAST_LIMIT. */
+    const float32x4_t lim = vdupq_n_f32(-KESTREL_EXP_FAST_LIMIT);
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0, s2 = s0, s3 = s0;
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        float32x4_t e0 = exp4(vsubq_f32(vld1q_f32(x + i), vm));
-        float32x4_t e1 = exp4(vsubq_f32(vld1q_f32(x + i + 4), vm));
-        vst1q_f32(y + i, e0);
-        vst1q_f32(y + i + 4, e1);
-        s0 = vaddq_f32(s0, e0);
-        s1 = vaddq_f32(s1, e1);
+    for (; i + 16 <= n; i += 16) {
+        float32x4_t v[4];
+        for (int j = 0; j < 4; j++) v[j] = vsubq_f32(vld1q_f32(x + i + 4 * j), vm);
+        uint32x4_t inside = vandq_u32(vandq_u32(vcgeq_f32(v[0], lim), vcgeq_f32(v[1], lim)),
+                                      vandq_u32(vcgeq_f32(v[2], lim), vcgeq_f32(v[3], lim)));
+        exp4x4(v, inside);
+        for (int j = 0; j < 4; j++) vst1q_f32(y + i + 4 * j, v[j]);
+        s0 = vaddq_f32(s0, v[0]);
+        s1 = vaddq_f32(s1, v[1]);
+        s2 = vaddq_f32(s2, v[2]);
+        s3 = vaddq_f32(s3, v[3]);
     }
     for (; i + 4 <= n; i += 4) {
         float32x4_t e = exp4(vsubq_f32(vld1q_f32(x + i), vm));
@@ -131,7 +161,8 @@ void kestrel_softmax_f32_neon(const float *x, float *y, size_t n) {
         memcpy(y + i, buf, (n - i) * sizeof(float));
         s1 = vaddq_f32(s1, e);
     }
-    float s = vaddvq_f32(vaddq_f32(s0, s1)); /* >= 1: the max element contributes exp(0) = 1 */
+    s0 = vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3));
+    float s = vaddvq_f32(s0); /* >= 1: the max element contributes exp(0) = 1 */
     kestrel_scale_f32_neon(1.0f / s, y, y, n);
 }
 

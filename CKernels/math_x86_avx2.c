@@ -18,7 +18,7 @@ static inline __m256i tail_mask(size_t rem) {
     return _mm256_loadu_si256((const __m256i *)(tail_mask_src + 8 - rem));
 }
 
-/* exp(r) after Cody-Waite reduction; *t receives SHIFTER + k (k in its low mantissa bits). */
+/* exp(r) after Cody-Waite reduction; *t receives SHIFTER + k, whose low bits hold k + 127. */
 static inline __m256 exp_reduced(__m256 x, __m256 *t) {
     const __m256 shifter = _mm256_set1_ps(KESTREL_EXP_SHIFTER);
     __m256 tt = _mm256_fmadd_ps(x, _mm256_set1_ps(KESTREL_EXP_LOG2E), shifter);
@@ -34,11 +34,19 @@ static inline __m256 exp_reduced(__m256 x, __m256 *t) {
     return _mm256_add_ps(p, _mm256_set1_ps(1.0f));
 }
 
+/* exp for lanes with |x| <= KESTREL_EXP_FAST_LIMIT: 2^k is a normal number, one exact scale. */
+static inline __m256 exp8_fast(__m256 x) {
+    __m256 t;
+    __m256 p = exp_reduced(x, &t);
+    /* (SHIFTER + k) << 23 keeps (k + 127) << 23: the shifter's own bits all leave the word. */
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23)));
+}
+
 /* 2^k as f32 bits from the integer exponent e = k + 127 (1 <= e <= 254). */
 static inline __m256 pow2_biased(__m256i e) { return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23)); }
 
 /* Any lane NaN, +-Inf or beyond the single-scale range: clamp, then scale in two exact steps. */
-static __m256 exp_wide(__m256 x) {
+static __m256 exp8_wide(__m256 x) {
     x = _mm256_min_ps(_mm256_set1_ps(KESTREL_EXP_HI), x); /* vminps returns its 2nd operand for NaN */
     x = _mm256_max_ps(_mm256_set1_ps(KESTREL_EXP_LO), x);
     __m256 t;
@@ -51,24 +59,43 @@ static __m256 exp_wide(__m256 x) {
     return _mm256_mul_ps(y, pow2_biased(_mm256_add_epi32(k2, bias)));
 }
 
-static inline __m256 exp8(__m256 x) {
+/* All-ones in lanes the fast path cannot take (|x| > FAST_LIMIT, or NaN). */
+static inline __m256 exp_outside(__m256 x) {
     __m256 ax = _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)));
-    __m256 out = _mm256_cmp_ps(ax, _mm256_set1_ps(KESTREL_EXP_FAST_LIMIT), _CMP_NLE_UQ); /* NaN too */
-    if (__builtin_expect(_mm256_movemask_ps(out) != 0, 0)) return exp_wide(x);
-    __m256 t;
-    __m256 p = exp_reduced(x, &t);
-    /* (SHIFTER + k) << 23 leaves k << 23: the shifter's bits all leave the word. */
-    __m256i e = _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(t), 23), _mm256_set1_epi32(127 << 23));
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    return _mm256_cmp_ps(ax, _mm256_set1_ps(KESTREL_EXP_FAST_LIMIT), _CMP_NLE_UQ);
+}
+
+static inline __m256 exp8(__m256 x) {
+    __m256 outside = exp_outside(x);
+    if (__builtin_expect(!_mm256_testz_ps(outside, outside), 0)) return exp8_wide(x);
+    return exp8_fast(x);
+}
+
+/* Four vectors at once: one range test for all of them, and four independent dependency
+ * chains the scheduler can interleave. `outside` is the OR of the lanes' range tests. */
+static inline void exp8x4(__m256 v[4], __m256 outside) {
+    if (__builtin_expect(_mm256_testz_ps(outside, outside), 1)) {
+        v[0] = exp8_fast(v[0]);
+        v[1] = exp8_fast(v[1]);
+        v[2] = exp8_fast(v[2]);
+        v[3] = exp8_fast(v[3]);
+    } else {
+        v[0] = exp8(v[0]);
+        v[1] = exp8(v[1]);
+        v[2] = exp8(v[2]);
+        v[3] = exp8(v[3]);
+    }
 }
 
 void kestrel_exp_f32_avx2(const float *x, float *y, size_t n) {
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256 a = exp8(_mm256_loadu_ps(x + i));
-        __m256 b = exp8(_mm256_loadu_ps(x + i + 8));
-        _mm256_storeu_ps(y + i, a);
-        _mm256_storeu_ps(y + i + 8, b);
+    for (; i + 32 <= n; i += 32) {
+        __m256 v[4];
+        for (int j = 0; j < 4; j++) v[j] = _mm256_loadu_ps(x + i + 8 * j);
+        __m256 outside = _mm256_or_ps(_mm256_or_ps(exp_outside(v[0]), exp_outside(v[1])),
+                                      _mm256_or_ps(exp_outside(v[2]), exp_outside(v[3])));
+        exp8x4(v, outside);
+        for (int j = 0; j < 4; j++) _mm256_storeu_ps(y + i + 8 * j, v[j]);
     }
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, exp8(_mm256_loadu_ps(x + i)));
     if (i < n) {
@@ -141,15 +168,21 @@ void kestrel_softmax_f32_avx2(const float *x, float *y, size_t n) {
         return;
     }
     const __m256 vm = _mm256_set1_ps(m);
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    /* d = x - max <= 0 (or -Inf), so the fast-path test is one compare: d < -FAST_LIMIT. */
+    const __m256 lim = _mm256_set1_ps(-KESTREL_EXP_FAST_LIMIT);
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256 e0 = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
-        __m256 e1 = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), vm));
-        _mm256_storeu_ps(y + i, e0);
-        _mm256_storeu_ps(y + i + 8, e1);
-        s0 = _mm256_add_ps(s0, e0);
-        s1 = _mm256_add_ps(s1, e1);
+    for (; i + 32 <= n; i += 32) {
+        __m256 v[4];
+        for (int j = 0; j < 4; j++) v[j] = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8 * j), vm);
+        __m256 outside = _mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(v[0], lim, _CMP_LT_OQ), _mm256_cmp_ps(v[1], lim, _CMP_LT_OQ)),
+                                      _mm256_or_ps(_mm256_cmp_ps(v[2], lim, _CMP_LT_OQ), _mm256_cmp_ps(v[3], lim, _CMP_LT_OQ)));
+        exp8x4(v, outside);
+        for (int j = 0; j < 4; j++) _mm256_storeu_ps(y + i + 8 * j, v[j]);
+        s0 = _mm256_add_ps(s0, v[0]);
+        s1 = _mm256_add_ps(s1, v[1]);
+        s2 = _mm256_add_ps(s2, v[2]);
+        s3 = _mm256_add_ps(s3, v[3]);
     }
     for (; i + 8 <= n; i += 8) {
         __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
@@ -163,7 +196,8 @@ void kestrel_softmax_f32_avx2(const float *x, float *y, size_t n) {
         _mm256_maskstore_ps(y + i, mk, e);
         s1 = _mm256_add_ps(s1, e);
     }
-    float s = hsum8(_mm256_add_ps(s0, s1)); /* >= 1: the max element contributes exp(0) = 1 */
+    s0 = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+    float s = hsum8(s0); /* >= 1: the max element contributes exp(0) = 1 */
     kestrel_scale_f32_avx2(1.0f / s, y, y, n);
 }
 

@@ -34,11 +34,15 @@ static inline __m512 exp16(__m512 x) {
 
 void kestrel_exp_f32_avx512(const float *x, float *y, size_t n) {
     size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
+    for (; i + 64 <= n; i += 64) { /* four independent chains per iteration */
         __m512 a = exp16(_mm512_loadu_ps(x + i));
         __m512 b = exp16(_mm512_loadu_ps(x + i + 16));
+        __m512 c = exp16(_mm512_loadu_ps(x + i + 32));
+        __m512 d = exp16(_mm512_loadu_ps(x + i + 48));
         _mm512_storeu_ps(y + i, a);
         _mm512_storeu_ps(y + i + 16, b);
+        _mm512_storeu_ps(y + i + 32, c);
+        _mm512_storeu_ps(y + i + 48, d);
     }
     for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, exp16(_mm512_loadu_ps(x + i)));
     if (i < n) {
@@ -97,15 +101,21 @@ void kestrel_softmax_f32_avx512(const float *x, float *y, size_t n) {
         return;
     }
     const __m512 vm = _mm512_set1_ps(m);
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
     size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
+    for (; i + 64 <= n; i += 64) {
         __m512 e0 = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
         __m512 e1 = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i + 16), vm));
+        __m512 e2 = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i + 32), vm));
+        __m512 e3 = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i + 48), vm));
         _mm512_storeu_ps(y + i, e0);
         _mm512_storeu_ps(y + i + 16, e1);
+        _mm512_storeu_ps(y + i + 32, e2);
+        _mm512_storeu_ps(y + i + 48, e3);
         s0 = _mm512_add_ps(s0, e0);
         s1 = _mm512_add_ps(s1, e1);
+        s2 = _mm512_add_ps(s2, e2);
+        s3 = _mm512_add_ps(s3, e3);
     }
     for (; i + 16 <= n; i += 16) {
         __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
@@ -119,7 +129,7 @@ void kestrel_softmax_f32_avx512(const float *x, float *y, size_t n) {
         _mm512_mask_storeu_ps(y + i, mk, e);
         s1 = _mm512_add_ps(s1, e);
     }
-    float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1)); /* >= 1: the max contributes exp(0) */
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3))); /* >= 1: exp(0) */
     kestrel_scale_f32_avx512(1.0f / s, y, y, n);
 }
 

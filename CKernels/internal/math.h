@@ -3,7 +3,7 @@
  * the vector exp that every SIMD tier shares. Not part of the public API.
  *
  * Vector exp, all tiers:
- *   k = round(x * log2(e))                       (add-and-subtract 1.5 * 2^23)
+ *   k = round(x * log2(e))                       (add-and-subtract 1.5 * 2^23 + 127)
  *   r = x - k * LN2_HI - k * LN2_LO              (Cody-Waite; LN2_HI has 16 significant bits,
  *                                                 so k * LN2_HI and x - k * LN2_HI are exact)
  *   exp(r) ~= 1 + r + r^2 * (C2 + r*C3 + r^2*C4 + r^3*C5 + r^4*C6),  |r| <= 0.3467
@@ -25,7 +25,10 @@
 #define KESTREL_EXP_LOG2E 0x1.715476p+0f
 #define KESTREL_EXP_LN2_HI 0x1.62e4p-1f       /* 0x3f317200: 0.693145751953125 */
 #define KESTREL_EXP_LN2_LO 0x1.7f7d1cp-20f    /* ln 2 - LN2_HI, rounded to f32 */
-#define KESTREL_EXP_SHIFTER 0x1.8p+23f        /* adding it rounds to an integer in the low bits */
+/* x * LOG2E + SHIFTER (one rounding, the sum lies in [2^23, 2^24)) rounds to the integer k and
+ * leaves k + 127, the biased exponent of 2^k, in the low mantissa bits: shifting those bits
+ * left by 23 builds 2^k, and (x * LOG2E + SHIFTER) - SHIFTER is k exactly. */
+#define KESTREL_EXP_SHIFTER (0x1.8p+23f + 127.0f)
 #define KESTREL_EXP_C2 0x1.fffffcp-2f
 #define KESTREL_EXP_C3 0x1.555492p-3f
 #define KESTREL_EXP_C4 0x1.5558f2p-5f

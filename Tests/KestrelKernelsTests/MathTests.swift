@@ -133,9 +133,11 @@ private func softmaxTolerances(_ x: [Float]) -> [Double] {
                 for offset in 0...3 {
                     let r = runUnary(t.exp_f32!, x, offset: offset)
                     #expect(r.intact, "\(level) exp wrote outside n=\(n) offset=\(offset)")
-                    #expect(zip(x, r.out).allSatisfy(expOK), "\(level) exp n=\(n) offset=\(offset)")
+                    let withinContract = zip(x, r.out).allSatisfy(expOK)
+                    #expect(withinContract, "\(level) exp n=\(n) offset=\(offset)")
                     let inPlace = withOffset(x, offset: offset) { t.exp_f32!($0, $0, n) }
-                    #expect(sameBits(inPlace, r.out), "\(level) exp in place n=\(n)")
+                    let inPlaceSame = sameBits(inPlace, r.out)
+                    #expect(inPlaceSame, "\(level) exp in place n=\(n)")
                 }
             }
             t.exp_f32!(nil, nil, 0)
@@ -162,7 +164,8 @@ private func softmaxTolerances(_ x: [Float]) -> [Double] {
                     #expect(r.intact, "\(level) softmax wrote outside n=\(n) offset=\(offset)")
                     check(level, x, r.out, "random offset \(offset)")
                     let inPlace = withOffset(x, offset: offset) { t.softmax_f32!($0, $0, n) }
-                    #expect(sameBits(inPlace, r.out), "\(level) softmax in place n=\(n)")
+                    let inPlaceSame = sameBits(inPlace, r.out)
+                    #expect(inPlaceSame, "\(level) softmax in place n=\(n)")
                 }
                 // peaked rows: most terms underflow, some land in exp's subnormal range
                 let peaked = (0..<n).map { _ in rng.float(in: -150...40) }
@@ -192,16 +195,19 @@ private func softmaxTolerances(_ x: [Float]) -> [Double] {
                     var x = (0..<n).map { Float($0 % 7) }
                     x[pos] = .nan
                     let withNaN = apply(t.softmax_f32!, x)
-                    #expect(withNaN.allSatisfy { $0.isNaN }, "\(level) NaN at \(pos) n=\(n)")
+                    let allNaN = withNaN.allSatisfy { $0.isNaN }
+                    #expect(allNaN, "\(level) NaN at \(pos) n=\(n)")
                     x[pos] = .infinity
                     let withInf = apply(t.softmax_f32!, x)
-                    #expect(withInf.allSatisfy { $0.isNaN }, "\(level) +Inf at \(pos) n=\(n)")
+                    let allNaNForInf = withInf.allSatisfy { $0.isNaN }
+                    #expect(allNaNForInf, "\(level) +Inf at \(pos) n=\(n)")
                     x[pos] = -.infinity
                     let y = apply(t.softmax_f32!, x)
                     #expect(y[pos].bitPattern == 0 && !y.contains(where: \.isNaN), "\(level) -Inf at \(pos) n=\(n)")
                 }
                 let masked = apply(t.softmax_f32!, [Float](repeating: -.infinity, count: n))
-                #expect(masked.allSatisfy { $0.bitPattern == 0 }, "\(level) fully masked row n=\(n)")
+                let allZero = masked.allSatisfy { $0.bitPattern == 0 }
+                #expect(allZero, "\(level) fully masked row n=\(n)")
             }
             t.softmax_f32!(nil, nil, 0)
         }
@@ -225,16 +231,20 @@ private func softmaxTolerances(_ x: [Float]) -> [Double] {
                             outMul = withOffset([Float](repeating: 9, count: n), offset: offset) { t.mul_f32!(pa, pb, $0, n) }
                         }
                     }
-                    #expect(sameBits(outAdd, sum), "\(level) add n=\(n) offset=\(offset)")
-                    #expect(sameBits(outMul, prod), "\(level) mul n=\(n) offset=\(offset)")
+                    let addExact = sameBits(outAdd, sum)
+                    #expect(addExact, "\(level) add n=\(n) offset=\(offset)")
+                    let mulExact = sameBits(outMul, prod)
+                    #expect(mulExact, "\(level) mul n=\(n) offset=\(offset)")
                     let r = runUnary({ t.scale_f32!(0.37, $0, $1, $2) }, a, offset: offset)
-                    #expect(sameBits(r.out, scaled) && r.intact, "\(level) scale n=\(n) offset=\(offset)")
+                    let scaleExact = sameBits(r.out, scaled) && r.intact
+                    #expect(scaleExact, "\(level) scale n=\(n) offset=\(offset)")
                 }
                 // in place: out == a, out == b, y == x
                 let addA = withOffset(a, offset: 1) { pa in b.withUnsafeBufferPointer { t.add_f32!(pa, $0.baseAddress, pa, n) } }
                 let mulB = withOffset(b, offset: 2) { pb in a.withUnsafeBufferPointer { t.mul_f32!($0.baseAddress, pb, pb, n) } }
                 let scaleX = withOffset(a, offset: 3) { t.scale_f32!(0.37, $0, $0, n) }
-                #expect(sameBits(addA, sum) && sameBits(mulB, prod) && sameBits(scaleX, scaled), "\(level) in place n=\(n)")
+                let inPlaceExact = sameBits(addA, sum) && sameBits(mulB, prod) && sameBits(scaleX, scaled)
+                #expect(inPlaceExact, "\(level) in place n=\(n)")
             }
         }
     }
@@ -258,11 +268,13 @@ private func softmaxTolerances(_ x: [Float]) -> [Double] {
                     _ = withOffset(x, offset: (offset + 1) % 4) { px in
                         out = withOffset(y0, offset: offset) { t.axpy_f32!(alpha, px, $0, n) }
                     }
-                    #expect(ok(x, y0, out), "\(level) axpy n=\(n) offset=\(offset)")
+                    let withinBound = ok(x, y0, out)
+                    #expect(withinBound, "\(level) axpy n=\(n) offset=\(offset)")
                 }
                 // x aliasing y: y_i += alpha * y_i
                 let aliased = withOffset(y0, offset: 1) { t.axpy_f32!(alpha, $0, $0, n) }
-                #expect(ok(y0, y0, aliased), "\(level) axpy in place n=\(n)")
+                let aliasedWithinBound = ok(y0, y0, aliased)
+                #expect(aliasedWithinBound, "\(level) axpy in place n=\(n)")
             }
         }
     }

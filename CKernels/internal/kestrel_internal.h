@@ -105,7 +105,8 @@ static inline float kestrel_f16_to_f32_1(uint16_t h) {
             x = sign | ((113u - shift) << 23) | ((m & 0x3ffu) << 13);
         }
     } else if (e == 31) {
-        x = sign | 0x7f800000u | (m << 13);
+        /* Inf, or NaN made quiet with its payload kept (what F16C and AArch64 FCVT do). */
+        x = sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0u);
     } else {
         x = sign | ((e + 112u) << 23) | (m << 13);
     }

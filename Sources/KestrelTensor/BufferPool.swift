@@ -33,6 +33,15 @@ public final class BufferPool: Sendable {
         public var blocksHeld: Int
         /// Blocks freed on return because keeping them would exceed the capacity.
         public var evictions: Int
+
+        /// Creates a set of counters (for comparisons in tests and reports).
+        public init(hits: Int, misses: Int, bytesHeld: Int, blocksHeld: Int, evictions: Int) {
+            self.hits = hits
+            self.misses = misses
+            self.bytesHeld = bytesHeld
+            self.blocksHeld = blocksHeld
+            self.evictions = evictions
+        }
     }
 
     // Raw pointers are owned by the pool while listed; only touched under the lock.

@@ -57,7 +57,7 @@ extension AcceleratedBackend {
         guard out.dtype == .f32 else {
             throw .invalidArgument(name: "out", reason: "result tensor must be f32, got \(out.dtype)")
         }
-        guard out.shape.dims == plan.outDims else {
+        guard plan.isOutShape(out.shape.dims) else {
             throw .dimensionMismatch(expected: "out \(plan.outDims)", actual: "out \(out.shape)")
         }
         if !isKnownUniquelyReferenced(&out.storage) || !out.isContiguous {
@@ -90,9 +90,8 @@ extension AcceleratedBackend {
     private func prepare(_ a: Tensor, _ b: Tensor, _ ta: Bool, _ tb: Bool) throws(KestrelError)
         -> (Tensor, Tensor, OperandChecks.MatmulPlan) {
         let a32 = try OperandChecks.f32(a, "a"), b32 = try OperandChecks.f32(b, "b")
-        for (t, name) in [(a32, "a"), (b32, "b")] where t.rank != 2 && t.rank != 3 {
-            throw .invalidArgument(name: name, reason: "matmul needs rank 2 or 3, got shape \(t.shape)")
-        }
+        try OperandChecks.matmulRank(a32, "a")
+        try OperandChecks.matmulRank(b32, "b")
         let aOp = ta ? try a32.transposed() : a32
         let bOp = tb ? try b32.transposed() : b32
         return (aOp, bOp, try OperandChecks.matmulPlan(aOp, bOp))

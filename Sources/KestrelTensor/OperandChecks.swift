@@ -16,40 +16,58 @@ enum OperandChecks {
         var m: Int
         var n: Int
         var k: Int
-        /// Result extents: [M, N] or [B, M, N].
-        var outDims: [Int]
+        /// True when the result has a batch axis ([B, M, N]); else [M, N].
+        var batched: Bool
         /// Batch strides (elements) of a and b; 0 for a broadcast rank-2 operand.
         var batchStrideA: Int
         var batchStrideB: Int
         /// Strides (row, column) of op(a) [M, K] and op(b) [K, N].
         var aRS: Int, aCS: Int, bRS: Int, bCS: Int
+
+        /// Result extents: [M, N] or [B, M, N].
+        var outDims: [Int] { batched ? [batch, m, n] : [m, n] }
+
+        /// True when `dims` equals ``outDims`` (without building it).
+        func isOutShape(_ dims: [Int]) -> Bool {
+            batched ? dims.count == 3 && dims[0] == batch && dims[1] == m && dims[2] == n
+                : dims.count == 2 && dims[0] == m && dims[1] == n
+        }
+    }
+
+    /// Throws unless `t` has rank 2 or 3 (the matmul operand ranks).
+    @inline(__always)
+    static func matmulRank(_ t: Tensor, _ name: String) throws(KestrelError) {
+        if t.rank != 2 && t.rank != 3 {
+            throw .invalidArgument(name: name, reason: "matmul needs rank 2 or 3, got shape \(t.shape)")
+        }
     }
 
     /// Validates `op(a) · op(b)`, given the operands with their transposes already applied
-    /// (views), so every dimension below is that of op(x).
+    /// (views), so every dimension below is that of op(x). Allocation-free unless it throws.
     static func matmulPlan(_ a: Tensor, _ b: Tensor) throws(KestrelError) -> MatmulPlan {
-        for (t, name) in [(a, "a"), (b, "b")] where t.rank != 2 && t.rank != 3 {
-            throw .invalidArgument(name: name, reason: "matmul needs rank 2 or 3, got shape \(t.shape)")
-        }
+        try matmulRank(a, "a")
+        try matmulRank(b, "b")
         let (ra, rb) = (a.rank, b.rank)
-        let (m, k, kb, n) = (a.shape.dims[ra - 2], a.shape.dims[ra - 1], b.shape.dims[rb - 2], b.shape.dims[rb - 1])
+        let (ad, bd) = (a.shape.dims, b.shape.dims)
+        let (m, k, kb, n) = (ad[ra - 2], ad[ra - 1], bd[rb - 2], bd[rb - 1])
         guard k == kb else {
             throw .dimensionMismatch(expected: "b with \(k) rows to match a \(a.shape)", actual: "b \(b.shape)")
         }
-        let batchA = ra == 3 ? a.shape.dims[0] : nil
-        let batchB = rb == 3 ? b.shape.dims[0] : nil
-        if let ba = batchA, let bb = batchB, ba != bb {
-            throw .dimensionMismatch(expected: "b with batch \(ba) to match a \(a.shape)", actual: "b \(b.shape)")
+        if ra == 3 && rb == 3 && ad[0] != bd[0] {
+            throw .dimensionMismatch(expected: "b with batch \(ad[0]) to match a \(a.shape)", actual: "b \(b.shape)")
         }
-        let batch = batchA ?? batchB
-        var outDims = [m, n]
-        if let batch { outDims.insert(batch, at: 0) }
-        _ = try Shape(outDims)  // overflow check
-        return MatmulPlan(batch: batch ?? 1, m: m, n: n, k: k, outDims: outDims,
-                          batchStrideA: ra == 3 ? a.strides[0] : 0,
-                          batchStrideB: rb == 3 ? b.strides[0] : 0,
-                          aRS: a.strides[ra - 2], aCS: a.strides[ra - 1],
-                          bRS: b.strides[rb - 2], bCS: b.strides[rb - 1])
+        let batched = ra == 3 || rb == 3
+        let batch = ra == 3 ? ad[0] : (rb == 3 ? bd[0] : 1)
+        let (mn, o1) = m.multipliedReportingOverflow(by: n)
+        let (_, o2) = mn.multipliedReportingOverflow(by: batch)
+        if o1 || o2 {
+            throw .invalidArgument(name: "b", reason: "result of a \(a.shape) · b \(b.shape) overflows Int")
+        }
+        let (as2, bs2) = (a.strides, b.strides)
+        return MatmulPlan(batch: batch, m: m, n: n, k: k, batched: batched,
+                          batchStrideA: ra == 3 ? as2[0] : 0,
+                          batchStrideB: rb == 3 ? bs2[0] : 0,
+                          aRS: as2[ra - 2], aCS: as2[ra - 1], bRS: bs2[rb - 2], bCS: bs2[rb - 1])
     }
 
     /// Validates `a · x` (transpose already applied to the view `a`); returns (M, K).

@@ -26,22 +26,26 @@ public struct ReferenceBackend: Backend {
         let aOp = transposeA ? try a.transposed() : a
         let bOp = transposeB ? try b.transposed() : b
         let p = try OperandChecks.matmulPlan(aOp, bOp)
+        // Allocate through Tensor so an impossible size throws instead of trapping.
+        var result = try Tensor.zeros(Shape(p.outDims))
+        if result.elementCount == 0 || p.k == 0 { return result }
         let av = aOp.scalars(), bv = bOp.scalars()
         let aBatch = aOp.rank == 3 ? p.m * p.k : 0
         let bBatch = bOp.rank == 3 ? p.k * p.n : 0
-        var out = [Float](repeating: 0, count: p.batch * p.m * p.n)
-        for batch in 0..<p.batch {
-            for i in 0..<p.m {
-                for j in 0..<p.n {
-                    var acc = 0.0
-                    for l in 0..<p.k {
-                        acc += Double(av[batch * aBatch + i * p.k + l]) * Double(bv[batch * bBatch + l * p.n + j])
+        try result.withUnsafeMutableBufferPointer { out in
+            for batch in 0..<p.batch {
+                for i in 0..<p.m {
+                    for j in 0..<p.n {
+                        var acc = 0.0
+                        for l in 0..<p.k {
+                            acc += Double(av[batch * aBatch + i * p.k + l]) * Double(bv[batch * bBatch + l * p.n + j])
+                        }
+                        out[(batch * p.m + i) * p.n + j] = Float(acc)
                     }
-                    out[(batch * p.m + i) * p.n + j] = Float(acc)
                 }
             }
         }
-        return try Tensor(out, shape: Shape(p.outDims))
+        return result
     }
 
     /// See ``Backend/matvec(_:_:transposeA:)``. Double accumulation. O(M·K).
@@ -49,14 +53,17 @@ public struct ReferenceBackend: Backend {
         let a = try OperandChecks.f32(a, "a"), x = try OperandChecks.f32(x, "x")
         let aOp = transposeA ? try a.transposed() : a
         let (m, k) = try OperandChecks.matvecPlan(aOp, x)
+        var result = try Tensor.zeros([m])
+        if m == 0 || k == 0 { return result }
         let av = aOp.scalars(), xv = x.scalars()
-        var out = [Float](repeating: 0, count: m)
-        for i in 0..<m {
-            var acc = 0.0
-            for l in 0..<k { acc += Double(av[i * k + l]) * Double(xv[l]) }
-            out[i] = Float(acc)
+        try result.withUnsafeMutableBufferPointer { out in
+            for i in 0..<m {
+                var acc = 0.0
+                for l in 0..<k { acc += Double(av[i * k + l]) * Double(xv[l]) }
+                out[i] = Float(acc)
+            }
         }
-        return try Tensor(out, shape: [m])
+        return result
     }
 
     /// Lanes of `axis`: (outer, n, inner) with element (o, j, i) at (o * n + j) * inner + i.
@@ -70,6 +77,7 @@ public struct ReferenceBackend: Backend {
     public func softmax(_ x: Tensor, axis: Int) throws(KestrelError) -> Tensor {
         let x = try OperandChecks.f32(x, "x")
         let (outer, n, inner) = try lanes(x, axis: axis)
+        if x.elementCount == 0 { return try Tensor.zeros(x.shape) }
         let v = x.scalars()
         var out = [Float](repeating: 0, count: v.count)
         for o in 0..<outer {
@@ -154,12 +162,15 @@ public struct ReferenceBackend: Backend {
         let x = try OperandChecks.f32(x, "x")
         let dims = try OperandChecks.reducedDims(x, axis: axis)
         let (outer, n, inner) = try lanes(x, axis: axis)
+        var result = try Tensor.zeros(dims)  // throws (not traps) when impossibly large
+        if result.elementCount == 0 { return result }
         let v = x.scalars()
-        var out = [Float](repeating: 0, count: outer * inner)
-        for o in 0..<outer {
-            for i in 0..<inner { out[o * inner + i] = lane((0..<n).map { v[(o * n + $0) * inner + i] }) }
+        try result.withUnsafeMutableBufferPointer { out in
+            for o in 0..<outer {
+                for i in 0..<inner { out[o * inner + i] = lane((0..<n).map { v[(o * n + $0) * inner + i] }) }
+            }
         }
-        return try Tensor(out, shape: dims)
+        return result
     }
 
     private static func sumLane(_ v: [Float]) -> Float { Float(v.reduce(0.0) { $0 + Double($1) }) }

@@ -180,3 +180,34 @@ import _KestrelTestSupport
         }
     }
 }
+
+extension BackendAgreementTests {
+    /// Empty products whose extents multiply past Int.max are rejected, never trapped on.
+    @Test func hugeEmptyProductsThrow() throws {
+        let a = try Tensor.zeros([1 << 40, 0, 0]), b = try Tensor.zeros([0, 1 << 40])
+        #expect(throws: KestrelError.self) { try AcceleratedBackend().matmul(a, b) }
+        #expect(throws: KestrelError.self) { try ReferenceBackend().matmul(a, b) }
+    }
+}
+
+extension BackendAgreementTests {
+    /// Results too large to allocate throw for both backends (inputs themselves are empty).
+    @Test func unallocatableResultsThrow() throws {
+        let a = try Tensor.zeros([1 << 31, 0]), b = try Tensor.zeros([0, 1 << 31])
+        #expect(throws: KestrelError.self) { try AcceleratedBackend().matmul(a, b) }
+        #expect(throws: KestrelError.self) { try ReferenceBackend().matmul(a, b) }
+        let tall = try Tensor.zeros([1 << 62, 0])
+        #expect(throws: KestrelError.self) { try AcceleratedBackend().matvec(tall, try Tensor.zeros([0])) }
+        #expect(throws: KestrelError.self) { try ReferenceBackend().matvec(tall, try Tensor.zeros([0])) }
+        // Huge-but-empty reductions and softmax return at once.
+        let wide = try Tensor.zeros([1 << 40, 0])
+        for backend in [ReferenceBackend(), AcceleratedBackend()] as [any Backend] {
+            #expect(throws: KestrelError.self) { try backend.sum(wide, axis: 1) }  // [2^40] result
+            #expect(try backend.softmax(wide, axis: 0).elementCount == 0)
+            #expect(try backend.softmax(wide, axis: 1).elementCount == 0)
+            #expect(try backend.rmsNorm(wide, weight: nil, eps: 0).elementCount == 0)
+            #expect(try backend.sum(wide) == 0)
+            #expect(try backend.max(wide, axis: 0).shape.dims == [0])
+        }
+    }
+}

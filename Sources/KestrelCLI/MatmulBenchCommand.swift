@@ -49,15 +49,17 @@ struct MatmulBenchCommand: ParsableCommand {
         if let threads { try BLASThreads.setCount(threads) }
         var rows: [[String: Any]] = []
         if !json {
-            print("BLAS threads: \(BLASThreads.count), reps: \(reps), medians in ms; ratio = Tensor / direct")
-            print(pad(["N", "tensor", "tensor-into", "sgemm", "into/sgemm", "tensor/sgemm", "GFLOP/s"]))
+            print("BLAS threads: \(BLASThreads.count), reps: \(reps), medians in ms; ratio = Tensor / direct (median; min = ratio of minima)")
+            print(pad(["N", "tensor", "tensor-into", "sgemm", "into/sgemm", "tensor/sgemm", "GFLOP/s",
+                       "min into/sgemm", "min tensor/sgemm"]))
         }
         for n in parsedSizes() {
             let r = try square(n)
             rows.append(r)
             if !json {
                 print(pad(["\(n)", ms(r["tensor_s"]), ms(r["tensor_into_s"]), ms(r["sgemm_s"]),
-                           fmt(r["ratio_into"]), fmt(r["ratio_alloc"]), fmt(r["gflops_sgemm"], 1)]))
+                           fmt(r["ratio_into"]), fmt(r["ratio_alloc"]), fmt(r["gflops_sgemm"], 1),
+                           fmt(r["min_ratio_into"]), fmt(r["min_ratio_alloc"])]))
             }
         }
         var gemvRows: [[String: Any]] = []
@@ -104,11 +106,13 @@ struct MatmulBenchCommand: ParsableCommand {
                 }
             },
         ]
-        let med = try interleaved(contenders, inner: inner)
+        let (med, low) = try interleaved(contenders, inner: inner)
         let diff = zip(out.scalars(), direct.scalars()).map { abs($0 - $1) }.max() ?? 0
         return ["n": n, "tensor_s": med[0], "tensor_into_s": med[1], "sgemm_s": med[2],
                 "ratio_alloc": med[0] / med[2], "ratio_into": med[1] / med[2],
-                "gflops_sgemm": 2 * pow(Double(n), 3) / med[2] / 1e9, "max_abs_diff": Double(diff)]
+                "gflops_sgemm": 2 * pow(Double(n), 3) / med[2] / 1e9, "max_abs_diff": Double(diff),
+                "min_tensor_s": low[0], "min_tensor_into_s": low[1], "min_sgemm_s": low[2],
+                "min_ratio_into": low[1] / low[2], "min_ratio_alloc": low[0] / low[2]]
     }
 
     // MARK: One row
@@ -143,9 +147,10 @@ struct MatmulBenchCommand: ParsableCommand {
                 }
             },
         ]
-        let med = try interleaved(contenders, inner: inner)
+        let (med, low) = try interleaved(contenders, inner: inner)
         return ["n": n, "tensor_s": med[0], "sgemm_m1_s": med[1], "sgemv_s": med[2],
-                "speedup_vs_sgemm": med[1] / med[0], "ratio_vs_sgemv": med[0] / med[2]]
+                "speedup_vs_sgemm": med[1] / med[0], "ratio_vs_sgemv": med[0] / med[2],
+                "min_tensor_s": low[0], "min_sgemm_m1_s": low[1], "min_sgemv_s": low[2]]
     }
 
     // MARK: Timing
@@ -164,8 +169,9 @@ struct MatmulBenchCommand: ParsableCommand {
         return max(1, min(10_000, Int((2e-3 / max(one, 1e-9)).rounded(.up))))
     }
 
-    /// Median seconds per call of each contender; repetitions interleaved, order rotated per rep.
-    private func interleaved(_ contenders: [() throws -> Void], inner: Int) throws -> [Double] {
+    /// Median and minimum seconds per call of each contender; repetitions interleaved, order
+    /// rotated per rep. The minimum is the least disturbed by other load on the machine.
+    private func interleaved(_ contenders: [() throws -> Void], inner: Int) throws -> (median: [Double], min: [Double]) {
         let clock = ContinuousClock()
         for c in contenders { try c() }  // warm-up
         var samples = [[Double]](repeating: [], count: contenders.count)
@@ -177,11 +183,12 @@ struct MatmulBenchCommand: ParsableCommand {
                 samples[i].append(Self.seconds(clock.now - t0) / Double(inner))
             }
         }
-        return samples.map { s in
+        let medians = samples.map { s in
             let sorted = s.sorted()
             let mid = sorted.count / 2
             return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
         }
+        return (medians, samples.map { $0.min() ?? .nan })
     }
 
     // MARK: Formatting

@@ -211,3 +211,25 @@ extension BackendAgreementTests {
         }
     }
 }
+
+extension BackendAgreementTests {
+    /// NaN and Inf propagate through every route (sgemm, the M=1 and N=1 gemv paths, matvec).
+    @Test func nonFiniteValuesPropagate() throws {
+        var a = try Tensor.random([3, 4], seed: 1)
+        try a.setScalar(.nan, at: [1, 2])
+        let b = try Tensor.random([4, 5], seed: 2)
+        for backend in [ref, acc] as [any Backend] {
+            let c = try backend.matmul(a, b).scalars()
+            #expect((0..<15).allSatisfy { c[$0].isNaN == ($0 / 5 == 1) }, "\(backend.name) sgemm")
+            let row = try backend.matmul(try a.slice(axis: 0, 1..<2), b).scalars()
+            #expect(row.allSatisfy { $0.isNaN }, "\(backend.name) M=1")
+            let col = try backend.matmul(a, try b.slice(axis: 1, 0..<1)).scalars()
+            #expect(col.map(\.isNaN) == [false, true, false], "\(backend.name) N=1")
+            var inf = try Tensor.filled(1, shape: [2, 2])
+            try inf.setScalar(.infinity, at: [0, 0])
+            let ones = try Tensor.filled(1, shape: [2])
+            let mv = try backend.matvec(inf, ones).scalars()
+            #expect(mv == [.infinity, 2], "\(backend.name) matvec")
+        }
+    }
+}

@@ -65,6 +65,7 @@ let package = Package(
             dependencies: [
                 "Kestrel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .target(name: "CKestrelBLAS", condition: .when(platforms: openBLASPlatforms)),
             ]
         ),
         .target(name: "_KestrelTestSupport", dependencies: ["KestrelKernels", "KestrelTensor"]),

@@ -129,7 +129,7 @@ struct KernelBenchCommand: ParsableCommand {
     private func runScan(_ spec: KernelBenchSpec) throws(KestrelError) -> KernelBenchResult {
         guard let table = spec.isa.kernels?.pointee else { throw .unsupported("ISA level \(spec.isa.rawValue)") }
         let vectors = try BenchVectors(dtype: spec.dtype, dim: spec.dim, count: spec.count, seed: seed)
-        let out = try AlignedBuffer(byteCount: 4 * spec.count)
+        let out = try AlignedBuffer(byteCount: 4 * spec.count, zeroed: true)
         let kernel = try KernelCatalog.distance(
             table, op: spec.op, dtype: spec.dtype, shape: .many, vectors: vectors, out: out)
         let m = measure(policy, kernel.run)
@@ -138,11 +138,11 @@ struct KernelBenchCommand: ParsableCommand {
             let descr = NPYFile.descr(spec.dtype)
             let width = spec.dtype == .b1 ? spec.dim / 8 : spec.dim
             try NPYFile.write(path: dir + "/query.npy", descr: descr, shape: [width],
-                              data: vectors.query.raw, byteCount: vectors.query.byteCount)
+                              data: vectors.query.baseAddress, byteCount: vectors.query.byteCount)
             try NPYFile.write(path: dir + "/base.npy", descr: descr, shape: [spec.count, width],
-                              data: vectors.base.raw, byteCount: vectors.base.byteCount)
+                              data: vectors.base.baseAddress, byteCount: vectors.base.byteCount)
             try NPYFile.write(path: dir + "/out.npy", descr: KernelCatalog.manyOutputDescr(op: spec.op, dtype: spec.dtype),
-                              shape: [spec.count], data: out.raw, byteCount: 4 * spec.count)
+                              shape: [spec.count], data: out.baseAddress, byteCount: 4 * spec.count)
         }
         return KernelBenchResult(spec: spec, nanosecondsPerVector: m.nanosecondsPerCall / Double(spec.count))
     }

@@ -16,7 +16,7 @@ import Testing
                 let count = 5
                 let v = try BenchVectors(dtype: dtype, dim: dim, count: count, seed: 7)
                 for op in dtype.ops {
-                    let out = try AlignedBuffer(byteCount: 4 * count)
+                    let out = try AlignedBuffer(byteCount: 4 * count, zeroed: true)
                     let many = try KernelCatalog.distance(t, op: op, dtype: dtype, shape: .many, vectors: v, out: out)
                     #expect(many.run() == 0, "\(op)_\(dtype)_many at \(level) returned an error status")
                     let descr = KernelCatalog.manyOutputDescr(op: op, dtype: dtype)
@@ -24,7 +24,7 @@ import Testing
                         // One row at a time through the pair binding (row r moved to row 0 of a copy).
                         let row = try BenchVectors(dtype: dtype, dim: dim, count: 1, seed: 7)
                         let rowBytes = dtype.bytes(dim: dim)
-                        row.base.raw.copyMemory(from: v.base.raw + r * rowBytes, byteCount: rowBytes)
+                        row.base.baseAddress.copyMemory(from: v.base.baseAddress + r * rowBytes, byteCount: rowBytes)
                         let pair = try KernelCatalog.distance(
                             t, op: op, dtype: dtype, shape: .pair, vectors: row, out: out)
                         let expected = pair.run()
@@ -47,7 +47,7 @@ import Testing
     @Test func scalarBindingsComputeTheDefinitions() throws {
         let t = try #require(ISALevel.scalar.kernels).pointee
         let v = try BenchVectors(dtype: .f32, dim: 16, count: 1, seed: 3)
-        let out = try AlignedBuffer(byteCount: 4)
+        let out = try AlignedBuffer(byteCount: 4, zeroed: true)
         let q = v.query.typed(Float.self), b = v.base.typed(Float.self)
         var dot = 0.0, l2 = 0.0
         for i in 0..<16 {
@@ -61,7 +61,7 @@ import Testing
 
         let bits = try BenchVectors(dtype: .b1, dim: 64, count: 1, seed: 3)
         let h = try KernelCatalog.distance(t, op: .hamming, dtype: .b1, shape: .pair, vectors: bits, out: out).run()
-        let x = bits.query.raw.load(as: UInt64.self) ^ bits.base.raw.load(as: UInt64.self)
+        let x = bits.query.baseAddress.load(as: UInt64.self) ^ bits.base.baseAddress.load(as: UInt64.self)
         #expect(h == Double(x.nonzeroBitCount))
     }
 
@@ -69,7 +69,7 @@ import Testing
         // Every tier's table starts as a copy of its parent's: an entry it does not replace has
         // the parent's address, which is how --all avoids measuring the same function twice.
         let v = try BenchVectors(dtype: .f32, dim: 8, count: 1, seed: 1)
-        let out = try AlignedBuffer(byteCount: 4)
+        let out = try AlignedBuffer(byteCount: 4, zeroed: true)
         let s = try #require(ISALevel.scalar.kernels).pointee
         let a = try KernelCatalog.distance(s, op: .dot, dtype: .f32, shape: .pair, vectors: v, out: out)
         let b = try KernelCatalog.distance(s, op: .dot, dtype: .f32, shape: .pair, vectors: v, out: out)
@@ -99,11 +99,11 @@ import Testing
             let c = try BenchVectors(dtype: dtype, dim: dim, count: 3, seed: 100)
             let n = a.base.byteCount
             #expect(n == dtype.bytes(dim: dim) * 3)
-            #expect(memcmp(a.base.raw, b.base.raw, n) == 0)
-            #expect(memcmp(a.query.raw, b.query.raw, a.query.byteCount) == 0)
-            #expect(memcmp(a.base.raw, c.base.raw, n) != 0)
-            #expect(Int(bitPattern: a.base.raw) % 64 == 0)
-            #expect(Int(bitPattern: a.query.raw) % 64 == 0)
+            #expect(memcmp(a.base.baseAddress, b.base.baseAddress, n) == 0)
+            #expect(memcmp(a.query.baseAddress, b.query.baseAddress, a.query.byteCount) == 0)
+            #expect(memcmp(a.base.baseAddress, c.base.baseAddress, n) != 0)
+            #expect(Int(bitPattern: a.base.baseAddress) % 64 == 0)
+            #expect(Int(bitPattern: a.query.baseAddress) % 64 == 0)
         }
         let f = try BenchVectors(dtype: .f32, dim: 1001, count: 50, seed: 1)
         let p = f.base.typed(Float.self)
@@ -134,9 +134,9 @@ import Testing
         try NPYFile.makeDirectory(dir + "/nested")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let bytes: [UInt8] = [1, 2, 3, 4, 5, 6]
-        let buffer = try AlignedBuffer(byteCount: bytes.count)
+        let buffer = try AlignedBuffer(byteCount: bytes.count, zeroed: true)
         for (i, b) in bytes.enumerated() { buffer.typed(UInt8.self)[i] = b }
-        try NPYFile.write(path: dir + "/nested/a.npy", descr: "|u1", shape: [2, 3], data: buffer.raw, byteCount: 6)
+        try NPYFile.write(path: dir + "/nested/a.npy", descr: "|u1", shape: [2, 3], data: buffer.baseAddress, byteCount: 6)
         let data = try #require(FileManager.default.contents(atPath: dir + "/nested/a.npy"))
         #expect(data.count == NPYFile.header(descr: "|u1", shape: [2, 3]).count + 6)
         #expect(Array(data.suffix(6)) == bytes)

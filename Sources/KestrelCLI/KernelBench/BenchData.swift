@@ -8,29 +8,11 @@ import Musl
 import Darwin
 #endif
 
-/// A zero-initialised, 64-byte aligned heap block (one cache line; the widest vector load).
-/// Freed on deinit. Not thread-safe to write from several threads at once.
-final class AlignedBuffer {
-    /// Start of the block (64-byte aligned).
-    let raw: UnsafeMutableRawPointer
-    /// Usable size in bytes.
-    let byteCount: Int
-
-    /// Allocates `byteCount` bytes and zeroes them (which also faults every page in before timing).
-    /// - Throws: `KestrelError.backendFailure` when the allocation fails.
-    init(byteCount: Int, alignment: Int = 64) throws(KestrelError) {
-        var p: UnsafeMutableRawPointer?
-        let rc = posix_memalign(&p, alignment, max(byteCount, 1))
-        guard rc == 0, let p else { throw .backendFailure(routine: "posix_memalign(\(byteCount) bytes)", code: Int(rc)) }
-        memset(p, 0, max(byteCount, 1))
-        raw = p
-        self.byteCount = byteCount
-    }
-
-    deinit { free(raw) }
-
-    /// The block viewed as `T` (the block holds plain bytes, so any trivial type is valid).
-    func typed<T>(_: T.Type) -> UnsafeMutablePointer<T> { raw.assumingMemoryBound(to: T.self) }
+// Benchmark buffers are KestrelTensor's `AlignedBuffer`, allocated zeroed so every page is
+// faulted in before timing starts.
+extension AlignedBuffer {
+    /// Start of the block viewed as `T` (the block holds plain bytes, so any trivial type is valid).
+    func typed<T>(_: T.Type) -> UnsafeMutablePointer<T> { baseAddress.assumingMemoryBound(to: T.self) }
 }
 
 /// SplitMix64: a tiny seeded generator, so every benchmark input is reproducible from its seed.
@@ -97,8 +79,8 @@ final class BenchVectors {
         self.dim = dim
         self.count = count
         let rowBytes = dtype.bytes(dim: dim)
-        query = try AlignedBuffer(byteCount: rowBytes)
-        base = try AlignedBuffer(byteCount: rowBytes * count)
+        query = try AlignedBuffer(byteCount: rowBytes, zeroed: true)
+        base = try AlignedBuffer(byteCount: rowBytes * count, zeroed: true)
         var rng = BenchRNG(seed: seed)
         switch dtype {
         case .f32:
@@ -112,7 +94,7 @@ final class BenchVectors {
             }
             let convert = dtype == .f16 ? scalar.f32_to_f16 : scalar.f32_to_bf16
             guard let convert else { throw .unsupported("f32 conversion kernel") }
-            let scratch = try AlignedBuffer(byteCount: dim * 4)
+            let scratch = try AlignedBuffer(byteCount: dim * 4, zeroed: true)
             let f = scratch.typed(Float.self)
             rng.fillFloats(f, dim)
             convert(f, query.typed(UInt16.self), dim)
@@ -121,8 +103,8 @@ final class BenchVectors {
                 convert(f, base.typed(UInt16.self) + r * dim, dim)
             }
         case .i8, .b1:
-            rng.fillBytes(query.raw, rowBytes)
-            rng.fillBytes(base.raw, rowBytes * count)
+            rng.fillBytes(query.baseAddress, rowBytes)
+            rng.fillBytes(base.baseAddress, rowBytes * count)
         }
     }
 }

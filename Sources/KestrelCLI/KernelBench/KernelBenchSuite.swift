@@ -151,7 +151,7 @@ struct KernelBenchSuite {
         header("One pair, dim \(pairDim): ns per call (speedup over scalar)", cell: 18)
         for dtype in BenchDType.allCases {
             let v = try BenchVectors(dtype: dtype, dim: pairDim, count: 1, seed: seed)
-            let out = try AlignedBuffer(byteCount: 4)
+            let out = try AlignedBuffer(byteCount: 4, zeroed: true)
             for op in dtype.ops {
                 let name = "\(op.rawValue)_\(dtype.rawValue)"
                 let measured = try measureLevels(group: "pair", kernel: name, dim: pairDim, count: 1,
@@ -168,7 +168,7 @@ struct KernelBenchSuite {
                cell: 26)
         for dtype in BenchDType.allCases {
             let v = try BenchVectors(dtype: dtype, dim: scanDim, count: scanCount, seed: seed)
-            let out = try AlignedBuffer(byteCount: 4 * scanCount)
+            let out = try AlignedBuffer(byteCount: 4 * scanCount, zeroed: true)
             for op in dtype.ops {
                 let name = "\(op.rawValue)_\(dtype.rawValue)_many"
                 let measured = try measureLevels(group: "many", kernel: name, dim: scanDim, count: scanCount,

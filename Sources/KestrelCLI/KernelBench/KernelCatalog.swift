@@ -51,11 +51,11 @@ final class MiscWorkspace {
     /// - Throws: `KestrelError` when allocation fails or the scalar table is missing.
     init(n: Int, seed: UInt64) throws(KestrelError) {
         self.n = n
-        f32 = try AlignedBuffer(byteCount: 4 * n)
-        f16 = try AlignedBuffer(byteCount: 2 * n)
-        bf16 = try AlignedBuffer(byteCount: 2 * n)
-        outF32 = try AlignedBuffer(byteCount: 4 * n)
-        outU16 = try AlignedBuffer(byteCount: 2 * n)
+        f32 = try AlignedBuffer(byteCount: 4 * n, zeroed: true)
+        f16 = try AlignedBuffer(byteCount: 2 * n, zeroed: true)
+        bf16 = try AlignedBuffer(byteCount: 2 * n, zeroed: true)
+        outF32 = try AlignedBuffer(byteCount: 4 * n, zeroed: true)
+        outU16 = try AlignedBuffer(byteCount: 2 * n, zeroed: true)
         var rng = BenchRNG(seed: seed)
         rng.fillFloats(f32.typed(Float.self), n, scale: 10)
         guard let s = ISALevel.scalar.kernels?.pointee, let toF16 = s.f32_to_f16, let toBF16 = s.f32_to_bf16 else {

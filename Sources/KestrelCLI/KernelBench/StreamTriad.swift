@@ -41,8 +41,8 @@ struct StreamTriad: Sendable {
     func run() throws(KestrelError) -> Result {
         try validate()
         let n = arrayBytes / 8
-        let a = try AlignedBuffer(byteCount: n * 8), b = try AlignedBuffer(byteCount: n * 8)
-        let c = try AlignedBuffer(byteCount: n * 8)
+        let a = try AlignedBuffer(byteCount: n * 8, zeroed: true), b = try AlignedBuffer(byteCount: n * 8, zeroed: true)
+        let c = try AlignedBuffer(byteCount: n * 8, zeroed: true)
         let arrays = TriadArrays(a: a.typed(Double.self), b: b.typed(Double.self), c: c.typed(Double.self), n: n)
         arrays.fill(threads: threads)
         arrays.pass(threads: threads, scalar: 3)

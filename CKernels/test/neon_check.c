@@ -874,7 +874,7 @@ static void test_many_status(const entry_t *e, const kestrel_kernel_table *t, co
         int expect; /* -1: only compare with scalar */
     } cases[] = {
         {"count=0, all NULL", NULL, NULL, 8, 0, 8, NULL, KESTREL_OK},
-        {"count=0, stride<dim", q, base, 8, 0, 4, out, KESTREL_OK},
+        {"count=0, stride<dim", q, base, 8, 0, 4, out, -1},
         {"out NULL", q, base, 8, 2, 8, NULL, KESTREL_ERR_NULL_POINTER},
         {"stride<dim", q, base, 8, 2, 7, out, KESTREL_ERR_INVALID_ARGUMENT},
         {"q NULL", NULL, base, 8, 2, 8, out, KESTREL_ERR_NULL_POINTER},

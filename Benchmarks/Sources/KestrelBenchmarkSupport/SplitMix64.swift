@@ -1,0 +1,22 @@
+/// SplitMix64: a tiny deterministic generator, so every run and every tier sees the same inputs.
+/// Not cryptographic. O(1) per draw.
+public struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    /// A generator whose sequence is fixed by `seed`.
+    public init(seed: UInt64) { state = seed }
+
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A float uniformly distributed in [-1, 1).
+    public mutating func nextSignedUnit() -> Float {
+        Float(Int32(truncatingIfNeeded: next() >> 32)) * 0x1p-31
+    }
+}

@@ -22,6 +22,18 @@
  *    that nothing can wrap, so every tier returns the identical value.
  *  - NaN inputs propagate: a distance over a vector holding NaN is NaN at every tier.
  *  - Thread-safety: kernels are pure functions of their inputs; call them from any thread.
+ *
+ * Tiers that implement each family (others inherit their parent's entry):
+ *
+ *   family                                   scalar avx2 avx512 avx512vnni neon neondot
+ *   f32/f16/bf16 dot, l2sq, cosine (+_many)     x     x     x       -        x     -
+ *   int8 dot, l2sq, cosine (+_many)             x     x     x       x        x     x
+ *   binary hamming, jaccard (+_many)            x     x     x       -        x     -
+ *   f32<->f16/bf16 conversion                   x     x     x       -        x     -
+ *   exp, softmax, axpy/scale/add/mul/sum/max    x     x     x       -        x     -
+ *
+ * `CKernels/test/neon-check.sh` prints this table from the built tables and checks every
+ * entry of every tier against the scalar one (NEON under qemu-aarch64).
  */
 #ifndef KESTREL_KERNELS_H
 #define KESTREL_KERNELS_H

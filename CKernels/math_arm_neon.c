@@ -1,11 +1,11 @@
 /*
- * NEON tier (baseline AArch64) of the math family: vector exp (method in internal/math.h),
+ * NEON tier (baseline AArch64) of the math family: vector exp (method in internal/kestrel_math.h),
  * softmax and the element-wise helpers. FMIN/FMAX propagate NaN, which the exp clamp and
  * max_f32 rely on. Tails go through a 4-element stack buffer (exp, softmax) or a short
  * scalar loop doing the same single IEEE operation as the vector lanes.
  */
 #include "internal/kestrel_internal.h"
-#include "internal/math.h"
+#include "internal/kestrel_math.h"
 
 #if KESTREL_ARM64
 #include <arm_neon.h>

@@ -1,6 +1,6 @@
 /* Scalar reference for exp, softmax and the element-wise helpers of the tensor core. */
 #include "internal/kestrel_internal.h"
-#include "internal/math.h"
+#include "internal/kestrel_math.h"
 
 void kestrel_exp_f32_scalar(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = expf(x[i]);

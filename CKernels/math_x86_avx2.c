@@ -1,10 +1,10 @@
 /*
- * AVX2 + FMA tier of the math family: vector exp (see internal/math.h for the method),
+ * AVX2 + FMA tier of the math family: vector exp (see internal/kestrel_math.h for the method),
  * softmax and the element-wise helpers. Tails use masked loads/stores (vmaskmovps never
  * touches the masked-off elements, so nothing past the end is read or written).
  */
 #include "internal/kestrel_internal.h"
-#include "internal/math.h"
+#include "internal/kestrel_math.h"
 
 #if KESTREL_X86
 #include <immintrin.h>

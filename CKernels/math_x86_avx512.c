@@ -1,11 +1,11 @@
 /*
- * AVX-512 (F/BW/VL/DQ) tier of the math family: vector exp (method in internal/math.h, with
+ * AVX-512 (F/BW/VL/DQ) tier of the math family: vector exp (method in internal/kestrel_math.h, with
  * vscalefps doing the 2^k scaling, overflow and gradual underflow in one instruction),
  * softmax and the element-wise helpers. Tails use masked loads/stores, which never touch
  * the masked-off elements.
  */
 #include "internal/kestrel_internal.h"
-#include "internal/math.h"
+#include "internal/kestrel_math.h"
 
 #if KESTREL_X86
 #include <immintrin.h>

@@ -6,7 +6,7 @@ let openBLASPlatforms: [Platform] = [.linux, .android, .openbsd]
 
 let package = Package(
     name: "Kestrel",
-    platforms: [.macOS(.v13), .iOS(.v16)],
+    platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
         .library(name: "KestrelKernels", targets: ["KestrelKernels"]),
         .library(name: "KestrelTensor", targets: ["KestrelTensor"]),

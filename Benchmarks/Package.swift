@@ -5,7 +5,7 @@ import PackageDescription
 // library never resolve the benchmark harness. Run from this folder; see README.md.
 let package = Package(
     name: "KestrelBenchmarks",
-    platforms: [.macOS(.v13), .iOS(.v16)],
+    platforms: [.macOS(.v15), .iOS(.v18)],
     dependencies: [
         // `name:` fixes the name used below: a path dependency is otherwise named after its
         // folder, which differs between checkouts.
@@ -19,6 +19,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "KestrelKernels", package: "Kestrel"),
+                .product(name: "KestrelTensor", package: "Kestrel"),
             ],
             path: "Sources/KestrelBenchmarkSupport"
         ),

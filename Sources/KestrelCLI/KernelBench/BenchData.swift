@@ -15,49 +15,6 @@ extension AlignedBuffer {
     func typed<T>(_: T.Type) -> UnsafeMutablePointer<T> { baseAddress.assumingMemoryBound(to: T.self) }
 }
 
-/// SplitMix64: a tiny seeded generator, so every benchmark input is reproducible from its seed.
-struct BenchRNG: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Fills `n` floats uniform in [-scale, scale) (24 random bits each, two per draw).
-    mutating func fillFloats(_ p: UnsafeMutablePointer<Float>, _ n: Int, scale: Float = 1) {
-        let k = scale * 0x1p-23
-        var i = 0
-        while i < n {
-            let r = next()
-            p[i] = Float(UInt32(truncatingIfNeeded: r >> 40)) * k - scale
-            if i + 1 < n { p[i + 1] = Float(UInt32(truncatingIfNeeded: r >> 8) & 0xFF_FFFF) * k - scale }
-            i += 2
-        }
-    }
-
-    /// Fills `n` random bytes (every value, so int8 covers -128...127).
-    mutating func fillBytes(_ p: UnsafeMutableRawPointer, _ n: Int) {
-        var i = 0
-        while i + 8 <= n {
-            p.storeBytes(of: next(), toByteOffset: i, as: UInt64.self)
-            i += 8
-        }
-        if i < n {
-            var r = next()
-            while i < n {
-                p.storeBytes(of: UInt8(truncatingIfNeeded: r), toByteOffset: i, as: UInt8.self)
-                r >>= 8
-                i += 1
-            }
-        }
-    }
-}
 
 /// One query and `count` stored vectors of one dtype, generated from a seed, 64-byte aligned,
 /// rows packed back to back (stride = dim).
@@ -81,7 +38,7 @@ final class BenchVectors {
         let rowBytes = dtype.bytes(dim: dim)
         query = try AlignedBuffer(byteCount: rowBytes, zeroed: true)
         base = try AlignedBuffer(byteCount: rowBytes * count, zeroed: true)
-        var rng = BenchRNG(seed: seed)
+        var rng = SplitMix64(seed: seed)
         switch dtype {
         case .f32:
             rng.fillFloats(query.typed(Float.self), dim)

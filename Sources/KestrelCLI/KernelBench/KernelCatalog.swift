@@ -56,7 +56,7 @@ final class MiscWorkspace {
         bf16 = try AlignedBuffer(byteCount: 2 * n, zeroed: true)
         outF32 = try AlignedBuffer(byteCount: 4 * n, zeroed: true)
         outU16 = try AlignedBuffer(byteCount: 2 * n, zeroed: true)
-        var rng = BenchRNG(seed: seed)
+        var rng = SplitMix64(seed: seed)
         rng.fillFloats(f32.typed(Float.self), n, scale: 10)
         guard let s = ISALevel.scalar.kernels?.pointee, let toF16 = s.f32_to_f16, let toBF16 = s.f32_to_bf16 else {
             throw .unsupported("scalar conversion kernels")

@@ -104,3 +104,30 @@ extension Double {
         return i == 0 ? String(format: "%.0f ", v) + units[i] : String(format: "%.2f ", v) + units[i]
     }
 }
+
+extension Date {
+    /// Now, truncated to whole seconds: ISO-8601 JSON keeps seconds, so the value round-trips exactly.
+    static func wholeSeconds() -> Date { Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)) }
+}
+
+extension JSONEncoder {
+    /// Pretty, sorted keys, ISO-8601 dates: stable, diff-friendly files.
+    static var iso8601: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.dateEncodingStrategy = .iso8601
+        // A NaN or infinite figure must not make a whole report unwritable.
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return e
+    }
+}
+
+extension JSONDecoder {
+    /// Decoder matching ``JSONEncoder/iso8601``.
+    static var iso8601: JSONDecoder {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return d
+    }
+}

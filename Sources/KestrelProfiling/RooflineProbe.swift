@@ -120,7 +120,7 @@ public enum RooflineProbe {
             cpuModel: BenchmarkEnvironment.cpuModelName, peakFlopsPerSecond: flops, memoryBandwidthBytesPerSecond: bandwidth,
             threads: threads, flopsKernel: flopsKernel.name,
             bandwidthKernel: String(format: "STREAM triad, 3 × %.0f MiB f64 arrays, best of 10", mib),
-            buildConfiguration: ProfilingBuildInfo.buildConfiguration, measuredAt: Date())
+            buildConfiguration: ProfilingBuildInfo.buildConfiguration, measuredAt: Date.wholeSeconds())
     }
 
     /// The peaks of this machine from the cache file, measuring and saving them on a miss.
@@ -218,23 +218,4 @@ struct RooflineCache: Codable {
     static let currentVersion = 1
     var schemaVersion = RooflineCache.currentVersion
     var entries: [String: MachinePeaks] = [:]
-}
-
-extension JSONEncoder {
-    /// Pretty, sorted keys, ISO-8601 dates: stable, diff-friendly files.
-    static var iso8601: JSONEncoder {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        e.dateEncodingStrategy = .iso8601
-        return e
-    }
-}
-
-extension JSONDecoder {
-    /// Decoder matching ``JSONEncoder/iso8601``.
-    static var iso8601: JSONDecoder {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
-        return d
-    }
 }

@@ -16,12 +16,14 @@ public struct ComparisonSubject {
 
 /// How a ``Comparison`` runs and decides.
 public struct ComparisonOptions: Codable, Sendable, Equatable {
-    /// Rounds; each round times every subject once (one sample each). Default 30.
-    public var rounds: Int = 30
+    /// Rounds; each round times every subject once (one sample each). Default 60.
+    public var rounds: Int = 60
     /// Warm-up per subject before the first round, nanoseconds. Default 30 ms.
     public var warmUpNanoseconds: UInt64 = 30_000_000
-    /// Target duration of one sample (inner loop sized per subject), nanoseconds. Default 2 ms.
-    public var targetSampleNanoseconds: UInt64 = 2_000_000
+    /// Target duration of one sample (inner loop sized per subject), nanoseconds. Default 250 µs:
+    /// well under a scheduler time slice, so preemption by other processes spoils few samples
+    /// and the medians stay clean even on a loaded machine.
+    public var targetSampleNanoseconds: UInt64 = 250_000
     /// Shuffle the order of the subjects in each round (seeded), so drift and ordering effects
     /// (turbo, caches warmed by the previous subject) spread evenly. Default true.
     public var randomizeOrder = true

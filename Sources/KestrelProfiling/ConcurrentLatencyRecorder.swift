@@ -140,18 +140,37 @@ public final class ConcurrentLatencyRecorder: @unchecked Sendable {
     public func snapshot() -> LatencyRecorder {
         var h = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: layout.highestTrackable,
                                   numberOfSignificantValueDigits: SignificantDigits(rawValue: Int8(layout.significantDigits)) ?? .three)
+        var counts = [UInt64](repeating: 0, count: layout.countsLength)
         var sum: Double = 0
-        for i in 0..<layout.countsLength {
-            var c: UInt64 = 0
-            for s in 0...shardMask {
-                c &+= UnsafeAtomic<UInt64>(at: storage + s * shardStride + i).load(ordering: .relaxed)
-            }
-            if c > 0 { h.record(layout.value(at: i), count: c) }
-        }
         for s in 0...shardMask {
-            sum += Double(UnsafeAtomic<UInt64>(at: storage + s * shardStride + layout.countsLength).load(ordering: .relaxed))
+            let base = storage + s * shardStride
+            for i in 0..<layout.countsLength {
+                counts[i] &+= UnsafeAtomic<UInt64>(at: base + i).load(ordering: .relaxed)
+            }
+            sum += Double(UnsafeAtomic<UInt64>(at: base + layout.countsLength).load(ordering: .relaxed))
         }
-        return LatencyRecorder(histogram: h, exactSum: sum)
+        var total: UInt64 = 0
+        var minValue = UInt64.max, maxValue: UInt64 = 0
+        for i in 0..<counts.count where counts[i] > 0 {
+            let v = layout.value(at: i)
+            h.record(v, count: counts[i])
+            total &+= counts[i]
+            minValue = Swift.min(minValue, v)
+            maxValue = Swift.max(maxValue, v)
+        }
+        // Variance around the exact mean, each counter at the middle of its value range (the
+        // HdrHistogram iterators would do the same, several times slower).
+        var moments = RunningMoments()
+        if total > 0 {
+            let mean = sum / Double(total)
+            var m2 = 0.0
+            for i in 0..<counts.count where counts[i] > 0 {
+                let d = layout.midpoint(at: i) - mean
+                m2 += Double(counts[i]) * d * d
+            }
+            moments = RunningMoments(count: total, mean: mean, m2: m2)
+        }
+        return LatencyRecorder(histogram: h, moments: moments, min: total > 0 ? minValue : .max, max: maxValue)
     }
 
     /// Zeroes every counter. Records running concurrently may survive the reset or be lost.
@@ -202,6 +221,12 @@ struct HDRLayout: Sendable {
         let bucket = leadingZeroCountBase - (value | subBucketMask).leadingZeroBitCount
         let sub = Int(truncatingIfNeeded: value >> UInt64(bucket))
         return ((bucket + 1) << subBucketHalfCountMagnitude) + sub - subBucketHalfCount
+    }
+
+    /// The middle of the values counted at `index`.
+    func midpoint(at index: Int) -> Double {
+        let bucket = Swift.max((index >> subBucketHalfCountMagnitude) - 1, 0)
+        return Double(value(at: index)) + Double((UInt64(1) << UInt64(bucket)) - 1) / 2
     }
 
     func value(at index: Int) -> UInt64 {

@@ -46,18 +46,13 @@ public struct LatencyRecorder: Sendable, Equatable {
         self.significantDigits = significantDigits
     }
 
-    /// Builds a recorder around a histogram filled elsewhere, with the exact sum when known.
-    init(histogram: Histogram<UInt64>, exactSum: Double?) {
+    /// Builds a recorder around a histogram filled elsewhere, with its moments and extremes.
+    init(histogram: Histogram<UInt64>, moments: RunningMoments, min: UInt64, max: UInt64) {
         self.histogram = histogram
         self.significantDigits = Int(histogram.numberOfSignificantValueDigits.rawValue)
-        let n = histogram.totalCount
-        if n > 0 {
-            let mean = exactSum.map { $0 / Double(n) } ?? histogram.mean
-            let sd = histogram.stdDeviation
-            moments = RunningMoments(count: n, mean: mean, m2: sd * sd * Double(n))
-            exactMin = histogram.min
-            exactMax = histogram.maxRecorded
-        }
+        self.moments = moments
+        exactMin = min
+        exactMax = max
     }
 
     /// Records one latency in nanoseconds.

@@ -6,10 +6,12 @@ public struct MeasurementOptions: Codable, Sendable, Equatable {
     /// CPU frequency ramp-up). At least one call is always made. Default 50 ms.
     public var warmUpNanoseconds: UInt64 = 50_000_000
     /// Each sample runs the closure in an inner loop for about this long, so sub-microsecond work
-    /// is timed over many calls and the clock's own cost vanishes. Default 5 ms.
-    public var targetSampleNanoseconds: UInt64 = 5_000_000
-    /// Samples wanted. Default 30.
-    public var samples: Int = 30
+    /// is timed over many calls and the clock's own cost (≈ 20 ns) vanishes. Default 500 µs:
+    /// shorter than a scheduler time slice (≈ 3 ms), so on a loaded machine most samples are not
+    /// preempted at all and the median stays clean; longer samples would all be contaminated.
+    public var targetSampleNanoseconds: UInt64 = 500_000
+    /// Samples wanted. Default 50.
+    public var samples: Int = 50
     /// Samples taken even when the budget is exceeded (a slow closure). Default 5.
     public var minimumSamples: Int = 5
     /// Budget for the sampling phase; fewer samples are taken if it would be exceeded. Default 3 s.
@@ -26,13 +28,13 @@ public struct MeasurementOptions: Codable, Sendable, Equatable {
     /// Options with the defaults above.
     public init() {}
 
-    /// Options for quick, low-precision runs (tests, smoke runs): 5 ms warm-up, 1 ms samples,
-    /// 15 samples, 0.5 s budget.
+    /// Options for quick, low-precision runs (tests, smoke runs): 5 ms warm-up, 250 µs samples,
+    /// 20 samples, 0.5 s budget.
     public static var quick: MeasurementOptions {
         var o = MeasurementOptions()
         o.warmUpNanoseconds = 5_000_000
-        o.targetSampleNanoseconds = 1_000_000
-        o.samples = 15
+        o.targetSampleNanoseconds = 250_000
+        o.samples = 20
         o.maxTotalNanoseconds = 500_000_000
         return o
     }

@@ -25,7 +25,9 @@ final class LockedValue<Value>: @unchecked Sendable {
 /// Keeps a value alive and opaque to the optimiser so measured work is not removed as dead code.
 ///
 /// Call it on the result of the work being measured. It costs one non-inlined call.
-@inline(never)
+/// `@_optimize(none)` matters: a merely non-inlined empty function is still seen through by
+/// side-effect analysis, and the work feeding it is deleted in release builds.
+@inline(never) @_optimize(none)
 public func blackHole<T>(_ value: T) {
     withExtendedLifetime(value) {}
 }

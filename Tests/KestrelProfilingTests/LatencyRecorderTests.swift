@@ -150,6 +150,10 @@ struct LatencyRecorderTests {
         #expect(zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 })
         #expect(abs(snap.mean - sum / Double(perThread * threads)) <= 1e-9 * snap.mean)
         for p in [50.0, 99, 99.9] { #expect(snap.percentile(p) == sequential.percentile(p)) }
+        // Standard deviation from bucket midpoints: within the histogram's 0.1 % precision.
+        #expect(abs(snap.standardDeviation - sequential.standardDeviation) <= 2e-3 * sequential.standardDeviation)
+        #expect(sequential.histogram.valuesAreEquivalent(snap.min, sequential.min))
+        #expect(sequential.histogram.valuesAreEquivalent(snap.max, sequential.max))
         #expect(recorder.clampedCount == 0)
         recorder.reset()
         #expect(recorder.snapshot().count == 0)

@@ -137,9 +137,9 @@ struct MeasurementTests {
 
     static var comparisonOptions: ComparisonOptions {
         var o = ComparisonOptions()
-        o.rounds = 25
+        o.rounds = 40
         o.warmUpNanoseconds = 5_000_000
-        o.targetSampleNanoseconds = 1_000_000
+        o.targetSampleNanoseconds = 250_000
         o.noiseBand = 0.10  // a shared 2-core test machine: keep A/A robust
         return o
     }

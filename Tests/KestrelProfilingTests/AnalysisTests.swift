@@ -185,3 +185,25 @@ struct FitTests {
         #expect(threads.fit.serialFraction >= 0 && threads.fit.serialFraction <= 1)
     }
 }
+
+@Suite("Component profiler")
+struct ComponentProfilerTests {
+    @Test("profiles an operation into an observation the detector can judge")
+    func profile() throws {
+        var profiler = ComponentProfiler(roofline: BottleneckTests.model)
+        profiler.calls = 50
+        let o = try profiler.profile("spin", flopsPerCall: 2_000, bytesPerCall: 8_000) { blackHole(spin(2_000)) }
+        #expect(o.component == "spin")
+        let latency = try #require(o.latency)
+        #expect(latency.count == 50 && latency.p50 > 0 && latency.p99 >= latency.p50)
+        #expect(o.usage.map { $0.cpuSeconds >= 0 && $0.residentBytes > 0 } == true)
+        #expect(o.memory.map { $0.totalBytes > 0 } == true)
+        #expect(o.roofline?.bound == .memory)  // 0.25 FLOP/B against a ridge of 10
+        #expect(o.counters?.readings.count == PerfCounter.allCases.count)
+        // Silent or not depends on this machine's load; it must not crash and must be consistent.
+        for f in BottleneckDetector().analyze([o]) { #expect(f.component == "spin") }
+        var none = ComponentProfiler()
+        none.calls = 0
+        #expect(throws: ProfilingError.self) { try none.profile("x") {} }
+    }
+}

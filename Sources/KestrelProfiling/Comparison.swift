@@ -18,6 +18,10 @@ public struct ComparisonSubject {
 public struct ComparisonOptions: Codable, Sendable, Equatable {
     /// Rounds; each round times every subject once (one sample each). Default 60.
     public var rounds: Int = 60
+    /// When the verdict after ``rounds`` is still undecided (neither a significant difference nor
+    /// an interval inside the noise band), more batches of ``rounds`` are run, up to this many
+    /// rounds in all. Set it equal to ``rounds`` for a fixed-length run. Default 240.
+    public var maxRounds: Int = 240
     /// Warm-up per subject before the first round, nanoseconds. Default 30 ms.
     public var warmUpNanoseconds: UInt64 = 30_000_000
     /// Target duration of one sample (inner loop sized per subject), nanoseconds. Default 250 µs:
@@ -44,6 +48,7 @@ public struct ComparisonOptions: Codable, Sendable, Equatable {
 
     func validate() throws(ProfilingError) {
         guard rounds >= 5 else { throw .invalidArgument(name: "rounds", reason: "must be ≥ 5, got \(rounds)") }
+        guard maxRounds >= rounds else { throw .invalidArgument(name: "maxRounds", reason: "must be ≥ rounds") }
         guard noiseBand >= 0, noiseBand < 1 else { throw .invalidArgument(name: "noiseBand", reason: "must be in [0, 1)") }
         guard significanceLevel > 0, significanceLevel < 1 else {
             throw .invalidArgument(name: "significanceLevel", reason: "must be in (0, 1)")
@@ -137,7 +142,8 @@ public enum Comparison {
     ///   - candidates: one or more alternatives, run on the same inputs (capture the same data).
     ///   - options: see ``ComparisonOptions``.
     /// - Throws: ``ProfilingError/invalidArgument(name:reason:)`` for bad options or no candidates.
-    /// - Complexity: about (1 + candidates) × (warm-up + rounds × target sample time).
+    /// - Complexity: about (1 + candidates) × (warm-up + rounds × target sample time), up to
+    ///   `maxRounds` rounds while the verdict is undecided.
     public static func run(baseline: ComparisonSubject, candidates: [ComparisonSubject],
                            options: ComparisonOptions = ComparisonOptions()) throws(ProfilingError) -> ComparisonResult {
         try options.validate()
@@ -151,15 +157,27 @@ public enum Comparison {
         var samples = [[Double]](repeating: [], count: subjects.count)
         var rng = SplitMix64(seed: options.seed)
         var order = Array(subjects.indices)
-        for _ in 0..<options.rounds {
-            if options.randomizeOrder { order.shuffle(using: &rng) }
-            for i in order {
-                samples[i].append(Measurer.timeInnerLoop(inner[i], overhead: overhead, subjects[i].body))
+        while true {
+            for _ in 0..<options.rounds {
+                if options.randomizeOrder { order.shuffle(using: &rng) }
+                for i in order {
+                    samples[i].append(Measurer.timeInnerLoop(inner[i], overhead: overhead, subjects[i].body))
+                }
+            }
+            let result = try analyze(baselineName: baseline.name, baseline: samples[0],
+                                     candidates: candidates.indices.map { (candidates[$0].name, samples[$0 + 1]) },
+                                     innerIterations: inner, options: options)
+            if samples[0].count + options.rounds > options.maxRounds || result.candidates.allSatisfy({ decided($0, options) }) {
+                return result
             }
         }
-        return try analyze(baselineName: baseline.name, baseline: samples[0],
-                           candidates: candidates.indices.map { (candidates[$0].name, samples[$0 + 1]) },
-                           innerIterations: inner, options: options)
+    }
+
+    /// A verdict is settled when it found a difference, or when the whole speedup interval lies
+    /// inside the noise band (surely no difference worth reporting).
+    static func decided(_ c: CandidateComparison, _ options: ComparisonOptions) -> Bool {
+        c.verdict.kind != .noSignificantDifference
+            || (c.speedup.lower > 1 / (1 + options.noiseBand) && c.speedup.upper < 1 + options.noiseBand)
     }
 
     /// Analyses samples gathered elsewhere (or synthetic ones) exactly as ``run(baseline:candidates:options:)`` does.

@@ -138,6 +138,7 @@ struct MeasurementTests {
     static var comparisonOptions: ComparisonOptions {
         var o = ComparisonOptions()
         o.rounds = 40
+        o.maxRounds = 200
         o.warmUpNanoseconds = 5_000_000
         o.targetSampleNanoseconds = 250_000
         o.noiseBand = 0.10  // a shared 2-core test machine: keep A/A robust
@@ -185,5 +186,18 @@ struct MeasurementTests {
         #expect(throws: ProfilingError.self) {
             try Comparison.run(baseline: ComparisonSubject("a") {}, candidates: [])
         }
+        var fewer = ComparisonOptions()
+        fewer.maxRounds = fewer.rounds - 1
+        #expect(throws: ProfilingError.self) {
+            try Comparison.run(baseline: ComparisonSubject("a") {}, candidates: [ComparisonSubject("b") {}], options: fewer)
+        }
+        // Settled: a difference, or an interval inside the band; unsettled: a wide interval around 1.
+        let identical = try Comparison.analyze(baselineName: "base", baseline: base, candidates: [("same", base)], options: o)
+        #expect(Comparison.decided(identical.candidates[0], o))
+        #expect(Comparison.decided(r.candidates[1], o))
+        let wide = (0..<40).map { _ in 100 * Double.random(in: 0.5...1.5, using: &rng) }
+        let unsure = try Comparison.analyze(baselineName: "base", baseline: base, candidates: [("wide", wide)], options: o)
+        #expect(unsure.candidates[0].verdict.kind == .noSignificantDifference)
+        #expect(!Comparison.decided(unsure.candidates[0], o))
     }
 }

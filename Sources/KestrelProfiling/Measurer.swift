@@ -144,20 +144,25 @@ public enum Measurer {
         var perCall: Double
     }
 
-    /// Runs `body` for at least `duration` (at least once), doubling the batch so the clock is
-    /// read O(log calls) times; returns the per-call estimate of the last, largest batch.
+    /// Runs `body` for at least `duration` and at least three doubling batches (1, 2, 4 … calls,
+    /// so the clock is read O(log calls) times), unless one batch alone overruns 4 × `duration`.
+    /// The per-call estimate is the fastest batch's: preemption and first-call costs only ever
+    /// add time, so the minimum is the estimate they spoil least.
     static func warmUp(_ duration: UInt64, _ body: () -> Void) -> WarmUp {
         let start = MonotonicClock.now()
         var batch = 1
         var calls = 0
-        var perCall = 0.0
+        var batches = 0
+        var perCall = Double.infinity
         while true {
             let t0 = MonotonicClock.now()
             for _ in 0..<batch { body() }
             let dt = MonotonicClock.elapsed(since: t0)
             calls += batch
-            perCall = Double(dt) / Double(batch)
-            if MonotonicClock.elapsed(since: start) >= duration { break }
+            batches += 1
+            perCall = Swift.min(perCall, Double(dt) / Double(batch))
+            let elapsed = MonotonicClock.elapsed(since: start)
+            if elapsed >= duration && (batches >= 3 || elapsed >= 4 * duration) { break }
             if batch < (1 << 40) { batch *= 2 }
         }
         return WarmUp(iterations: calls, nanoseconds: MonotonicClock.elapsed(since: start), perCall: Swift.max(perCall, 0.01))

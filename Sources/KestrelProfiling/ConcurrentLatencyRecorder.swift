@@ -140,6 +140,7 @@ public final class ConcurrentLatencyRecorder: @unchecked Sendable {
     public func snapshot() -> LatencyRecorder {
         var h = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: layout.highestTrackable,
                                   numberOfSignificantValueDigits: SignificantDigits(rawValue: Int8(layout.significantDigits)) ?? .three)
+        h.autoResize = true  // like every LatencyRecorder: later merges of larger values must grow, not trap
         var counts = [UInt64](repeating: 0, count: layout.countsLength)
         var sum: Double = 0
         for s in 0...shardMask {

@@ -108,7 +108,15 @@ struct BenchmarkSuiteTests {
         #expect(report.statusCounts[.pass] == 3)
         #expect(report.summaryLine.hasPrefix("3 PASS, 1 WARN, 1 FAIL, 1 SKIP, 1 INFO"))
 
-        let onlyHNSW = try Self.suite().run(suite: "hnsw", environment: Self.environment)
+        var printed = ""
+        let printer = BenchmarkProgressPrinter(enabled: true) { printed += $0 }
+        let onlyHNSW = try Self.suite().run(suite: "hnsw", environment: Self.environment) { printer($0) }
+        #expect(printed.contains("[1/2] hnsw.speedup-vs-brute-force …"))
+        #expect(printed.contains("[2/2] FAIL hnsw.build error"))
+        var quiet = ""
+        let off = BenchmarkProgressPrinter(enabled: false) { quiet += $0 }
+        _ = try Self.suite().run(suite: "hnsw", environment: Self.environment) { off($0) }
+        #expect(quiet.isEmpty)
         #expect(onlyHNSW.results.count == 2 && onlyHNSW.suite == "hnsw")
     }
 

@@ -166,6 +166,12 @@ struct LatencyRecorderTests {
         r.record(5_000_000)
         #expect(r.clampedCount == 1)
         #expect(r.snapshot().count == 2)
+        // A snapshot merges with recorders holding values beyond its range (it grows, never traps).
+        var snap = r.snapshot()
+        var big = try LatencyRecorder()
+        big.record(7_200_000_000_000)  // two hours
+        try snap.merge(big)
+        #expect(snap.count == 3 && snap.max == 7_200_000_000_000)
         #expect(throws: ProfilingError.self) { try ConcurrentLatencyRecorder(significantDigits: 9) }
         #expect(throws: ProfilingError.self) { try ConcurrentLatencyRecorder(shards: 0) }
     }

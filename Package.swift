@@ -21,6 +21,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
     ],
     targets: [
         // C11 SIMD kernels with run-time dispatch; the only place with intrinsics.
@@ -48,7 +52,16 @@ let package = Package(
         .target(name: "KestrelQuantization", dependencies: ["KestrelTensor"]),
         .target(name: "KestrelAttention", dependencies: ["KestrelTensor", "KestrelQuantization"]),
         .target(name: "KestrelVectorIndex", dependencies: ["KestrelTensor", "KestrelQuantization"]),
-        .target(name: "KestrelProfiling"),
+        // Depends on nothing of ours: it measures any closure (ARCHITECTURE.md).
+        .target(
+            name: "KestrelProfiling",
+            dependencies: [
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
         .target(
             name: "KestrelAdaptation",
             dependencies: ["KestrelTensor", "KestrelProfiling", "KestrelVectorIndex"]
@@ -83,6 +96,15 @@ let package = Package(
             dependencies: [
                 "KestrelTensor", "_KestrelTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "KestrelProfilingTests",
+            dependencies: [
+                "KestrelProfiling",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
     ],

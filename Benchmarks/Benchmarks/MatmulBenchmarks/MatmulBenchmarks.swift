@@ -9,5 +9,6 @@ let benchmarks: @Sendable () -> Void = {
     BenchmarkDefaults.install()
     for shape in MatmulShape.standard {
         registerBLASSgemm(shape)
+        registerTensorMatmul(shape)
     }
 }

@@ -40,12 +40,16 @@ struct PoolWorkload: Sendable, Equatable {
     }
 }
 
-/// What recording one latency sample costs.
+/// What recording one latency sample costs, in nanoseconds.
 struct RecorderCost: Sendable, Equatable {
-    /// `LatencyRecorder.record` (single-threaded HdrHistogram).
-    var single: MeasurementResult
-    /// `ConcurrentLatencyRecorder.record` (wait-free sharded counters), uncontended.
-    var concurrent: MeasurementResult
+    /// Median of `LatencyRecorder.record` (single-threaded HdrHistogram), with its bootstrap interval.
+    var single: ConfidenceInterval
+    /// Median of `ConcurrentLatencyRecorder.record` (wait-free sharded counters), uncontended.
+    var concurrent: Double
+    /// The clock's cost left in each per-call time (already subtracted).
+    var timerOverheadPerCall: Double
+    /// How it was measured (samples, inner iterations, outliers).
+    var method: String
 }
 
 /// Peak FLOP/s of an FMA loop.
@@ -179,10 +183,9 @@ struct MemorySuite {
 
     static func recorderOutcome(_ c: RecorderCost) -> BenchmarkOutcome {
         BenchmarkOutcome(
-            value: c.single.statistics.median, unit: "ns", interval: c.single.medianInterval, higherIsBetter: false,
-            metrics: ["concurrent_recorder_ns": c.concurrent.statistics.median,
-                      "timer_overhead_per_call_ns": c.single.timerOverheadPerCallNanoseconds],
-            notes: [c.single.line])
+            value: c.single.estimate, unit: "ns", interval: c.single, higherIsBetter: false,
+            metrics: ["concurrent_recorder_ns": c.concurrent, "timer_overhead_per_call_ns": c.timerOverheadPerCall],
+            notes: [c.method])
     }
 
     /// The median launch time; the first (cold) launch, min and max as metrics, and the

@@ -96,7 +96,8 @@ final class SystemMemoryProbe: MemoryMeasuring {
             }
         }
         blackHole(single.count + concurrent.snapshot().count)
-        return RecorderCost(single: s, concurrent: c)
+        return RecorderCost(single: s.medianInterval, concurrent: c.statistics.median,
+                            timerOverheadPerCall: s.timerOverheadPerCallNanoseconds, method: s.line)
     }
 
     func startupSkipReason() -> String? {

@@ -40,7 +40,7 @@ struct ReportCommand: ParsableCommand {
             do {
                 data = try Data(contentsOf: URL(fileURLWithPath: input))
             } catch {
-                throw ValidationError("cannot read \(input): \(error.localizedDescription)")
+                throw ProfilingError.io(path: input, reason: error.localizedDescription)
             }
         } else {
             data = FileHandle.standardInput.readDataToEndOfFile()

@@ -10,7 +10,8 @@ struct BenchmarkCommand: ParsableCommand {
         discussion: """
             Suites: all, simd, memory, and flash-attention, hnsw, quantization, adaptation — the last \
             four have no cases until their modules are built (they are listed, never faked). The full \
-            `all` run takes about a minute on an idle 2-core machine (well under 3 minutes loaded).
+            `all` run takes well under a minute on 2 cores (about 16 s measured at a load average of \
+            5); --quick is a smoke run of a few seconds.
 
             Progress goes to standard error when it is a terminal (quiet otherwise). Every report \
             embeds its environment: CPU, ISA level in use, cores, toolchain, library version and git \

@@ -121,7 +121,10 @@ struct KernelSIMDProbe: SIMDMeasuring {
     }
 
     func matmul(n: Int) throws -> MatmulSquareResult {
-        try MatmulBench(reps: settings.matmulReps).square(n)
+        let previous = BLASThreads.count
+        try BLASThreads.setCount(settings.matmulThreads)
+        defer { try? BLASThreads.setCount(previous) }
+        return try MatmulBench(reps: settings.matmulReps).square(n)
     }
 
     // MARK: - helpers

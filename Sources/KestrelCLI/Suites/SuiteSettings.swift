@@ -1,7 +1,7 @@
 import Kestrel
 
 /// Sizes and measurement effort of the built-in benchmark suites: the full run (the issue's
-/// sizes, about a minute of measuring on 2 cores) or a quick smoke run (`--quick`: smaller data,
+/// sizes, about 20–40 s on 2 cores) or a quick smoke run (`--quick`: smaller data,
 /// fewer samples; ratios are indicative only, and the int8 scan then fits in the last-level
 /// cache, so its speedup is inflated).
 struct SuiteSettings: Sendable, Equatable {
@@ -12,23 +12,26 @@ struct SuiteSettings: Sendable, Equatable {
     /// Rows of the per-query latency case (one query against these rows per call).
     var queryRows = 10_000
     /// Queries timed one by one in the latency case.
-    var queries = 500
+    var queries = 1_000
     /// Elements per call of the exp/softmax cases.
     var mathLength = 4096
     /// Vector lengths of the speedup-against-size sweep.
     var sweepDims = [16, 64, 256, 768, 1536, 4096]
     /// Square matmul size of the Tensor-vs-sgemm case.
     var matmulSize = 512
+    /// BLAS threads of the matmul case: 1, so a busy core elsewhere cannot stall one of two
+    /// BLAS threads at a barrier and swing the ratio (the overhead measured does not depend on it).
+    var matmulThreads = 1
     /// Interleaved repetitions of each matmul contender.
-    var matmulReps = 15
+    var matmulReps = 25
     /// Timing of the absolute (not compared) measurements, the kernel-bench policy.
-    var policy = TimingPolicy(minSeconds: 0.3, repetitions: 7)
+    var policy = TimingPolicy(minSeconds: 0.5, repetitions: 9)
     /// Timing of each point of the sweep.
-    var sweepPolicy = TimingPolicy(minSeconds: 0.04, repetitions: 5)
+    var sweepPolicy = TimingPolicy(minSeconds: 0.05, repetitions: 7)
     /// Interleaved comparison of fast kernels (sub-millisecond calls).
-    var fastComparison = ComparisonOptions.benchmark(rounds: 40, maxRounds: 120)
+    var fastComparison = ComparisonOptions.benchmark(rounds: 60, maxRounds: 240)
     /// Interleaved comparison of the scans (tens of milliseconds per call, one call per sample).
-    var scanComparison = ComparisonOptions.benchmark(rounds: 15, maxRounds: 30)
+    var scanComparison = ComparisonOptions.benchmark(rounds: 25, maxRounds: 60)
     /// STREAM triad arrays (bytes each; three of them, far above the last-level cache).
     var streamArrayBytes = 64 << 20
     /// Elements of one storage-reduction tensor (rows × dim).

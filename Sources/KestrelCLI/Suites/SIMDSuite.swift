@@ -100,10 +100,12 @@ struct SIMDSuite {
         }
         try suite.register(BenchmarkCase(
             name: "simd.dot-f32.speedup-vs-dim", suite: Self.name,
-            summary: "f32 dot speedup over scalar of every tier with its own kernel at dims "
+            summary: "f32 dot speedup over scalar of every tier up to the active one with its own kernel at dims "
                 + "\(settings.sweepDims.map(String.init).joined(separator: ", ")); value: the best tier at the "
                 + "largest dim (chart speedup-vs-dim with --plot).",
-            run: { _ in try sweepOutcome(try probe.dotSpeedupSweep(dims: settings.sweepDims, levels: supported)) }))
+            run: { _ in
+                try sweepOutcome(try probe.dotSpeedupSweep(dims: settings.sweepDims, levels: supported.filter { $0 <= active }))
+            }))
         try suite.register(BenchmarkCase(
             name: "simd.l2sq-f32-query-latency", suite: Self.name,
             summary: "Latency of one query against \(settings.queryRows) × \(dim) f32 rows (l2sq_f32_many, "

@@ -50,6 +50,49 @@ struct MatmulOneRowResult: Sendable, Equatable {
     var ratioVsSgemv: Double { tensorSeconds / sgemvSeconds }
 }
 
+/// `[n, n] · [n, n]` three ways on the same inputs: Tensor matmul allocating its result, Tensor
+/// matmul into a preallocated result, and a direct `cblas_sgemm` into another buffer. The object
+/// owns every buffer; its closures may be called any number of times, from one thread at a time.
+final class MatmulSquareProblem {
+    let n: Int
+    private let backend = AcceleratedBackend()
+    private let a: Tensor, b: Tensor
+    private var out: Tensor
+    private var direct: Tensor
+
+    init(n: Int) throws {
+        self.n = n
+        a = try Tensor.random([n, n], seed: 1)
+        b = try Tensor.random([n, n], seed: 2)
+        out = try Tensor.zeros([n, n])
+        direct = try Tensor.zeros([n, n])
+    }
+
+    /// `backend.matmul(a, b)`: allocates (and faults in) its n×n result every call.
+    func tensorAllocating() throws { _ = try backend.matmul(a, b) }
+
+    /// `backend.matmul(a, b, into: &out)`: the same work as the direct call.
+    func tensorInto() throws { try backend.matmul(a, b, into: &out) }
+
+    /// `cblas_sgemm` on the tensors' buffers, row-major, no transposes.
+    func sgemm() throws {
+        let ni = Int32(n)
+        try a.withUnsafeBufferPointer { (pa) throws(KestrelError) in
+            try b.withUnsafeBufferPointer { (pb) throws(KestrelError) in
+                try direct.withUnsafeMutableBufferPointer { (pc) throws(KestrelError) in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, ni, ni, 1,
+                                pa.baseAddress, ni, pb.baseAddress, ni, 0, pc.baseAddress, ni)
+                }
+            }
+        }
+    }
+
+    /// Largest |Tensor − direct| after both have run at least once.
+    func maxAbsDifference() -> Double {
+        Double(zip(out.scalars(), direct.scalars()).map { abs($0 - $1) }.max() ?? 0)
+    }
+}
+
 /// The measuring logic of `kestrel matmul-bench`, shared with the `simd` benchmark suite.
 ///
 /// Repetitions of the contenders are interleaved (rotating which goes first) so drift in clock
@@ -58,35 +101,24 @@ struct MatmulBench: Sendable {
     /// Timed repetitions per contender (after one warm-up call each).
     var reps: Int = 15
 
+    /// The square product of size `n` ready to time: inputs, outputs and the three contenders.
+    /// `kestrel matmul-bench` times them with ``square(_:)``; the `simd` benchmark suite times
+    /// the same closures with ``Comparison``.
+    /// - Throws: `KestrelError` when a tensor cannot be allocated.
+    func squareProblem(_ n: Int) throws -> MatmulSquareProblem {
+        try MatmulSquareProblem(n: n)
+    }
+
     /// Times the square product of size `n`.
     /// - Throws: `KestrelError` when a tensor cannot be allocated or the backend fails.
     func square(_ n: Int) throws -> MatmulSquareResult {
-        let backend = AcceleratedBackend()
-        let a = try Tensor.random([n, n], seed: 1), b = try Tensor.random([n, n], seed: 2)
-        var out = try Tensor.zeros([n, n])
-        var direct = try Tensor.zeros([n, n])
-        let ni = Int32(n)
-        let inner = try calibrate { try backend.matmul(a, b, into: &out) }
-        let contenders: [() throws -> Void] = [
-            { _ = try backend.matmul(a, b) },
-            { try backend.matmul(a, b, into: &out) },
-            {
-                try a.withUnsafeBufferPointer { (pa) throws(KestrelError) in
-                    try b.withUnsafeBufferPointer { (pb) throws(KestrelError) in
-                        try direct.withUnsafeMutableBufferPointer { (pc) throws(KestrelError) in
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, ni, ni, 1,
-                                        pa.baseAddress, ni, pb.baseAddress, ni, 0, pc.baseAddress, ni)
-                        }
-                    }
-                }
-            },
-        ]
-        let (med, low) = try interleaved(contenders, inner: inner)
-        let diff = zip(out.scalars(), direct.scalars()).map { abs($0 - $1) }.max() ?? 0
+        let p = try squareProblem(n)
+        let inner = try calibrate(p.tensorInto)
+        let (med, low) = try interleaved([p.tensorAllocating, p.tensorInto, p.sgemm], inner: inner)
         return MatmulSquareResult(
             n: n, tensorSeconds: med[0], tensorIntoSeconds: med[1], sgemmSeconds: med[2],
             minTensorSeconds: low[0], minTensorIntoSeconds: low[1], minSgemmSeconds: low[2],
-            maxAbsDifference: Double(diff))
+            maxAbsDifference: p.maxAbsDifference())
     }
 
     /// Times the one-row product of size `n`.

@@ -68,9 +68,11 @@ struct FakeSIMDProbe: SIMDMeasuring {
     func queryLatency(level: ISALevel) throws -> LatencySummary {
         try Fakes.latency((0..<200).map { 2_000_000 + UInt64($0) * 1_000 })
     }
-    func matmul(n: Int) throws -> MatmulSquareResult {
-        MatmulSquareResult(n: n, tensorSeconds: 1.2e-3, tensorIntoSeconds: matmulRatio * 1e-3, sgemmSeconds: 1e-3,
-                           minTensorSeconds: 1.1e-3, minTensorIntoSeconds: 1e-3, minSgemmSeconds: 1e-3, maxAbsDifference: 0)
+    func matmul(n: Int) throws -> MatmulOverhead {
+        MatmulOverhead(n: n, ratioInto: ConfidenceInterval(estimate: matmulRatio, lower: matmulRatio - 0.004,
+                                                           upper: matmulRatio, level: 0.95),
+                       ratioAllocating: ConfidenceInterval(estimate: 1.2, lower: 1.18, upper: 1.22, level: 0.95),
+                       sgemmSeconds: 1e-3, maxAbsDifference: 0)
     }
 }
 

@@ -120,11 +120,28 @@ struct KernelSIMDProbe: SIMDMeasuring {
         return latency
     }
 
-    func matmul(n: Int) throws -> MatmulSquareResult {
+    func matmul(n: Int) throws -> MatmulOverhead {
         let previous = BLASThreads.count
         try BLASThreads.setCount(settings.matmulThreads)
         defer { try? BLASThreads.setCount(previous) }
-        return try MatmulBench(reps: settings.matmulReps).square(n)
+        let p = try MatmulBench().squareProblem(n)
+        // Comparison subjects cannot throw: remember the first error and report it after timing.
+        var failure: (any Error)?
+        func subject(_ name: String, _ body: @escaping () throws -> Void) -> ComparisonSubject {
+            ComparisonSubject(name) {
+                do { try body() } catch { if failure == nil { failure = error } }
+            }
+        }
+        let c = try Comparison.run(
+            baseline: subject("cblas_sgemm", p.sgemm),
+            candidates: [subject("Tensor matmul(into:)", p.tensorInto), subject("Tensor matmul", p.tensorAllocating)],
+            options: settings.matmulComparison)
+        if let failure { throw failure }
+        guard c.candidates.count == 2 else { throw KestrelError.unsupported("matmul comparison returned no candidates") }
+        return MatmulOverhead(
+            n: n, ratioInto: MatmulOverhead.timeRatio(c.candidates[0].speedup),
+            ratioAllocating: MatmulOverhead.timeRatio(c.candidates[1].speedup),
+            sgemmSeconds: c.baselineStatistics.median / 1e9, maxAbsDifference: p.maxAbsDifference())
     }
 
     // MARK: - helpers

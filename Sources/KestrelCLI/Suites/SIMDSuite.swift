@@ -22,6 +22,29 @@ struct TierSpeedups: Sendable, Equatable {
     var speedups: [Double]
 }
 
+/// Tensor matmul against a direct sgemm call: time ratios with their bootstrap intervals.
+struct MatmulOverhead: Sendable, Equatable {
+    /// The size N of the N×N·N×N product.
+    var n: Int
+    /// Tensor `matmul(a, b, into:)` time / direct `cblas_sgemm` time (ratio of medians).
+    var ratioInto: ConfidenceInterval
+    /// Tensor `matmul(a, b)` (allocating its result) time / direct time.
+    var ratioAllocating: ConfidenceInterval
+    /// Median seconds of the direct call.
+    var sgemmSeconds: Double
+    /// Largest |Tensor − direct| over the product.
+    var maxAbsDifference: Double
+
+    /// GFLOP/s of the direct call (2·n³ FLOPs).
+    var sgemmGigaflops: Double { 2 * Double(n) * Double(n) * Double(n) / sgemmSeconds / 1e9 }
+
+    /// The time ratio candidate/baseline from a comparison's speedup (baseline/candidate), interval inverted.
+    static func timeRatio(_ speedup: ConfidenceInterval) -> ConfidenceInterval {
+        ConfidenceInterval(estimate: 1 / speedup.estimate, lower: 1 / speedup.upper, upper: 1 / speedup.lower,
+                           level: speedup.level)
+    }
+}
+
 /// The measurements behind the `simd` suite. ``KernelSIMDProbe`` times the real kernels; tests
 /// inject fixed numbers to check how the suite judges them.
 protocol SIMDMeasuring {
@@ -39,8 +62,8 @@ protocol SIMDMeasuring {
     func dotSpeedupSweep(dims: [Int], levels: [ISALevel]) throws -> [TierSpeedups]
     /// Per-query latency of one f32 l2sq query against the latency case's rows, at `level`.
     func queryLatency(level: ISALevel) throws -> LatencySummary
-    /// Tensor matmul against a direct sgemm call at `n`³.
-    func matmul(n: Int) throws -> MatmulSquareResult
+    /// Tensor matmul against a direct sgemm call at `n`³, interleaved.
+    func matmul(n: Int) throws -> MatmulOverhead
 }
 
 /// The `simd` suite: the kernel targets of issue 2, measured with the kernel-bench machinery
@@ -114,8 +137,9 @@ struct SIMDSuite {
         let n = settings.matmulSize
         try suite.register(BenchmarkCase(
             name: "simd.matmul-\(n).tensor-vs-sgemm", suite: Self.name,
-            summary: "Tensor matmul(a, b, into:) against a direct cblas_sgemm on the same \(n)×\(n) buffers, "
-                + "interleaved, BLAS on \(settings.matmulThreads) thread(s); value: ratio of medians (1 = no overhead).",
+            summary: "Tensor matmul(a, b, into:) against a direct cblas_sgemm on the same \(n)×\(n) buffers "
+                + "(MatmulBench's problem), interleaved in random order, BLAS on \(settings.matmulThreads) thread(s); "
+                + "value: time ratio of medians (1 = no overhead) with its interval.",
             target: BenchmarkTarget(metric: "Tensor time / direct sgemm time (issue 2: within 5%)", unit: "×",
                                     maximum: 1.05, maximumExclusive: false),
             run: { _ in Self.matmulOutcome(try probe.matmul(n: n)) }))
@@ -175,18 +199,18 @@ struct SIMDSuite {
             metrics: ["p99_ns": Double(l.p99), "queries_per_s": l.mean > 0 ? 1e9 / l.mean : .nan])
     }
 
-    /// Tensor (into) / direct sgemm; the allocating form and the minima as metrics.
-    static func matmulOutcome(_ r: MatmulSquareResult) -> BenchmarkOutcome {
-        var note = "matmul(a, b) allocating its result: \(Format.fixed(r.ratioAllocating, 3))× the direct call"
-        if r.ratioAllocating > r.ratioInto + 0.02 {
+    /// Tensor (into) / direct sgemm with its interval; the allocating form as a metric.
+    static func matmulOutcome(_ r: MatmulOverhead) -> BenchmarkOutcome {
+        var note = "matmul(a, b) allocating its result: \(Format.fixed(r.ratioAllocating.estimate, 3))× the direct call "
+            + "[\(Format.fixed(r.ratioAllocating.lower, 3)), \(Format.fixed(r.ratioAllocating.upper, 3))]"
+        if r.ratioAllocating.lower > r.ratioInto.upper {
             note += " (the extra is allocating and faulting in \((r.n * r.n * 4) >> 10) KiB per call; "
                 + "matmul(into:) or a BufferPool avoids it)"
         }
         return BenchmarkOutcome(
-            value: r.ratioInto, unit: "×", higherIsBetter: false,
-            metrics: ["ratio_allocating": r.ratioAllocating, "min_ratio_into": r.minRatioInto,
-                      "sgemm_gflop_per_s": r.sgemmGigaflops, "sgemm_ms": r.sgemmSeconds * 1e3,
-                      "max_abs_difference": r.maxAbsDifference],
+            value: r.ratioInto.estimate, unit: "×", interval: r.ratioInto, higherIsBetter: false,
+            metrics: ["ratio_allocating": r.ratioAllocating.estimate, "sgemm_gflop_per_s": r.sgemmGigaflops,
+                      "sgemm_ms": r.sgemmSeconds * 1e3, "max_abs_difference": r.maxAbsDifference],
             notes: [note])
     }
 }

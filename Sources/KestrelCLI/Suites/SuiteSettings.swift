@@ -22,8 +22,9 @@ struct SuiteSettings: Sendable, Equatable {
     /// BLAS threads of the matmul case: 1, so a busy core elsewhere cannot stall one of two
     /// BLAS threads at a barrier and swing the ratio (the overhead measured does not depend on it).
     var matmulThreads = 1
-    /// Interleaved repetitions of each matmul contender.
-    var matmulReps = 25
+    /// Interleaved comparison of the matmul contenders (milliseconds per call, one call per
+    /// sample): enough rounds that the medians hold on a loaded machine.
+    var matmulComparison = ComparisonOptions.benchmark(rounds: 80, maxRounds: 240)
     /// Timing of the absolute (not compared) measurements, the kernel-bench policy.
     var policy = TimingPolicy(minSeconds: 0.5, repetitions: 9)
     /// Timing of each point of the sweep.
@@ -54,7 +55,7 @@ struct SuiteSettings: Sendable, Equatable {
         s.queries = 100
         s.sweepDims = [64, 768, 4096]
         s.matmulSize = 256
-        s.matmulReps = 5
+        s.matmulComparison = .benchmark(rounds: 10, maxRounds: 10)
         s.policy = TimingPolicy(minSeconds: 0.05, repetitions: 3)
         s.sweepPolicy = TimingPolicy(minSeconds: 0.01, repetitions: 3)
         s.fastComparison = .benchmark(rounds: 10, maxRounds: 10)

@@ -21,6 +21,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
     ],
     targets: [
         // C11 SIMD kernels with run-time dispatch; the only place with intrinsics.
@@ -47,7 +48,15 @@ let package = Package(
         ),
         .target(name: "KestrelQuantization", dependencies: ["KestrelTensor"]),
         .target(name: "KestrelAttention", dependencies: ["KestrelTensor", "KestrelQuantization"]),
-        .target(name: "KestrelVectorIndex", dependencies: ["KestrelTensor", "KestrelQuantization"]),
+        .target(
+            name: "KestrelVectorIndex",
+            dependencies: [
+                "KestrelKernels", "KestrelTensor", "KestrelQuantization",
+                .target(name: "CKestrelBLAS", condition: .when(platforms: openBLASPlatforms)),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
+        ),
         .target(name: "KestrelProfiling"),
         .target(
             name: "KestrelAdaptation",
@@ -81,6 +90,10 @@ let package = Package(
                 "KestrelTensor", "_KestrelTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
+        ),
+        .testTarget(
+            name: "KestrelVectorIndexTests",
+            dependencies: ["KestrelVectorIndex", "_KestrelTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6],

@@ -7,7 +7,7 @@ struct KestrelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kestrel",
         abstract: "Fast CPU building blocks for on-device AI: kernels, tensors, benchmarks.",
-        subcommands: [InfoCommand.self]
+        subcommands: [InfoCommand.self, AnnBenchCommand.self]
     )
 }
 

@@ -113,6 +113,8 @@ def main():
     ap.add_argument("--latency-queries", type=int, default=1000)
     ap.add_argument("--ids-dir")
     ap.add_argument("--seed", type=int, default=100)
+    ap.add_argument("--save-index", help="after building, save hnswlib's index to this file")
+    ap.add_argument("--load-index", help="load this saved hnswlib index instead of building (\"load\" event)")
     a = ap.parse_args()
 
     base = load(a.base)
@@ -127,15 +129,20 @@ def main():
     rss0 = rss_bytes()
     t0 = time.perf_counter()
     index = hnswlib.Index(space=space, dim=dim)
-    index.init_index(max_elements=n, M=a.M, ef_construction=a.ef_construction, random_seed=a.seed)
-    index.add_items(base, np.arange(n), num_threads=a.build_threads)
+    if a.load_index:
+        index.load_index(a.load_index, max_elements=n)
+    else:
+        index.init_index(max_elements=n, M=a.M, ef_construction=a.ef_construction, random_seed=a.seed)
+        index.add_items(base, np.arange(n), num_threads=a.build_threads)
     build_s = time.perf_counter() - t0
     mem = rss_bytes() - rss0
     with tempfile.TemporaryDirectory() as d:
         p = os.path.join(d, "index.bin")
         index.save_index(p)
         index_bytes = os.path.getsize(p)
-    print(json.dumps({"event": "build", "build_s": build_s, "index_bytes": index_bytes, "mem_bytes": mem,
+    if a.save_index:
+        index.save_index(a.save_index)
+    print(json.dumps({"event": "load" if a.load_index else "build", "build_s": build_s, "index_bytes": index_bytes, "mem_bytes": mem,
                       "build_threads": a.build_threads, "version": "hnswlib " + getattr(hnswlib, "__version__", "0.8.0"),
                       "n": n, "dim": dim, "M": a.M, "ef_construction": a.ef_construction}), flush=True)
 

@@ -43,6 +43,12 @@ struct AnnBenchCommand: ParsableCommand {
     var idsDir: String?
     @Flag(help: "One JSON object per line instead of a table.")
     var json = false
+    @Option(name: .customLong("save-index"), help: "After building, save the index to this file.")
+    var saveIndex: String?
+    @Option(name: .customLong("load-index"), help: "Load this saved index instead of building (reports a \"load\" event).")
+    var loadIndex: String?
+    @Flag(name: .customLong("mapped"), help: "With --load-index, memory-map the file read-only instead of copying it.")
+    var mapped = false
 
     func run() throws {
         guard let metricValue = DistanceMetric(name: metric), metricValue != .hamming else {
@@ -67,17 +73,27 @@ struct AnnBenchCommand: ParsableCommand {
                                     keepPrunedConnections: keepPruned, keepFullPrecision: rerank)
         let rss0 = AnnBenchClock.residentBytes()
         let t0 = AnnBenchClock.wall()
-        let index = try HNSWIndex(dimension: baseSet.dimension, metric: metricValue, storage: storageValue,
+        let index: HNSWIndex
+        if let loadIndex {
+            index = try HNSWIndex.load(from: URL(fileURLWithPath: loadIndex), mapped: mapped)
+            guard index.dimension == baseSet.dimension, index.count == baseSet.rows else {
+                throw ValidationError("\(loadIndex) holds \(index.count) × \(index.dimension), base is \(baseSet.rows) × \(baseSet.dimension)")
+            }
+        } else {
+            index = try HNSWIndex(dimension: baseSet.dimension, metric: metricValue, storage: storageValue,
                                   parameters: params, capacity: baseSet.rows)
-        try index.add(keys: (0..<baseSet.rows).map { UInt64($0) }, vectors: baseSet.values, threads: buildThreads)
+            try index.add(keys: (0..<baseSet.rows).map { UInt64($0) }, vectors: baseSet.values, threads: buildThreads)
+        }
         let buildSeconds = AnnBenchClock.wall() - t0
         let memBytes = AnnBenchClock.residentBytes() - rss0
-        emit([("event", "build"), ("build_s", buildSeconds), ("index_bytes", index.bytesUsed), ("mem_bytes", memBytes),
-              ("build_threads", buildThreads), ("version", kestrelVersionString),
-              ("n", baseSet.rows), ("dim", baseSet.dimension), ("M", m), ("ef_construction", efConstruction),
-              ("storage", storage)],
-             table: String(format: "build: %d × %d in %.2f s on %d threads, index %.1f MB (RSS +%.1f MB)",
-                           baseSet.rows, baseSet.dimension, buildSeconds, buildThreads,
+        if let saveIndex { try index.save(to: URL(fileURLWithPath: saveIndex)) }
+        let event = loadIndex == nil ? "build" : "load"
+        emit([("event", event), ("build_s", buildSeconds), ("index_bytes", index.bytesUsed), ("mem_bytes", memBytes),
+              ("build_threads", loadIndex == nil ? buildThreads : 0), ("version", kestrelVersionString),
+              ("n", baseSet.rows), ("dim", baseSet.dimension), ("M", index.parameters.M),
+              ("ef_construction", index.parameters.efConstruction), ("storage", index.storage.rawValue)],
+             table: String(format: "%@: %d × %d in %.2f s on %d threads, index %.1f MB (RSS +%.1f MB)", event,
+                           baseSet.rows, baseSet.dimension, buildSeconds, loadIndex == nil ? buildThreads : 0,
                            Double(index.bytesUsed) / 1e6, Double(memBytes) / 1e6))
 
         // Exact neighbours when no ground truth was given.

@@ -60,6 +60,11 @@ struct GraphView: @unchecked Sendable {
             let n = Int(LinkAccess.load(list))
             var j = 1
             while j <= n {
+                prefetch(vector(LinkAccess.load(list + j)), lines: prefetchLines)
+                j += 1
+            }
+            j = 1
+            while j <= n {
                 let nb = LinkAccess.load(list + j)
                 let d = scorer(q, vector(nb))
                 if d < dist {
@@ -84,6 +89,9 @@ struct GraphView: @unchecked Sendable {
         scratch: SearchScratch, epoch: UInt16, accept: A
     ) {
         let visited = scratch.visited
+        // Unvisited neighbours of the node being expanded (the first 2·(maxM0+1) words belong to link()).
+        let fresh = scratch.words + 2 &* (maxM0 &+ 1)
+        let lines = prefetchLines
         var cand = scratch.candidates
         var res = scratch.results
         cand.clear()
@@ -106,12 +114,31 @@ struct GraphView: @unchecked Sendable {
             cand.pop()
             let list = links(packedID(top), level)
             let n = Int(LinkAccess.load(list))
+            // The next node to expand is usually the new top: start loading its links now.
+            if !cand.isEmpty { prefetch(UnsafeRawPointer(links(packedID(cand.top), level))) }
+            // Pass 1: mark unvisited neighbours and start loading their vectors, so the cache
+            // misses of a whole neighbour list overlap instead of being paid one by one.
             var j = 1
+            while j <= n {
+                prefetch(UnsafeRawPointer(visited + Int(LinkAccess.load(list + j))))
+                j += 1
+            }
+            var m = 0
+            j = 1
             while j <= n {
                 let nb = LinkAccess.load(list + j)
                 j += 1
                 if visited[Int(nb)] == epoch { continue }
                 visited[Int(nb)] = epoch
+                fresh[m] = nb
+                m += 1
+                prefetch(vector(nb), lines: lines)
+            }
+            // Pass 2: distances.
+            var i = 0
+            while i < m {
+                let nb = fresh[i]
+                i += 1
                 let d = scorer(q, vector(nb))
                 if res.count < ef || d < bound {
                     cand.push(pack(d, nb))
@@ -124,6 +151,9 @@ struct GraphView: @unchecked Sendable {
             }
         }
     }
+
+    /// Cache lines of a vector to prefetch (the hardware streamer picks up the rest).
+    var prefetchLines: Int { min(4, (stride + 63) >> 6) }
 
     // MARK: Neighbour selection (Malkov & Yashunin, algorithm 4)
 

@@ -226,3 +226,17 @@ struct SendablePointer<T>: @unchecked Sendable {
     let pointer: UnsafePointer<T>
     init(_ p: UnsafePointer<T>) { pointer = p }
 }
+
+extension HNSWIndex {
+    /// Array form of ``search(_:k:ef:filter:)-(UnsafeBufferPointer<Float>,_,_,_)``.
+    public func search(_ query: [Float], k: Int, ef: Int?, filter: ((UInt64) -> Bool)? = nil) throws(KestrelError) -> [SearchResult] {
+        try withBuffer(query) { (b) throws(KestrelError) in try search(b, k: k, ef: ef, filter: filter) }
+    }
+
+    /// Array form of the batch search with a per-call beam width.
+    public func search(
+        batch queries: [Float], k: Int, ef: Int?, threads: Int = 1, filter: (@Sendable (UInt64) -> Bool)? = nil
+    ) throws(KestrelError) -> [[SearchResult]] {
+        try withBuffer(queries) { (b) throws(KestrelError) in try search(batch: b, k: k, ef: ef, threads: threads, filter: filter) }
+    }
+}

@@ -92,6 +92,7 @@ struct GraphView: @unchecked Sendable {
         // Unvisited neighbours of the node being expanded (the first 2·(maxM0+1) words belong to link()).
         let fresh = scratch.words + 2 &* (maxM0 &+ 1)
         let lines = prefetchLines
+        let ahead = prefetchAhead
         var cand = scratch.candidates
         var res = scratch.results
         cand.clear()
@@ -116,15 +117,9 @@ struct GraphView: @unchecked Sendable {
             let n = Int(LinkAccess.load(list))
             // The next node to expand is usually the new top: start loading its links now.
             if !cand.isEmpty { prefetch(UnsafeRawPointer(links(packedID(cand.top), level))) }
-            // Pass 1: mark unvisited neighbours and start loading their vectors, so the cache
-            // misses of a whole neighbour list overlap instead of being paid one by one.
-            var j = 1
-            while j <= n {
-                prefetch(UnsafeRawPointer(visited + Int(LinkAccess.load(list + j))))
-                j += 1
-            }
+            // Pass 1: collect the unvisited neighbours (the visited array is small and cached).
             var m = 0
-            j = 1
+            var j = 1
             while j <= n {
                 let nb = LinkAccess.load(list + j)
                 j += 1
@@ -132,11 +127,17 @@ struct GraphView: @unchecked Sendable {
                 visited[Int(nb)] = epoch
                 fresh[m] = nb
                 m += 1
-                prefetch(vector(nb), lines: lines)
             }
-            // Pass 2: distances.
+            // Pass 2: distances, loading the vector `ahead` places in advance so a few cache
+            // misses are always in flight without flooding the line-fill buffers.
             var i = 0
+            while i < min(ahead, m) {
+                prefetch(vector(fresh[i]), lines: lines)
+                i += 1
+            }
+            i = 0
             while i < m {
+                if i &+ ahead < m { prefetch(vector(fresh[i &+ ahead]), lines: lines) }
                 let nb = fresh[i]
                 i += 1
                 let d = scorer(q, vector(nb))
@@ -153,7 +154,10 @@ struct GraphView: @unchecked Sendable {
     }
 
     /// Cache lines of a vector to prefetch (the hardware streamer picks up the rest).
-    var prefetchLines: Int { min(4, (stride + 63) >> 6) }
+    var prefetchLines: Int { min(2, (stride + 63) >> 6) }
+
+    /// How many vectors ahead of the distance computation to prefetch.
+    var prefetchAhead: Int { 4 }
 
     // MARK: Neighbour selection (Malkov & Yashunin, algorithm 4)
 

@@ -141,6 +141,10 @@ extension HNSWIndex {
         if let filter {
             g.searchLayer(q, entry: cur, entryDist: dist, ef: beam, level: 0, scratch: scratch, epoch: epoch,
                           accept: AcceptFiltered(filter: filter))
+        } else if live == nodeCount {
+            // No tombstones (a remove that finished before this search decremented `live`).
+            g.searchLayer(q, entry: cur, entryDist: dist, ef: beam, level: 0, scratch: scratch, epoch: epoch,
+                          accept: AcceptAll())
         } else {
             g.searchLayer(q, entry: cur, entryDist: dist, ef: beam, level: 0, scratch: scratch, epoch: epoch,
                           accept: AcceptLive())

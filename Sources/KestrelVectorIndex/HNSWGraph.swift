@@ -116,7 +116,7 @@ struct GraphView: @unchecked Sendable {
             let list = links(packedID(top), level)
             let n = Int(LinkAccess.load(list))
             // The next node to expand is usually the new top: start loading its links now.
-            if !cand.isEmpty { prefetch(UnsafeRawPointer(links(packedID(cand.top), level))) }
+            if !cand.isEmpty { prefetchLinks(packedID(cand.top), level) }
             // Pass 1: collect the unvisited neighbours (the visited array is small and cached).
             var m = 0
             var j = 1
@@ -125,24 +125,23 @@ struct GraphView: @unchecked Sendable {
                 j += 1
                 if visited[Int(nb)] == epoch { continue }
                 visited[Int(nb)] = epoch
+                if m < ahead { prefetch(vector(nb), lines: lines) }
                 fresh[m] = nb
                 m += 1
             }
             // Pass 2: distances, loading the vector `ahead` places in advance so a few cache
             // misses are always in flight without flooding the line-fill buffers.
             var i = 0
-            while i < min(ahead, m) {
-                prefetch(vector(fresh[i]), lines: lines)
-                i += 1
-            }
-            i = 0
             while i < m {
                 if i &+ ahead < m { prefetch(vector(fresh[i &+ ahead]), lines: lines) }
                 let nb = fresh[i]
                 i += 1
                 let d = scorer(q, vector(nb))
                 if res.count < ef || d < bound {
-                    cand.push(pack(d, nb))
+                    let p = pack(d, nb)
+                    cand.push(p)
+                    // A new nearest candidate is expanded next: fetch its links meanwhile.
+                    if cand.top == p { prefetchLinks(nb, level) }
                     if accept.admits(nb, self) {
                         res.push(pack(d, nb))
                         if res.count > ef { res.pop() }
@@ -151,6 +150,15 @@ struct GraphView: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Prefetches every cache line of the link list of `id` on `level`.
+    @inline(__always) func prefetchLinks(_ id: UInt32, _ level: Int) {
+        let p = UnsafeRawPointer(links(id, level))
+        let bytes = (level == 0 ? row0 : rowU) &* 4
+        prefetch(p)
+        prefetch(p + (bytes &- 1))
+        if bytes > 64 { prefetch(p + 64) }
     }
 
     /// Cache lines of a vector to prefetch (the hardware streamer picks up the rest).

@@ -143,8 +143,11 @@ struct GraphView: @unchecked Sendable {
                     // A new nearest candidate is expanded next: fetch its links meanwhile.
                     if cand.top == p { prefetchLinks(nb, level) }
                     if accept.admits(nb, self) {
-                        res.push(pack(d, nb))
-                        if res.count > ef { res.pop() }
+                        if res.count < ef {
+                            res.push(p)
+                        } else {
+                            res.replaceTop(p)  // one sift instead of push + pop
+                        }
                         bound = packedDistance(res.top)
                     }
                 }

@@ -6,7 +6,7 @@ let openBLASPlatforms: [Platform] = [.linux, .android, .openbsd]
 
 let package = Package(
     name: "Kestrel",
-    platforms: [.macOS(.v13), .iOS(.v16)],
+    platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
         .library(name: "KestrelKernels", targets: ["KestrelKernels"]),
         .library(name: "KestrelTensor", targets: ["KestrelTensor"]),
@@ -21,6 +21,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
     ],
     targets: [
@@ -57,7 +60,16 @@ let package = Package(
             ],
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
         ),
-        .target(name: "KestrelProfiling"),
+        // Depends on nothing of ours: it measures any closure (ARCHITECTURE.md).
+        .target(
+            name: "KestrelProfiling",
+            dependencies: [
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
         .target(
             name: "KestrelAdaptation",
             dependencies: ["KestrelTensor", "KestrelProfiling", "KestrelVectorIndex"]
@@ -74,6 +86,7 @@ let package = Package(
             dependencies: [
                 "Kestrel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .target(name: "CKestrelBLAS", condition: .when(platforms: openBLASPlatforms)),
             ]
         ),
         .target(name: "_KestrelTestSupport", dependencies: ["KestrelKernels", "KestrelTensor"]),
@@ -84,6 +97,8 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        // @testable import of the executable target (SwiftPM supports it on Linux and macOS).
+        .testTarget(name: "KestrelCLITests", dependencies: ["KestrelCLI"]),
         .testTarget(
             name: "KestrelTensorTests",
             dependencies: [
@@ -94,6 +109,15 @@ let package = Package(
         .testTarget(
             name: "KestrelVectorIndexTests",
             dependencies: ["KestrelVectorIndex", "_KestrelTestSupport"]
+        ),
+        .testTarget(
+            name: "KestrelProfilingTests",
+            dependencies: [
+                "KestrelProfiling",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6],

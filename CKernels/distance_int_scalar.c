@@ -1,5 +1,5 @@
 /* Scalar reference for int8 and packed-binary distances: exact integer arithmetic. */
-#include "internal/kestrel_internal.h"
+#include "internal/distance_int.h"
 
 int64_t kestrel_dot_i8_scalar(const int8_t *a, const int8_t *b, size_t n) {
     int64_t s = 0;
@@ -42,16 +42,9 @@ float kestrel_jaccard_b1_scalar(const uint8_t *a, const uint8_t *b, size_t nbyte
     return kestrel_jaccard_finish(inter, uni);
 }
 
-static kestrel_status check_i8_many(const int8_t *q, const int8_t *base, size_t dim, size_t count, size_t stride,
-                                    const void *out) {
-    kestrel_status st = kestrel_check_many(q, base, dim, count, stride, out);
-    if (st == KESTREL_OK && count > 0 && dim > KESTREL_I8_MANY_MAX_DIM) return KESTREL_ERR_INVALID_ARGUMENT;
-    return st;
-}
-
 kestrel_status kestrel_dot_i8_many_scalar(const int8_t *q, const int8_t *base, size_t dim, size_t count,
                                           size_t stride, int32_t *out) {
-    kestrel_status st = check_i8_many(q, base, dim, count, stride, out);
+    kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);
     if (st != KESTREL_OK) return st;
     for (size_t r = 0; r < count; r++) out[r] = (int32_t)kestrel_dot_i8_scalar(q, base + r * stride, dim);
     return KESTREL_OK;
@@ -59,7 +52,7 @@ kestrel_status kestrel_dot_i8_many_scalar(const int8_t *q, const int8_t *base, s
 
 kestrel_status kestrel_l2sq_i8_many_scalar(const int8_t *q, const int8_t *base, size_t dim, size_t count,
                                            size_t stride, int32_t *out) {
-    kestrel_status st = check_i8_many(q, base, dim, count, stride, out);
+    kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);
     if (st != KESTREL_OK) return st;
     for (size_t r = 0; r < count; r++) out[r] = (int32_t)kestrel_l2sq_i8_scalar(q, base + r * stride, dim);
     return KESTREL_OK;
@@ -69,18 +62,53 @@ KESTREL_DEFINE_MANY(kestrel_cosine_i8_many_scalar, int8_t, float, kestrel_cosine
 KESTREL_DEFINE_MANY(kestrel_hamming_b1_many_scalar, uint8_t, uint32_t, kestrel_hamming_b1_scalar)
 KESTREL_DEFINE_MANY(kestrel_jaccard_b1_many_scalar, uint8_t, float, kestrel_jaccard_b1_scalar)
 
+/* Tiers without their own binary kernels (VNNI, NEON dotprod) keep the parent tier's, copied by dispatch.c. */
+#define SET_INT(tier)                                          \
+    do {                                                       \
+        t->dot_i8 = kestrel_dot_i8_##tier;                     \
+        t->l2sq_i8 = kestrel_l2sq_i8_##tier;                   \
+        t->cosine_i8 = kestrel_cosine_i8_##tier;               \
+        t->dot_i8_many = kestrel_dot_i8_many_##tier;           \
+        t->l2sq_i8_many = kestrel_l2sq_i8_many_##tier;         \
+        t->cosine_i8_many = kestrel_cosine_i8_many_##tier;     \
+    } while (0)
+#define SET_BIN(tier)                                          \
+    do {                                                       \
+        t->hamming_b1 = kestrel_hamming_b1_##tier;             \
+        t->jaccard_b1 = kestrel_jaccard_b1_##tier;             \
+        t->hamming_b1_many = kestrel_hamming_b1_many_##tier;   \
+        t->jaccard_b1_many = kestrel_jaccard_b1_many_##tier;   \
+    } while (0)
+
 void kestrel_register_distance_int(kestrel_kernel_table *t, kestrel_isa isa) {
-    if (isa == KESTREL_ISA_SCALAR) {
-        t->dot_i8 = kestrel_dot_i8_scalar;
-        t->l2sq_i8 = kestrel_l2sq_i8_scalar;
-        t->cosine_i8 = kestrel_cosine_i8_scalar;
-        t->hamming_b1 = kestrel_hamming_b1_scalar;
-        t->jaccard_b1 = kestrel_jaccard_b1_scalar;
-        t->dot_i8_many = kestrel_dot_i8_many_scalar;
-        t->l2sq_i8_many = kestrel_l2sq_i8_many_scalar;
-        t->cosine_i8_many = kestrel_cosine_i8_many_scalar;
-        t->hamming_b1_many = kestrel_hamming_b1_many_scalar;
-        t->jaccard_b1_many = kestrel_jaccard_b1_many_scalar;
+    switch (isa) {
+    case KESTREL_ISA_SCALAR:
+        SET_INT(scalar);
+        SET_BIN(scalar);
+        break;
+#if KESTREL_X86
+    case KESTREL_ISA_AVX2:
+        SET_INT(avx2);
+        SET_BIN(avx2);
+        break;
+    case KESTREL_ISA_AVX512:
+        SET_INT(avx512);
+        SET_BIN(avx512);
+        break;
+    case KESTREL_ISA_AVX512VNNI:
+        SET_INT(avx512vnni);
+        break;
+#endif
+#if KESTREL_ARM64
+    case KESTREL_ISA_NEON:
+        SET_INT(neon);
+        SET_BIN(neon);
+        break;
+    case KESTREL_ISA_NEONDOT:
+        SET_INT(neondot);
+        break;
+#endif
+    default:
+        break;
     }
-    /* SIMD tiers register here (AVX2, AVX-512, AVX-512 VNNI, NEON, NEON dotprod files). */
 }

@@ -1,5 +1,6 @@
 /* Scalar reference for exp, softmax and the element-wise helpers of the tensor core. */
 #include "internal/kestrel_internal.h"
+#include "internal/kestrel_math.h"
 
 void kestrel_exp_f32_scalar(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = expf(x[i]);
@@ -74,5 +75,42 @@ void kestrel_register_math(kestrel_kernel_table *t, kestrel_isa isa) {
         t->max_f32 = kestrel_max_f32_scalar;
         t->sumsq_f32 = kestrel_sumsq_f32_scalar;
     }
-    /* SIMD tiers register here. */
+#if KESTREL_X86
+    if (isa == KESTREL_ISA_AVX2) {
+        t->exp_f32 = kestrel_exp_f32_avx2;
+        t->softmax_f32 = kestrel_softmax_f32_avx2;
+        t->axpy_f32 = kestrel_axpy_f32_avx2;
+        t->scale_f32 = kestrel_scale_f32_avx2;
+        t->add_f32 = kestrel_add_f32_avx2;
+        t->mul_f32 = kestrel_mul_f32_avx2;
+        t->sum_f32 = kestrel_sum_f32_avx2;
+        t->max_f32 = kestrel_max_f32_avx2;
+        t->sumsq_f32 = kestrel_sumsq_f32_avx2;
+    }
+    if (isa == KESTREL_ISA_AVX512) {
+        t->exp_f32 = kestrel_exp_f32_avx512;
+        t->softmax_f32 = kestrel_softmax_f32_avx512;
+        t->axpy_f32 = kestrel_axpy_f32_avx512;
+        t->scale_f32 = kestrel_scale_f32_avx512;
+        t->add_f32 = kestrel_add_f32_avx512;
+        t->mul_f32 = kestrel_mul_f32_avx512;
+        t->sum_f32 = kestrel_sum_f32_avx512;
+        t->max_f32 = kestrel_max_f32_avx512;
+        t->sumsq_f32 = kestrel_sumsq_f32_avx512;
+    }
+#endif
+#if KESTREL_ARM64
+    if (isa == KESTREL_ISA_NEON) {
+        t->exp_f32 = kestrel_exp_f32_neon;
+        t->softmax_f32 = kestrel_softmax_f32_neon;
+        t->axpy_f32 = kestrel_axpy_f32_neon;
+        t->scale_f32 = kestrel_scale_f32_neon;
+        t->add_f32 = kestrel_add_f32_neon;
+        t->mul_f32 = kestrel_mul_f32_neon;
+        t->sum_f32 = kestrel_sum_f32_neon;
+        t->max_f32 = kestrel_max_f32_neon;
+        t->sumsq_f32 = kestrel_sumsq_f32_neon;
+    }
+#endif
+    /* avx512vnni and neondot inherit these from their parent tier's table. */
 }

@@ -22,6 +22,18 @@
  *    that nothing can wrap, so every tier returns the identical value.
  *  - NaN inputs propagate: a distance over a vector holding NaN is NaN at every tier.
  *  - Thread-safety: kernels are pure functions of their inputs; call them from any thread.
+ *
+ * Tiers that implement each family (others inherit their parent's entry):
+ *
+ *   family                                   scalar avx2 avx512 avx512vnni neon neondot
+ *   f32/f16/bf16 dot, l2sq, cosine (+_many)     x     x     x       -        x     -
+ *   int8 dot, l2sq, cosine (+_many)             x     x     x       x        x     x
+ *   binary hamming, jaccard (+_many)            x     x     x       -        x     -
+ *   f32<->f16/bf16 conversion                   x     x     x       -        x     -
+ *   exp, softmax, axpy/scale/add/mul/sum/max    x     x     x       -        x     -
+ *
+ * `CKernels/test/neon-check.sh` prints this table from the built tables and checks every
+ * entry of every tier against the scalar one (NEON under qemu-aarch64).
  */
 #ifndef KESTREL_KERNELS_H
 #define KESTREL_KERNELS_H
@@ -272,11 +284,11 @@ kestrel_status kestrel_jaccard_b1_many(const uint8_t *q, const uint8_t *base, si
 
 /** f32 -> IEEE binary16. Overflow rounds to +-Inf; tiny values become f16 subnormals or 0. */
 void kestrel_f32_to_f16(const float *src, uint16_t *dst, size_t n);
-/** IEEE binary16 -> f32 (exact). */
+/** IEEE binary16 -> f32 (exact; a signalling NaN comes out quiet with its sign and payload). */
 void kestrel_f16_to_f32(const uint16_t *src, float *dst, size_t n);
 /** f32 -> bfloat16, round-to-nearest-even on the dropped 16 bits; NaN -> quiet NaN. */
 void kestrel_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
-/** bfloat16 -> f32 (exact). */
+/** bfloat16 -> f32 (exact: the bits shifted left by 16, a NaN keeps its bits as they are). */
 void kestrel_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 
 /* ------------------------------------------------------------------------------------ */
@@ -287,7 +299,10 @@ void kestrel_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
  * y_i = exp(x_i). Maximum error 2 ulp against the correctly rounded result for x in
  * [-87.3, 88.7] (the range where exp is a normal f32); below it the result flushes
  * towards 0 (< 2^-126, may be 0), above it +Inf; exp(-Inf) = 0, exp(NaN) = NaN.
- * y may equal x (in place).
+ * y may equal x (in place). Scalar: libm expf. AVX2, AVX-512, NEON: Cody-Waite reduction and
+ * a degree-6 polynomial (the same operations on every tier): measured at most 1 ulp from
+ * the correctly rounded result over every f32 in [-87.3, 88.7]; subnormal results are
+ * rounded once rather than flushed.
  */
 void kestrel_exp_f32(const float *x, float *y, size_t n);
 /**

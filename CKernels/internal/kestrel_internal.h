@@ -41,7 +41,8 @@
     _Pragma("GCC target(\"avx2,fma,f16c,popcnt,bmi2,avx512f,avx512bw,avx512vl,avx512dq\")")
 #define KESTREL_TARGET_AVX512VNNI_BEGIN _Pragma("GCC push_options") \
     _Pragma("GCC target(\"avx2,fma,f16c,popcnt,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni\")")
-#define KESTREL_TARGET_NEONDOT_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"+dotprod\")")
+/* GCC only inlines its dotprod intrinsics (declared for armv8.2-a+dotprod) into a matching arch. */
+#define KESTREL_TARGET_NEONDOT_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"arch=armv8.2-a+dotprod\")")
 #define KESTREL_TARGET_END _Pragma("GCC pop_options")
 #endif
 
@@ -104,7 +105,8 @@ static inline float kestrel_f16_to_f32_1(uint16_t h) {
             x = sign | ((113u - shift) << 23) | ((m & 0x3ffu) << 13);
         }
     } else if (e == 31) {
-        x = sign | 0x7f800000u | (m << 13);
+        /* Inf, or NaN made quiet with its payload kept (what F16C and AArch64 FCVT do). */
+        x = sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0u);
     } else {
         x = sign | ((e + 112u) << 23) | (m << 13);
     }

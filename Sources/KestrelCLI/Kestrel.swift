@@ -7,7 +7,10 @@ struct KestrelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kestrel",
         abstract: "Fast CPU building blocks for on-device AI: kernels, tensors, benchmarks.",
-        subcommands: [InfoCommand.self, AnnBenchCommand.self]
+        subcommands: [
+            BenchmarkCommand.self, ProfileCommand.self, AnalyzeCommand.self, ReportCommand.self,
+            InfoCommand.self, KernelBenchCommand.self, MatmulBenchCommand.self, AnnBenchCommand.self,
+        ]
     )
 }
 

@@ -1,18 +1,9 @@
-/// A small, fast, seeded generator (SplitMix64) so every test input is reproducible.
-public struct SeededRNG: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+import KestrelTensor
 
-    /// Creates a generator; equal seeds give equal sequences on every platform.
-    public init(seed: UInt64) { state = seed }
+/// The tests' seeded generator: KestrelTensor's ``SplitMix64`` plus sampling helpers.
+public typealias SeededRNG = SplitMix64
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// Uniform Float in `range`.
     public mutating func float(in range: ClosedRange<Float> = -1...1) -> Float {
         Float.random(in: range, using: &self)

@@ -1,0 +1,50 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Kestrel's micro-benchmarks (ordo-one/benchmark). A nested package, so users of the
+// library never resolve the benchmark harness. Run from this folder; see README.md.
+let package = Package(
+    name: "KestrelBenchmarks",
+    platforms: [.macOS(.v15), .iOS(.v18)],
+    dependencies: [
+        // `name:` fixes the name used below: a path dependency is otherwise named after its
+        // folder, which differs between checkouts.
+        .package(name: "Kestrel", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // Shared by the suites: tiers, deterministic aligned inputs, the default configuration.
+        .target(
+            name: "KestrelBenchmarkSupport",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KestrelKernels", package: "Kestrel"),
+                .product(name: "KestrelTensor", package: "Kestrel"),
+            ],
+            path: "Sources/KestrelBenchmarkSupport"
+        ),
+        // Every C kernel family at every tier this CPU runs.
+        .executableTarget(
+            name: "KernelBenchmarks",
+            dependencies: [
+                "KestrelBenchmarkSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KestrelKernels", package: "Kestrel"),
+            ],
+            path: "Benchmarks/KernelBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // Matrix products: BLAS sgemm, one file per implementation.
+        .executableTarget(
+            name: "MatmulBenchmarks",
+            dependencies: [
+                "KestrelBenchmarkSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KestrelTensor", package: "Kestrel"),
+            ],
+            path: "Benchmarks/MatmulBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

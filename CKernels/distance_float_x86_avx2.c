@@ -1,0 +1,247 @@
+/*
+ * AVX2 + FMA + F16C tier of the f32 / f16 / bf16 distances.
+ *
+ * Every kernel walks its vectors in chunks of 32 elements with U = 4 independent
+ * accumulators of 8 f32 lanes per quantity (one FMA chain each), reads the last partial
+ * chunk with vmaskmovps (f32) or through a zero-padded stack copy (16-bit types, which have
+ * no masked load before AVX-512), adds the accumulators as (0 + 1) + (2 + 3) and reduces the
+ * lanes. f16 is widened exactly by vcvtph2ps; bf16 by a 16-bit shift / mask. The sequence of
+ * floating-point operations a row goes through depends only on its data and n — never on
+ * how many rows share a pass — so the one-to-many kernels return bit for bit what the
+ * one-pair kernels return.
+ */
+#include "internal/kestrel_internal.h"
+#include "internal/distance_float.h"
+
+#if KESTREL_X86
+#include <immintrin.h>
+
+KESTREL_TARGET_AVX2_BEGIN
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+/* The loops over accumulators and rows must unroll so that everything stays in registers. */
+#define UNROLL _Pragma("GCC unroll 16")
+
+enum { W = 8, U = 4, CHUNK = W * U };
+/*
+ * Rows per pass of a one-to-many scan, bounded by the 16 ymm registers: dot and l2sq keep
+ * 2 rows x 4 accumulators plus the 4 query vectors (loaded and widened once per pass).
+ * Cosine needs 8 accumulators per row, so it scans one row at a time (it is bound by the
+ * row's own loads and FMAs, not by the query's).
+ */
+enum { ROWS_DL = 2, ROWS_COS = 1, MAX_ROWS = 2 };
+/*
+ * Software prefetch distance of a scan: the rows read PREFETCH_BYTES (rounded up to whole
+ * passes) after the current pass. Far enough to cover memory latency, close enough that the
+ * prefetched lines are still in L1 when read (measured on Cascade Lake: 4-12 KB ahead is
+ * best; from 16 KB on, prefetched lines start to evict each other).
+ */
+enum { PREFETCH_BYTES = 6144 };
+
+typedef enum { K_F32, K_F16, K_BF16 } elem_kind;
+typedef enum { OP_DOT, OP_L2, OP_COS } dist_op;
+
+ALWAYS_INLINE size_t elem_bytes(elem_kind k) { return k == K_F32 ? 4 : 2; }
+
+ALWAYS_INLINE __m256 bf16_even(__m256i x) { return _mm256_castsi256_ps(_mm256_slli_epi32(x, 16)); }
+ALWAYS_INLINE __m256 bf16_odd(__m256i x) {
+    return _mm256_castsi256_ps(_mm256_and_si256(x, _mm256_set1_epi32((int)0xffff0000u)));
+}
+
+/*
+ * Widens the CHUNK elements at p into U f32 vectors. bf16 pairs split into even and odd
+ * elements (shift and mask instead of a lane shuffle): which lane holds which element does
+ * not matter for a sum as long as both operands use the same layout.
+ */
+ALWAYS_INLINE void load_chunk(elem_kind k, const uint8_t *p, __m256 v[U]) {
+    if (k == K_F32) {
+        UNROLL for (int u = 0; u < U; u++) v[u] = _mm256_loadu_ps((const float *)(p + 32 * u));
+    } else if (k == K_F16) {
+        UNROLL for (int u = 0; u < U; u++) v[u] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16 * u)));
+    } else {
+        UNROLL for (int h = 0; h < U / 2; h++) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(p + 32 * h));
+            v[2 * h] = bf16_even(x);
+            v[2 * h + 1] = bf16_odd(x);
+        }
+    }
+}
+
+/* As load_chunk for the last `left` (< CHUNK) elements; missing lanes read as +0. */
+ALWAYS_INLINE void load_tail(elem_kind k, const uint8_t *p, size_t left, __m256 v[U]) {
+    if (k == K_F32) {
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        UNROLL for (int u = 0; u < U; u++) {
+            size_t at = (size_t)u * W;
+            if (left <= at) {
+                v[u] = _mm256_setzero_ps();
+            } else {
+                __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(left - at)), lane);
+                v[u] = _mm256_maskload_ps((const float *)(p + 32 * u), m);
+            }
+        }
+    } else {
+        /* vpmaskmovd moves whole pairs of 16-bit elements; an odd last element is inserted alone. */
+        const size_t pairs = left / 2;
+        const int last = (left & 1) ? *(const uint16_t *)(const void *)(p + 2 * (left - 1)) : 0;
+        for (int h = 0; h < U / 2; h++) {
+            const __m256i lane = _mm256_setr_epi32(8 * h, 8 * h + 1, 8 * h + 2, 8 * h + 3, 8 * h + 4, 8 * h + 5,
+                                                   8 * h + 6, 8 * h + 7);
+            __m256i x = _mm256_setzero_si256();
+            if (left > (size_t)16 * h) {
+                __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)pairs), lane);
+                x = _mm256_maskload_epi32((const int *)(const void *)(p + 32 * h), m);
+                __m256i at_last = _mm256_cmpeq_epi32(_mm256_set1_epi32((int)pairs), lane);
+                x = _mm256_or_si256(x, _mm256_and_si256(_mm256_set1_epi32(last), at_last));
+            }
+            if (k == K_F16) {
+                v[2 * h] = _mm256_cvtph_ps(_mm256_castsi256_si128(x));
+                v[2 * h + 1] = _mm256_cvtph_ps(_mm256_extracti128_si256(x, 1));
+            } else {
+                v[2 * h] = bf16_even(x);
+                v[2 * h + 1] = bf16_odd(x);
+            }
+        }
+    }
+}
+
+ALWAYS_INLINE void accumulate(dist_op op, const __m256 qv[U], const __m256 rv[U], __m256 acc[U], __m256 acc2[U]) {
+    UNROLL for (int u = 0; u < U; u++) {
+        if (op == OP_DOT) {
+            acc[u] = _mm256_fmadd_ps(qv[u], rv[u], acc[u]);
+        } else if (op == OP_L2) {
+            __m256 d = _mm256_sub_ps(qv[u], rv[u]);
+            acc[u] = _mm256_fmadd_ps(d, d, acc[u]);
+        } else {
+            acc[u] = _mm256_fmadd_ps(qv[u], rv[u], acc[u]);
+            acc2[u] = _mm256_fmadd_ps(rv[u], rv[u], acc2[u]);
+        }
+    }
+}
+
+ALWAYS_INLINE float reduce(const __m256 acc[U]) {
+    __m256 s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+/*
+ * Distances of q against R rows (row r at row0 + r * stride bytes), n elements each.
+ * DOT / L2 write res[r]; COS writes the dot product to res[r] and the row's squared norm to
+ * res2[r]. with_qq accumulates q's squared norm into *qq with exactly the operations the
+ * one-pair cosine uses (R may be 0 to get only that). pf, when not NULL, is the first of R
+ * rows (same stride) whose cache lines are prefetched while these are read.
+ */
+ALWAYS_INLINE void block(elem_kind k, dist_op op, int R, int with_qq, const uint8_t *q, const uint8_t *row0,
+                         size_t stride, size_t n, const uint8_t *pf, float *res, float *res2, float *qq) {
+    const size_t eb = elem_bytes(k);
+    __m256 acc[MAX_ROWS][U], acc2[MAX_ROWS][U], qacc[U];
+    UNROLL for (int u = 0; u < U; u++) {
+        qacc[u] = _mm256_setzero_ps();
+        UNROLL for (int r = 0; r < R; r++) acc[r][u] = acc2[r][u] = _mm256_setzero_ps();
+    }
+    size_t i = 0;
+    for (; i + CHUNK <= n; i += CHUNK) {
+        __m256 qv[U];
+        load_chunk(k, q + i * eb, qv);
+        if (with_qq) {
+            UNROLL for (int u = 0; u < U; u++) qacc[u] = _mm256_fmadd_ps(qv[u], qv[u], qacc[u]);
+        }
+        UNROLL for (int r = 0; r < R; r++) {
+            if (pf) {
+                UNROLL for (size_t line = 0; line < CHUNK * eb; line += 64)
+                    _mm_prefetch((const char *)(pf + r * stride + i * eb + line), _MM_HINT_T0);
+            }
+            __m256 rv[U];
+            load_chunk(k, row0 + r * stride + i * eb, rv);
+            accumulate(op, qv, rv, acc[r], acc2[r]);
+        }
+    }
+    if (i < n) {
+        __m256 qv[U];
+        load_tail(k, q + i * eb, n - i, qv);
+        if (with_qq) {
+            UNROLL for (int u = 0; u < U; u++) qacc[u] = _mm256_fmadd_ps(qv[u], qv[u], qacc[u]);
+        }
+        UNROLL for (int r = 0; r < R; r++) {
+            if (pf) { /* the rest of the future row, including a last line the steps of 64 may miss */
+                const uint8_t *p = pf + r * stride + i * eb;
+                const size_t left = (n - i) * eb;
+                for (size_t line = 0; line < left; line += 64) _mm_prefetch((const char *)(p + line), _MM_HINT_T0);
+                _mm_prefetch((const char *)(p + left - 1), _MM_HINT_T0);
+            }
+            __m256 rv[U];
+            load_tail(k, row0 + r * stride + i * eb, n - i, rv);
+            accumulate(op, qv, rv, acc[r], acc2[r]);
+        }
+    }
+    UNROLL for (int r = 0; r < R; r++) {
+        res[r] = reduce(acc[r]);
+        if (op == OP_COS) res2[r] = reduce(acc2[r]);
+    }
+    if (with_qq) *qq = reduce(qacc);
+}
+
+ALWAYS_INLINE float pair(elem_kind k, dist_op op, const void *a, const void *b, size_t n) {
+    float res[1], res2[1], qq = 0.0f;
+    block(k, op, 1, op == OP_COS, (const uint8_t *)a, (const uint8_t *)b, 0, n, NULL, res, res2, &qq);
+    return op == OP_COS ? kestrel_cosine_finish(res[0], qq, res2[0]) : res[0];
+}
+
+ALWAYS_INLINE kestrel_status many(elem_kind k, dist_op op, const void *qp, const void *basep, size_t dim,
+                                  size_t count, size_t stride, float *out) {
+    kestrel_status st = kestrel_check_many(qp, basep, dim, count, stride, out);
+    if (st != KESTREL_OK || count == 0) return st;
+    if (dim == 0) { /* base may be NULL: no row address is formed */
+        float empty = op == OP_COS ? kestrel_cosine_finish(0.0, 0.0, 0.0) : 0.0f;
+        for (size_t r = 0; r < count; r++) out[r] = empty;
+        return KESTREL_OK;
+    }
+    const uint8_t *q = (const uint8_t *)qp, *base = (const uint8_t *)basep;
+    const size_t sb = stride * elem_bytes(k);
+    const int R = op == OP_COS ? ROWS_COS : ROWS_DL;
+    float qq = 0.0f, res[MAX_ROWS], res2[MAX_ROWS];
+    if (op == OP_COS) block(k, op, 0, 1, q, NULL, 0, dim, NULL, res, res2, &qq);
+    const size_t pass = (size_t)R * sb;
+    const size_t ahead = pass >= PREFETCH_BYTES ? (size_t)R : (size_t)R * ((PREFETCH_BYTES + pass - 1) / pass);
+    size_t r = 0;
+    for (; r + (size_t)R <= count; r += (size_t)R) {
+        const uint8_t *pf = r + ahead + (size_t)R <= count ? base + (r + ahead) * sb : NULL;
+        block(k, op, R, 0, q, base + r * sb, sb, dim, pf, res, res2, NULL);
+        UNROLL for (int j = 0; j < R; j++) {
+            out[r + j] = op == OP_COS ? kestrel_cosine_finish(res[j], qq, res2[j]) : res[j];
+        }
+    }
+    for (; r < count; r++) {
+        block(k, op, 1, 0, q, base + r * sb, sb, dim, NULL, res, res2, NULL);
+        out[r] = op == OP_COS ? kestrel_cosine_finish(res[0], qq, res2[0]) : res[0];
+    }
+    return KESTREL_OK;
+}
+
+#define DEFINE_TIER_KERNELS(kind, T, suffix)                                                                \
+    float kestrel_dot_##suffix##_avx2(const T *a, const T *b, size_t n) { return pair(kind, OP_DOT, a, b, n); } \
+    float kestrel_l2sq_##suffix##_avx2(const T *a, const T *b, size_t n) { return pair(kind, OP_L2, a, b, n); } \
+    float kestrel_cosine_##suffix##_avx2(const T *a, const T *b, size_t n) { return pair(kind, OP_COS, a, b, n); } \
+    kestrel_status kestrel_dot_##suffix##_many_avx2(const T *q, const T *base, size_t dim, size_t count,    \
+                                                    size_t stride, float *out) {                            \
+        return many(kind, OP_DOT, q, base, dim, count, stride, out);                                        \
+    }                                                                                                       \
+    kestrel_status kestrel_l2sq_##suffix##_many_avx2(const T *q, const T *base, size_t dim, size_t count,   \
+                                                     size_t stride, float *out) {                           \
+        return many(kind, OP_L2, q, base, dim, count, stride, out);                                         \
+    }                                                                                                       \
+    kestrel_status kestrel_cosine_##suffix##_many_avx2(const T *q, const T *base, size_t dim, size_t count, \
+                                                       size_t stride, float *out) {                         \
+        return many(kind, OP_COS, q, base, dim, count, stride, out);                                        \
+    }
+
+DEFINE_TIER_KERNELS(K_F32, float, f32)
+DEFINE_TIER_KERNELS(K_F16, uint16_t, f16)
+DEFINE_TIER_KERNELS(K_BF16, uint16_t, bf16)
+
+KESTREL_TARGET_END
+
+#endif /* KESTREL_X86 */

@@ -1,0 +1,151 @@
+import Foundation
+import Kestrel
+
+@testable import KestrelCLI
+
+/// Injected measurements for the benchmark suites: fixed numbers, no clock, no kernels.
+enum Fakes {
+    /// A fixed environment (no git, no clock calibration, no /proc reads).
+    static let environment = BenchmarkEnvironment(
+        cpuModel: "Test CPU", architecture: "x86_64", logicalCores: 2, activeCores: 2, isaLevel: "avx2",
+        operatingSystem: "Linux test", toolchain: "Swift compiler 6.3", buildConfiguration: "release",
+        libraryVersion: "0.1.0", gitCommit: "unknown", physicalMemoryBytes: 1 << 34,
+        clock: ClockCalibration(source: "test", overheadNanoseconds: 20, resolutionNanoseconds: 1, batches: 1))
+
+    /// Baseline samples around 100 ns with a little spread, so intervals have a width.
+    static let baseline: [Double] = (0..<40).map { 100 + Double($0 % 5) }
+
+    /// A comparison whose speedup is exactly `speedup` (ratio of medians), with a narrow interval,
+    /// or a wide one (candidate times spread ±50 %) when `noisy`.
+    static func comparison(_ speedup: Double, noisy: Bool = false, candidate: String = "candidate") throws -> KestrelProfiling.ComparisonResult {
+        let c = baseline.enumerated().map { i, b in
+            noisy ? (100 / speedup) * (0.5 + Double((i * 7) % 40) / 39) : b / speedup
+        }
+        var options = ComparisonOptions()
+        options.bootstrapResamples = 500  // plenty for a fixed interval; keeps the debug-build tests fast
+        return try Comparison.analyze(baselineName: "baseline", baseline: baseline, candidates: [(candidate, c)],
+                                      options: options)
+    }
+
+    static func latency(_ values: [UInt64]) throws -> LatencySummary {
+        var r = try LatencyRecorder()
+        for v in values { r.record(v) }
+        return r.summary()
+    }
+}
+
+/// SIMD measurements given as numbers.
+struct FakeSIMDProbe: SIMDMeasuring {
+    var dotSpeedup: [ISALevel: Double] = [.avx2: 11, .avx512: 20]
+    var scanGBps = 10.0
+    var streamGBps = 11.0
+    var i8Speedup = 3.5
+    var i8Noisy = false
+    var f16Speedup = 1.9
+    var mathSpeedup = 15.0
+    var matmulRatio = 1.01
+    var failScan = false
+
+    func pairComparison(op: BenchOp, dtype: BenchDType, dim: Int, level: ISALevel) throws -> KestrelProfiling.ComparisonResult {
+        try Fakes.comparison(dotSpeedup[level] ?? 1, candidate: level.rawValue)
+    }
+    func scanBandwidth(level: ISALevel) throws -> ScanBandwidth {
+        if failScan { throw KestrelError.backendFailure(routine: "fake scan", code: 1) }
+        return ScanBandwidth(level: level, rows: 100, dim: 768, nanosecondsPerRow: 3072 / scanGBps,
+                             scanGigabytesPerSecond: scanGBps, streamGigabytesPerSecond: streamGBps)
+    }
+    func scanComparison(baseline: BenchDType, candidate: BenchDType, level: ISALevel) throws -> KestrelProfiling.ComparisonResult {
+        candidate == .i8 ? try Fakes.comparison(i8Speedup, noisy: i8Noisy) : try Fakes.comparison(f16Speedup)
+    }
+    func mathComparison(_ kernel: MiscKernel, level: ISALevel) throws -> KestrelProfiling.ComparisonResult {
+        try Fakes.comparison(mathSpeedup)
+    }
+    func dotSpeedupSweep(dims: [Int], levels: [ISALevel]) throws -> [TierSpeedups] {
+        levels.filter { $0 != .scalar }.enumerated().map { i, l in
+            TierSpeedups(level: l, speedups: dims.map { Double($0).squareRoot() / 4 + Double(i) })
+        }
+    }
+    func queryLatency(level: ISALevel) throws -> LatencySummary {
+        try Fakes.latency((0..<200).map { 2_000_000 + UInt64($0) * 1_000 })
+    }
+    func matmul(n: Int) throws -> MatmulOverhead {
+        MatmulOverhead(n: n, ratioInto: ConfidenceInterval(estimate: matmulRatio, lower: matmulRatio - 0.004,
+                                                           upper: matmulRatio, level: 0.95),
+                       ratioAllocating: ConfidenceInterval(estimate: 1.2, lower: 1.18, upper: 1.22, level: 0.95),
+                       sgemmSeconds: 1e-3, maxAbsDifference: 0)
+    }
+}
+
+/// Memory measurements given as numbers.
+struct FakeMemoryProbe: MemoryMeasuring {
+    var triad = 12.0
+    var flops = 30e9
+    var f16Bytes = 2 * 7680
+    var int8Bytes = 7680
+    var hits = 2997
+    var misses = 3
+    var recorderNs = 18.0
+    var startupMs: [Double] = [40, 20, 21, 19, 22]
+    var startupSkip: String?
+
+    func streamTriad(threads: Int) throws -> Double { triad * Double(threads) }
+    func peakFlops() throws -> PeakFlops { PeakFlops(flopsPerSecond: flops, kernel: "fake FMA") }
+    func storageFootprint() throws -> StorageFootprint {
+        StorageFootprint(elements: 7680, f32Bytes: 4 * 7680, f16Bytes: f16Bytes, int8Bytes: int8Bytes,
+                         f16MaxAbsError: 2.4e-4, int8MaxAbsError: 3.9e-3)
+    }
+    func bufferPoolWorkload() throws -> PoolWorkload {
+        PoolWorkload(requests: 1000, statistics: BufferPool.Statistics(hits: hits, misses: misses, bytesHeld: 1 << 18,
+                                                                       blocksHeld: 3, evictions: 0),
+                     pooledNanosecondsPerRequest: 6000, freshNanosecondsPerRequest: 8000)
+    }
+    func recorderCost() throws -> RecorderCost {
+        RecorderCost(single: ConfidenceInterval(estimate: recorderNs, lower: recorderNs * 0.98, upper: recorderNs * 1.02,
+                                                level: 0.95),
+                     concurrent: recorderNs + 3, timerOverheadPerCall: 0.001, method: "fake")
+    }
+    func startupSkipReason() -> String? { startupSkip }
+    func startupMilliseconds() throws -> [Double] { startupMs }
+}
+
+extension SuiteCatalog {
+    /// The standard suite names with the simd and memory suites on fake probes.
+    static func fake(simd: FakeSIMDProbe = FakeSIMDProbe(), memory: FakeMemoryProbe = FakeMemoryProbe(),
+                     supported: [ISALevel] = [.scalar, .avx2, .avx512], active: ISALevel = .avx512) -> SuiteCatalog {
+        SuiteCatalog(entries: [
+            .built("simd") { suite, context in
+                try SIMDSuite(probe: simd, settings: context.settings, charts: context.charts, supported: supported,
+                              active: active).register(into: &suite)
+            },
+            .absent("flash-attention", module: "KestrelAttention"),
+            .absent("hnsw", module: "KestrelVectorIndex"),
+            .absent("quantization", module: "KestrelQuantization"),
+            .absent("adaptation", module: "KestrelAdaptation"),
+            .built("memory") { suite, context in
+                try MemorySuite(probe: memory, settings: context.settings, cores: 2).register(into: &suite)
+            },
+        ])
+    }
+}
+
+/// Collects what a runner writes.
+final class OutputCollector: @unchecked Sendable {
+    var out = ""
+    var err = ""
+}
+
+extension BenchmarkRunner {
+    /// A runner over `catalog` with a fixed environment, no progress and collected output.
+    static func test(_ catalog: SuiteCatalog, output: OutputCollector) -> BenchmarkRunner {
+        BenchmarkRunner(
+            catalog: catalog, environment: { Fakes.environment }, progress: BenchmarkProgressPrinter(enabled: false) { _ in },
+            out: { output.out += $0 }, err: { output.err += $0 }, colors: false, loadAverage: { nil })
+    }
+}
+
+/// A fresh temporary directory.
+func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("kestrel-cli-tests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}

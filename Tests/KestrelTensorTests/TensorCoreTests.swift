@@ -1,0 +1,234 @@
+import KestrelTensor
+import Testing
+import _KestrelTestSupport
+
+@Suite struct ShapeAndDTypeTests {
+    @Test func byteSizes() {
+        #expect(DType.allCases.map(\.byteSize) == [4, 2, 2, 1, 1])
+        #expect(DType.allCases.filter(\.isFloatingPoint) == [.f32, .f16, .bf16])
+    }
+
+    @Test func countsAndStrides() throws {
+        let s = try Shape(2, 3, 4)
+        #expect(s.elementCount == 24 && s.rank == 3)
+        #expect(s.contiguousStrides == [12, 4, 1])
+        #expect(s.description == "[2, 3, 4]")
+        #expect(Shape.scalar.elementCount == 1 && Shape.scalar.contiguousStrides == [])
+        let empty = try Shape(3, 0, 5)
+        #expect(empty.isEmpty && empty.elementCount == 0)
+        #expect(empty.contiguousStrides == [5, 5, 1])
+    }
+
+    @Test func badShapesThrow() {
+        #expect(throws: KestrelError.self) { try Shape(2, -1) }
+        #expect(errorText { _ = try Shape([2, -3]) }.contains("[2, -3]"))
+        #expect(throws: KestrelError.self) { try Shape(Int.max, 2) }
+        #expect(throws: KestrelError.self) { try Shape(1 << 40, 1 << 40) }
+        // A zero extent does not excuse absurd ones (strides would overflow).
+        #expect(throws: KestrelError.self) { try Shape(0, Int.max, Int.max) }
+        #expect(throws: KestrelError.self) { try Shape(2).extent(1) }
+        // An element count that fits Int but whose bytes do not.
+        #expect(throws: KestrelError.self) { try Tensor.zeros([Int.max / 2]) }
+        #expect(throws: KestrelError.self) { try Tensor.zeros([1 << 62], dtype: .int8) }
+    }
+}
+
+@Suite struct TensorCreationTests {
+    @Test func fromArraysOfEveryType() throws {
+        let f = try Tensor([1, 2, 3, 4, 5, 6] as [Float], shape: [2, 3])
+        #expect(f.dtype == .f32 && f.isContiguous && f.strides == [3, 1])
+        #expect(try f.element(at: [1, 2], as: Float.self) == 6)
+        let i = try Tensor([-128, 0, 127] as [Int8], shape: [3])
+        #expect(i.dtype == .int8 && i.scalars() == [-128, 0, 127])
+        let u = try Tensor([0, 255] as [UInt8], shape: [2])
+        #expect(try u.toArray(of: UInt8.self) == [0, 255])
+        let h = try Tensor([0x3C00, 0xC000] as [UInt16], shape: [2])  // f16 1.0, -2.0
+        #expect(h.dtype == .f16 && h.scalars() == [1, -2])
+        let b = try Tensor([0x3F80] as [UInt16], shape: [1], dtype: .bf16)  // bf16 1.0
+        #expect(b.scalars() == [1])
+        #expect(throws: KestrelError.self) { try Tensor([1] as [UInt16], shape: [1], dtype: .int8) }
+        #expect(Tensor(scalar: 2.5).scalars() == [2.5])
+    }
+
+    @Test func countMismatchNamesShape() {
+        let text = errorText { _ = try Tensor([1, 2, 3] as [Float], shape: [2, 2]) }
+        #expect(text.contains("[2, 2]") && text.contains("3 values"))
+    }
+
+    @Test func zerosFilledRandom() throws {
+        #expect(try Tensor.zeros([2, 2]).scalars() == [0, 0, 0, 0])
+        #expect(try Tensor.filled(1.5, shape: [3]).scalars() == [1.5, 1.5, 1.5])
+        #expect(try Tensor.filled(200.7, shape: [2], dtype: .int8).scalars() == [127, 127])
+        #expect(try Tensor.filled(2.5, shape: [1], dtype: .uint8).scalars() == [2])  // ties to even
+        #expect(throws: KestrelError.self) { try Tensor.filled(.nan, shape: [1], dtype: .int8) }
+        let a = try Tensor.random([4, 5], seed: 7), b = try Tensor.random([4, 5], seed: 7)
+        #expect(a.scalars() == b.scalars())
+        #expect(try Tensor.random([4, 5], seed: 8).scalars() != a.scalars())
+        #expect(a.scalars().allSatisfy { $0 >= -1 && $0 <= 1 })
+        let r = try Tensor.random([1000], seed: 1, in: 2...3)
+        #expect(r.scalars().allSatisfy { $0 >= 2 && $0 <= 3 })
+        #expect(throws: KestrelError.self) { try Tensor.random([2], seed: 1, in: -Float.infinity...0) }
+        #expect(try Tensor.zeros([0, 3]).elementCount == 0)
+    }
+
+    @Test func storageIsAligned() throws {
+        for n in [0, 1, 3, 17, 1000] {
+            let t = try Tensor.zeros([n])
+            #expect(Int(bitPattern: t.storageAddress) % AlignedBuffer.alignment == 0)
+        }
+        #expect(throws: KestrelError.self) { try AlignedBuffer(byteCount: -1) }
+    }
+}
+
+@Suite struct TensorAccessTests {
+    @Test func indexErrorsNeverCrash() throws {
+        var t = try Tensor.zeros([2, 3])
+        #expect(throws: KestrelError.self) { try t.scalar(at: [2, 0]) }
+        #expect(throws: KestrelError.self) { try t.scalar(at: [0, -1]) }
+        #expect(throws: KestrelError.self) { try t.scalar(at: [0]) }
+        #expect(throws: KestrelError.self) { try t.setScalar(1, at: [0, 3]) }
+        #expect(throws: KestrelError.self) { try t.element(at: [0, 0], as: Int8.self) }
+        #expect(throws: KestrelError.self) { try t.setElement(Int8(1), at: [0, 0]) }
+        try t.setScalar(4, at: [1, 2])
+        #expect(try t.scalar(at: [1, 2]) == 4)
+        var q = try Tensor.zeros([2], dtype: .int8)
+        try q.setScalar(-300, at: [0])
+        #expect(try q.element(at: [0], as: Int8.self) == -128)
+        #expect(throws: KestrelError.self) { try q.setScalar(.infinity, at: [1]) }
+    }
+
+    @Test func bufferPointerAccess() throws {
+        var t = try Tensor([1, 2, 3, 4, 5, 6] as [Float], shape: [2, 3])
+        let sum = try t.withUnsafeBufferPointer { $0.reduce(0, +) }
+        #expect(sum == 21)
+        try t.withUnsafeMutableBufferPointer { buf in for i in buf.indices { buf[i] *= 2 } }
+        #expect(t.scalars() == [2, 4, 6, 8, 10, 12])
+        // A non-contiguous view reads through a gathered copy, in row-major order of the view.
+        let tt = try t.transposed()
+        #expect(try tt.withUnsafeBufferPointer { Array($0) } == [2, 8, 4, 10, 6, 12])
+        let i8 = try Tensor([1, 2] as [Int8], shape: [2])
+        #expect(throws: KestrelError.self) { try i8.withUnsafeBufferPointer { _ in () } }
+        #expect(try i8.withUnsafeBufferPointer(as: Int8.self) { Array($0) } == [1, 2])
+    }
+}
+
+@Suite struct TensorViewTests {
+    @Test func slicesShareStorage() throws {
+        let t = try Tensor.random([4, 6], seed: 1)
+        let rows = try t.slice(axis: 0, 1..<3)
+        #expect(rows.sharesStorage(with: t) && rows.storageAddress == t.storageAddress)
+        #expect(rows.shape.dims == [2, 6] && rows.offset == 6 && rows.isContiguous)
+        // The first element of the slice lives 6 floats into the parent's buffer.
+        let parentBase = try t.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress!) }
+        let sliceBase = try rows.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress!) }
+        #expect(sliceBase == parentBase + 6 * 4)
+        let cols = try t.slice(axis: 1, 2..<5)
+        #expect(cols.sharesStorage(with: t) && !cols.isContiguous && cols.strides == [6, 1])
+        let expected = try t.scalar(at: [3, 2])
+        #expect(try cols.scalar(at: [3, 0]) == expected)
+        let row = try t.select(axis: 0, index: 3)
+        #expect(row.storageAddress == t.storageAddress && row.shape.dims == [6])
+        #expect(row.scalars() == Array(t.scalars()[18..<24]))
+        let col = try t.select(axis: 1, index: 5)
+        #expect(col.sharesStorage(with: t) && col.strides == [6])
+        #expect(try t.slice(axis: 0, 4..<4).elementCount == 0)
+        #expect(throws: KestrelError.self) { try t.slice(axis: 0, 2..<5) }
+        #expect(throws: KestrelError.self) { try t.slice(axis: 2, 0..<1) }
+        #expect(throws: KestrelError.self) { try t.select(axis: 1, index: 6) }
+        #expect(throws: KestrelError.self) { try t.select(axis: -1, index: 0) }
+        for v in [rows, cols, row, col] { #expect(v.checkInvariants()) }
+    }
+
+    @Test func transposeAndPermuteShareStorage() throws {
+        let t = try Tensor.random([2, 3, 4], seed: 2)
+        let p = try t.permuted([2, 0, 1])
+        #expect(p.storageAddress == t.storageAddress)
+        #expect(p.shape.dims == [4, 2, 3] && p.strides == [1, 12, 4])
+        let expected = try t.scalar(at: [1, 2, 3])
+        #expect(try p.scalar(at: [3, 1, 2]) == expected)
+        let tr = try t.transposed()
+        #expect(tr.shape.dims == [2, 4, 3] && tr.sharesStorage(with: t))
+        #expect(try tr.transposed().isContiguous)
+        #expect(throws: KestrelError.self) { try t.permuted([0, 0, 1]) }
+        #expect(throws: KestrelError.self) { try t.permuted([0, 1]) }
+        #expect(throws: KestrelError.self) { try Tensor.zeros([3]).transposed() }
+    }
+
+    @Test func reshapeViewsOrCopies() throws {
+        let t = try Tensor.random([2, 6], seed: 3)
+        let r = try t.reshaped([3, -1])
+        #expect(r.shape.dims == [3, 4] && r.sharesStorage(with: t) && r.scalars() == t.scalars())
+        // Non-contiguous: documented to copy.
+        let tr = try t.transposed()
+        let flat = try tr.reshaped([12])
+        #expect(!flat.sharesStorage(with: t) && flat.scalars() == tr.scalars())
+        let text = errorText { _ = try t.reshaped([5, 2]) }
+        #expect(text.contains("[2, 6]") && text.contains("[5, 2]"))
+        #expect(throws: KestrelError.self) { try t.reshaped([-1, -1]) }
+        #expect(throws: KestrelError.self) { try t.reshaped([-1, 5]) }
+        #expect(throws: KestrelError.self) { try t.reshaped([-2, -6]) }
+        #expect(try Tensor.zeros([0, 4]).reshaped([4, 0, 7]).elementCount == 0)
+        #expect(throws: KestrelError.self) { try Tensor.zeros([0, 4]).reshaped([-1, 0]) }
+    }
+
+    @Test func contiguousCopiesOnlyWhenNeeded() throws {
+        let t = try Tensor.random([3, 5], seed: 4)
+        #expect(try t.contiguous().sharesStorage(with: t))
+        let c = try t.transposed().contiguous()
+        #expect(!c.sharesStorage(with: t) && c.isContiguous && c.strides == [3, 1])
+        let tt = try t.transposed()
+        #expect(c.scalars() == tt.scalars())
+        let sel = try Tensor.random([3, 4, 2], seed: 5).select(axis: 2, index: 1)
+        #expect(try sel.contiguous().scalars() == sel.scalars())
+    }
+
+    @Test func copyOnWriteLeavesOtherViewsAlone() throws {
+        let base = try Tensor([1, 2, 3, 4, 5, 6] as [Float], shape: [2, 3])
+        var view = try base.slice(axis: 1, 1..<3)
+        try view.setScalar(100, at: [0, 0])
+        #expect(base.scalars() == [1, 2, 3, 4, 5, 6])
+        #expect(view.scalars() == [100, 3, 5, 6] && !view.sharesStorage(with: base) && view.isContiguous)
+        var copy = base
+        #expect(copy.sharesStorage(with: base))
+        try copy.withUnsafeMutableBufferPointer { $0[0] = -1 }
+        #expect(base.scalars()[0] == 1 && copy.scalars()[0] == -1)
+        // A uniquely referenced view is written in place, keeping its layout.
+        var lone = try Tensor.random([4, 4], seed: 9).transposed()
+        let before = lone.storageAddress
+        try lone.setScalar(7, at: [1, 2])
+        #expect(lone.storageAddress == before)
+        #expect(try lone.scalar(at: [1, 2]) == 7)
+    }
+}
+
+@Suite struct TensorConversionTests {
+    @Test func roundTripsThroughHalfTypes() throws {
+        let values: [Float] = [0, 1, -2.5, 65504, 1e-7, .infinity, -.infinity, 3.140625]
+        let t = try Tensor(values, shape: [8])
+        let h = try t.converted(to: .f16)
+        #expect(h.dtype == .f16)
+        #expect(try h.converted(to: .f32).scalars() == [0, 1, -2.5, 65504, Float(Float16(1e-7)), .infinity, -.infinity, 3.140625])
+        let b = try t.converted(to: .bf16).converted(to: .f32).scalars()
+        #expect(b[1] == 1 && b[2] == -2.5 && b[5] == .infinity)
+        #expect(try Tensor([Float.nan], shape: [1]).converted(to: .f16).converted(to: .f32).scalars()[0].isNaN)
+        // f16 -> bf16 goes through f32 with one rounding.
+        #expect(try h.converted(to: .bf16).converted(to: .f32).scalars()[2] == -2.5)
+    }
+
+    @Test func toIntegersRoundAndSaturate() throws {
+        let t = try Tensor([-1000, -1.5, -0.5, 0.5, 1.5, 126.6, 1000] as [Float], shape: [7])
+        #expect(try t.converted(to: .int8).toArray(of: Int8.self) == [-128, -2, 0, 0, 2, 127, 127])
+        #expect(try t.converted(to: .uint8).toArray(of: UInt8.self) == [0, 0, 0, 0, 2, 127, 255])
+        #expect(try t.converted(to: .int8).converted(to: .f16).scalars() == [-128, -2, 0, 0, 2, 127, 127])
+        let bad = try Tensor([1, .nan] as [Float], shape: [2])
+        #expect(throws: KestrelError.nonFiniteValue(index: 1)) { try bad.converted(to: .int8) }
+    }
+
+    @Test func convertsViews() throws {
+        let t = try Tensor.random([3, 4], seed: 11).transposed()
+        let h = try t.converted(to: .f16)
+        #expect(h.isContiguous && h.shape.dims == [4, 3])
+        expectClose(try h.converted(to: .f32), t, rel: 1.0 / 2048, abs: 0, "f16 of a view")
+        #expect(try t.converted(to: .f32).isContiguous)
+    }
+}

@@ -51,7 +51,15 @@ let package = Package(
         ),
         .target(name: "KestrelQuantization", dependencies: ["KestrelTensor"]),
         .target(name: "KestrelAttention", dependencies: ["KestrelTensor", "KestrelQuantization"]),
-        .target(name: "KestrelVectorIndex", dependencies: ["KestrelTensor", "KestrelQuantization"]),
+        .target(
+            name: "KestrelVectorIndex",
+            dependencies: [
+                "KestrelKernels", "KestrelTensor", "KestrelQuantization",
+                .target(name: "CKestrelBLAS", condition: .when(platforms: openBLASPlatforms)),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
+        ),
         // Depends on nothing of ours: it measures any closure (ARCHITECTURE.md).
         .target(
             name: "KestrelProfiling",
@@ -97,6 +105,10 @@ let package = Package(
                 "KestrelTensor", "_KestrelTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
+        ),
+        .testTarget(
+            name: "KestrelVectorIndexTests",
+            dependencies: ["KestrelVectorIndex", "_KestrelTestSupport"]
         ),
         .testTarget(
             name: "KestrelProfilingTests",

@@ -9,7 +9,7 @@ struct KestrelCommand: ParsableCommand {
         abstract: "Fast CPU building blocks for on-device AI: kernels, tensors, benchmarks.",
         subcommands: [
             BenchmarkCommand.self, ProfileCommand.self, AnalyzeCommand.self, ReportCommand.self,
-            InfoCommand.self, KernelBenchCommand.self, MatmulBenchCommand.self,
+            InfoCommand.self, KernelBenchCommand.self, MatmulBenchCommand.self, AnnBenchCommand.self,
         ]
     )
 }

@@ -1,0 +1,191 @@
+import KestrelTensor
+
+extension HNSWIndex {
+    /// Drops every tombstone: the links of live nodes that pointed at removed nodes are repaired
+    /// (candidates are the node's live neighbours plus the live neighbours of its removed ones,
+    /// re-selected with the heuristic), then nodes are renumbered densely and the arrays shrink
+    /// to fit. Keys are unchanged. Holds the structure lock exclusively (searches and inserts wait).
+    /// - Throws: `invalidArgument` on a read-only index; `capacityExceeded` if memory runs out.
+    /// - Complexity: O(N · M² · dim) for the repair plus O(N · M) to renumber; O(N) extra memory.
+    public func compact() throws(KestrelError) {
+        guard !isReadOnly else { throw Self.readOnlyError }
+        try structure.withExclusive { () throws(KestrelError) in
+            let n = nodeCount
+            let g = view
+            var liveIDs: [UInt32] = []
+            liveIDs.reserveCapacity(n)
+            for i in 0..<n where g.state(UInt32(i)) == NodeState.live { liveIDs.append(UInt32(i)) }
+            if liveIDs.count == n { return }
+            repairLinks(g, liveIDs)
+            try renumber(g, liveIDs)
+        }
+    }
+
+    /// Re-selects the neighbours of every live node that links to a tombstone.
+    private func repairLinks(_ g: GraphView, _ liveIDs: [UInt32]) {
+        let scratch = SearchScratch(nodes: capacity, bytes: 64)
+        _ = scratch.begin(nodes: capacity, bytes: 64, words: 4 * (maxM0 + 1))
+        for u in liveIDs {
+            let top = Int(g.levels[Int(u)])
+            for l in 0...top {
+                let list = g.links(u, l)
+                let c = Int(list[0])
+                var touched = false
+                for j in 1..<(c + 1) where g.state(list[j]) != NodeState.live {
+                    touched = true
+                    break
+                }
+                if !touched { continue }
+                let epoch = scratch.nextEpoch()
+                scratch.visited[Int(u)] = epoch
+                var heap = scratch.spare
+                heap.clear()
+                let base = g.vector(u)
+                func consider(_ e: UInt32) {
+                    if scratch.visited[Int(e)] == epoch { return }
+                    scratch.visited[Int(e)] = epoch
+                    heap.push(pack(g.scorer(base, g.vector(e)), e))
+                }
+                for j in 1..<(c + 1) {
+                    let e = list[j]
+                    if g.state(e) == NodeState.live {
+                        consider(e)
+                    } else if Int(g.levels[Int(e)]) >= l {
+                        let second = g.links(e, l)
+                        for t in 1..<(Int(second[0]) + 1) where g.state(second[t]) == NodeState.live { consider(second[t]) }
+                    }
+                }
+                let sorted = heap.sortedAscending()
+                let kept = g.selectNeighbors(sorted, m: g.maxLinks(l), out: scratch.words)
+                g.writeLinks(u, l, scratch.words, kept)
+                heap.clear()
+                scratch.spare = heap
+            }
+        }
+    }
+
+    /// Copies live nodes into fresh, dense arrays (exclusive lock held).
+    private func renumber(_ g: GraphView, _ liveIDs: [UInt32]) throws(KestrelError) {
+        let n = nodeCount
+        let m = liveIDs.count
+        var newID = [UInt32](repeating: UInt32.max, count: n)
+        for (i, old) in liveIDs.enumerated() { newID[Int(old)] = UInt32(i) }
+        let cap = max(m, 16)
+        let stride = codec.stride
+        let row0 = 1 + maxM0
+        let rowU = 1 + maxM
+        var rows = 0
+        for old in liveIDs { rows += Int(g.levels[Int(old)]) }
+        let nv = try MemoryRegion(zeroedBytes: cap * stride)
+        let nf = try full.map { _ throws(KestrelError) in try MemoryRegion(zeroedBytes: cap * dimension * 4) }
+        let nk = try MemoryRegion(zeroedBytes: cap * 8)
+        let nl = try MemoryRegion(zeroedBytes: cap)
+        let ns = try MemoryRegion(zeroedBytes: cap)
+        let nus = try MemoryRegion(zeroedBytes: cap * 4)
+        let n0 = try MemoryRegion(zeroedBytes: cap * row0 * 4)
+        let nu = try MemoryRegion(zeroedBytes: max(rows, 16) * rowU * 4)
+        let locks = try MemoryRegion(zeroedBytes: cap)
+        let kp = nk.base.assumingMemoryBound(to: UInt64.self)
+        let lp = nl.base.assumingMemoryBound(to: UInt8.self)
+        let sp = ns.base.assumingMemoryBound(to: UInt8.self)
+        let usp = nus.base.assumingMemoryBound(to: UInt32.self)
+        let l0p = n0.base.assumingMemoryBound(to: UInt32.self)
+        let up = nu.base.assumingMemoryBound(to: UInt32.self)
+        var newMap = [UInt64: UInt32](minimumCapacity: m)
+        var used = 0
+        var best: (level: Int, id: UInt32)? = nil
+        let oldEntry = entry.load(ordering: .acquiring)
+        func copyList(_ src: UnsafeMutablePointer<UInt32>, _ dst: UnsafeMutablePointer<UInt32>) {
+            var w = 0
+            for j in 1..<(Int(src[0]) + 1) {
+                let t = newID[Int(src[j])]
+                if t != UInt32.max {
+                    dst[1 + w] = t
+                    w += 1
+                }
+            }
+            dst[0] = UInt32(w)
+        }
+        for (i, oldID) in liveIDs.enumerated() {
+            let old = Int(oldID)
+            (nv.base + i * stride).copyMemory(from: g.vectors + old * stride, byteCount: stride)
+            if let nf, let full {
+                (nf.base + i * dimension * 4).copyMemory(from: full.base + old * dimension * 4, byteCount: dimension * 4)
+            }
+            kp[i] = g.keys[old]
+            newMap[g.keys[old]] = UInt32(i)
+            let level = Int(g.levels[old])
+            lp[i] = UInt8(level)
+            sp[i] = NodeState.live
+            usp[i] = UInt32(used)
+            copyList(g.links(oldID, 0), l0p + i * row0)
+            for l in 1..<(level + 1) { copyList(g.links(oldID, l), up + (used + l - 1) * rowU) }
+            used += level
+            if oldID == UInt32(truncatingIfNeeded: oldEntry) && oldEntry != Self.emptyEntry {
+                best = (level, UInt32(i))
+            }
+        }
+        // A removed entry point is replaced by the first live node of the highest level.
+        let top = liveIDs.reduce(-1) { max($0, Int(g.levels[Int($1)])) }
+        if best == nil || best!.level < top, let first = liveIDs.firstIndex(where: { Int(g.levels[Int($0)]) == top }) {
+            best = (top, UInt32(first))
+        }
+        vectors = nv
+        full = nf
+        keys = nk
+        levels = nl
+        states = ns
+        upperStart = nus
+        links0 = n0
+        upper = nu
+        lockBytes = locks
+        capacity = cap
+        upperCapacity = max(rows, 16)
+        upperUsed = used
+        nodeCount = m
+        alloc.withLock {
+            keyMap = newMap
+            liveCount = m
+        }
+        entry.store(best.map { UInt64($0.level) << 32 | UInt64($0.id) } ?? Self.emptyEntry, ordering: .releasing)
+        pool.drain()
+    }
+
+    /// Checks the graph's invariants (for tests): link counts within bounds, targets in range
+    /// and never the node itself, the entry point on the top level, live count and key map
+    /// consistent with the node states. Returns a description of the first violation, or nil.
+    func checkInvariants() -> String? {
+        structure.withShared {
+            let g = view
+            let n = nodeCount
+            var top = -1
+            var live = 0
+            for i in 0..<n {
+                let id = UInt32(i)
+                let level = Int(g.levels[i])
+                top = max(top, level)
+                if g.state(id) == NodeState.live {
+                    live += 1
+                    if alloc.withLock({ keyMap[g.keys[i]] }) != id { return "key map disagrees at node \(i)" }
+                } else if g.state(id) != NodeState.deleted {
+                    return "node \(i) in state \(g.state(id))"
+                }
+                for l in 0...level {
+                    let list = g.links(id, l)
+                    let c = Int(list[0])
+                    if c > g.maxLinks(l) { return "node \(i) has \(c) links on layer \(l)" }
+                    for j in 1..<(c + 1) {
+                        let t = list[j]
+                        if Int(t) >= n || t == id { return "node \(i) layer \(l) links to \(t)" }
+                        if Int(g.levels[Int(t)]) < l { return "node \(i) layer \(l) links to \(t) of level \(g.levels[Int(t)])" }
+                    }
+                }
+            }
+            if live != alloc.withLock({ liveCount }) { return "live count \(live) vs \(alloc.withLock { liveCount })" }
+            let ep = entry.load(ordering: .acquiring)
+            if n == 0 { return ep == Self.emptyEntry ? nil : "entry point in an empty graph" }
+            if Int(ep >> 32) != top || Int(g.levels[Int(ep & 0xFFFF_FFFF)]) != top { return "entry point not on the top level" }
+            return nil
+        }
+    }
+}

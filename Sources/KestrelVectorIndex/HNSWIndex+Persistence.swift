@@ -1,0 +1,198 @@
+import Foundation
+import KestrelTensor
+
+extension HNSWIndex {
+    static let sectionTags: Set<String> = ["PARM", "KEYS", "LEVL", "STAT", "USTR", "VECT", "FULL", "LNK0", "LNKU"]
+
+    /// Writes the index atomically (temporary file, fsync, rename); layout in
+    /// Documentation/FileFormats.md. Holds the structure lock exclusively while writing, so the
+    /// snapshot is consistent (searches and inserts wait).
+    /// - Throws: `invalidArgument` when the file cannot be written.
+    public func save(to url: URL) throws(KestrelError) {
+        try structure.withExclusive { () throws(KestrelError) in
+            var w = FieldWriter()
+            codec.write(to: &w)
+            w.u32(UInt32(parameters.M))
+            w.u32(UInt32(parameters.efConstruction))
+            w.u32(UInt32(efSearch))
+            w.u8(parameters.keepPrunedConnections ? 1 : 0)
+            w.u8(parameters.keepFullPrecision ? 1 : 0)
+            w.u8(0)
+            w.u8(0)
+            w.f64(parameters.exactSearchSelectivity)
+            w.u64(parameters.seed)
+            w.u64(UInt64(nodeCount))
+            w.u64(UInt64(upperUsed))
+            w.u64(entry.load(ordering: .acquiring))
+            w.u64(UInt64(alloc.withLock { liveCount }))
+            let n = nodeCount
+            func raw(_ r: MemoryRegion, _ bytes: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: r.base, count: bytes) }
+            var sections: [IndexFile.Section] = [
+                .init(tag: "KEYS", payload: raw(keys, n * 8)),
+                .init(tag: "LEVL", payload: raw(levels, n)),
+                .init(tag: "STAT", payload: raw(states, n)),
+                .init(tag: "USTR", payload: raw(upperStart, n * 4)),
+                .init(tag: "VECT", payload: raw(vectors, n * codec.stride)),
+                .init(tag: "LNK0", payload: raw(links0, n * (1 + maxM0) * 4)),
+                .init(tag: "LNKU", payload: raw(upper, upperUsed * (1 + maxM) * 4)),
+            ]
+            if let full { sections.append(.init(tag: "FULL", payload: raw(full, n * dimension * 4))) }
+            try withBytes(w.bytes) { (parm) throws(KestrelError) in
+                try IndexFile.write(kind: .hnsw, sections: [.init(tag: "PARM", payload: parm)] + sections, to: url)
+            }
+        }
+    }
+
+    /// Loads an index saved by ``save(to:)``, validating everything: the container (magic,
+    /// version, CRC-32C of every section, lengths, padding) and the graph (levels, link counts
+    /// and targets, entry point, states, unique live keys, codec parameters).
+    /// - Parameters:
+    ///   - mapped: use the file's pages in place through a read-only mapping — loading costs one
+    ///     validation pass and no copy; the index then rejects mutation, and the file must not
+    ///     change while the index lives.
+    ///   - verifyChecksums: check payload CRCs (one sequential read of the file). Structural
+    ///     validation runs either way, so a damaged file can never cause an out-of-bounds access.
+    /// - Throws: `corruptFile`, `unsupportedVersion`, `invalidArgument` (unreadable file).
+    public static func load(from url: URL, mapped: Bool = false, verifyChecksums: Bool = true) throws(KestrelError) -> HNSWIndex {
+        let file = try MappedFile(path: url.path)
+        return try load(file.bytes, mapping: mapped ? file : nil, verifyChecksums: verifyChecksums)
+    }
+
+    /// Loads an index from the bytes of a saved file (copied).
+    public static func load(bytes: UnsafeRawBufferPointer) throws(KestrelError) -> HNSWIndex {
+        try load(bytes, mapping: nil, verifyChecksums: true)
+    }
+
+    static func load(_ bytes: UnsafeRawBufferPointer, mapping: MappedFile?, verifyChecksums: Bool) throws(KestrelError) -> HNSWIndex {
+        let contents = try IndexFile.read(bytes, allowed: sectionTags, verifyPayloads: verifyChecksums)
+        guard contents.kind == .hnsw else { throw .corruptFile(reason: "not an HNSW index file") }
+        let p = try contents.section("PARM")
+        var r = FieldReader(UnsafeRawBufferPointer(rebasing: bytes[p.offset..<(p.offset + p.count)]), what: "PARM")
+        let codec = try VectorCodec.read(from: &r)
+        let m = Int(try r.u32())
+        let efc = Int(try r.u32())
+        let efs = Int(try r.u32())
+        let keepPruned = try r.u8()
+        let keepFull = try r.u8()
+        guard keepPruned <= 1, keepFull <= 1, try r.u8() == 0, try r.u8() == 0 else { throw .corruptFile(reason: "bad flags") }
+        let sel = try r.f64()
+        let seed = try r.u64()
+        let n64 = try r.u64()
+        let used64 = try r.u64()
+        let ep = try r.u64()
+        let live64 = try r.u64()
+        try r.finish()
+        guard n64 < UInt64(UInt32.max) - 1, used64 <= n64 * UInt64(maxLevel), live64 <= n64 else {
+            throw .corruptFile(reason: "bad counts")
+        }
+        let params = HNSWParameters(M: m, efConstruction: efc, efSearch: efs, keepPrunedConnections: keepPruned == 1,
+                                    keepFullPrecision: keepFull == 1, exactSearchSelectivity: sel, seed: seed)
+        guard (try? params.validated()) == params else { throw .corruptFile(reason: "invalid HNSW parameters") }
+        let index: HNSWIndex
+        do {
+            index = try HNSWIndex(dimension: codec.dimension, metric: codec.metric, storage: codec.kind, parameters: params, capacity: 0)
+        } catch {
+            throw .corruptFile(reason: "invalid parameters: \(error)")
+        }
+        let n = Int(n64)
+        let used = Int(used64)
+        let hasFull = keepFull == 1 && codec.kind.isLossy && codec.metric != .hamming
+        guard contents.has("FULL") == hasFull else { throw .corruptFile(reason: "FULL section presence disagrees with parameters") }
+        func section(_ tag: String, _ expected: Int) throws(KestrelError) -> (offset: Int, count: Int) {
+            let s = try contents.section(tag)
+            guard s.count == expected else { throw .corruptFile(reason: "\(tag) has \(s.count) bytes, expected \(expected)") }
+            return s
+        }
+        let row0 = 1 + index.maxM0
+        let rowU = 1 + index.maxM
+        let ks = try section("KEYS", n * 8)
+        let lv = try section("LEVL", n)
+        let st = try section("STAT", n)
+        let us = try section("USTR", n * 4)
+        let vs = try section("VECT", n * codec.stride)
+        let l0 = try section("LNK0", n * row0 * 4)
+        let lu = try section("LNKU", used * rowU * 4)
+        let fs: (offset: Int, count: Int)? = hasFull ? try section("FULL", n * codec.dimension * 4) : nil
+
+        // Structural validation: nothing below may index out of bounds on any input.
+        let base = bytes.baseAddress!
+        let levelBytes = (base + lv.offset).assumingMemoryBound(to: UInt8.self)
+        let stateBytes = (base + st.offset).assumingMemoryBound(to: UInt8.self)
+        var map = [UInt64: UInt32](minimumCapacity: Int(live64))
+        var topLevel = -1
+        var prefix = 0
+        var live = 0
+        for i in 0..<n {
+            let level = Int(levelBytes[i])
+            guard level <= maxLevel else { throw .corruptFile(reason: "node \(i) has level \(level)") }
+            guard IndexFile.get(bytes, us.offset + 4 * i, UInt32.self) == UInt32(prefix) else {
+                throw .corruptFile(reason: "upper-layer rows of node \(i) are not where expected")
+            }
+            prefix += level
+            topLevel = max(topLevel, level)
+            let s = stateBytes[i]
+            guard s == NodeState.live || s == NodeState.deleted else { throw .corruptFile(reason: "node \(i) has state \(s)") }
+            if s == NodeState.live {
+                live += 1
+                let key = IndexFile.get(bytes, ks.offset + 8 * i, UInt64.self)
+                guard map.updateValue(UInt32(i), forKey: key) == nil else { throw .corruptFile(reason: "duplicate live key \(key)") }
+            }
+            let l0row = l0.offset + i * row0 * 4
+            let c0 = Int(IndexFile.get(bytes, l0row, UInt32.self))
+            guard c0 <= index.maxM0 else { throw .corruptFile(reason: "node \(i) has \(c0) layer-0 links") }
+            for j in 0..<c0 where IndexFile.get(bytes, l0row + 4 * (1 + j), UInt32.self) >= UInt32(n) {
+                throw .corruptFile(reason: "node \(i) links to a missing node")
+            }
+            for l in 0..<level {
+                let urow = lu.offset + (prefix - level + l) * rowU * 4
+                let c = Int(IndexFile.get(bytes, urow, UInt32.self))
+                guard c <= index.maxM else { throw .corruptFile(reason: "node \(i) has \(c) links on layer \(l + 1)") }
+                for j in 0..<c where IndexFile.get(bytes, urow + 4 * (1 + j), UInt32.self) >= UInt32(n) {
+                    throw .corruptFile(reason: "node \(i) links to a missing node on layer \(l + 1)")
+                }
+            }
+        }
+        guard prefix == used else { throw .corruptFile(reason: "upper-layer row count \(used) disagrees with levels (\(prefix))") }
+        guard live == Int(live64) else { throw .corruptFile(reason: "live count \(live64) disagrees with states (\(live))") }
+        if n == 0 {
+            guard ep == emptyEntry else { throw .corruptFile(reason: "entry point in an empty index") }
+        } else {
+            let epID = Int(ep & 0xFFFF_FFFF)
+            guard ep >> 32 <= UInt64(maxLevel), epID < n, Int(levelBytes[epID]) == Int(ep >> 32), Int(ep >> 32) == topLevel else {
+                throw .corruptFile(reason: "bad entry point")
+            }
+        }
+
+        try index.structure.withExclusive { () throws(KestrelError) in
+            index.codec = codec
+            index.scorer = codec.scorer()
+            index.exactScorer = codec.exactScorer()
+            func region(_ s: (offset: Int, count: Int), _ capacityBytes: Int) throws(KestrelError) -> MemoryRegion {
+                if let mapping { return MemoryRegion(mapping: mapping, offset: s.offset, byteCount: s.count) }
+                return try MemoryRegion(copying: base + s.offset, byteCount: s.count, capacityBytes: max(capacityBytes, 64))
+            }
+            let cap = max(n, 1)
+            index.keys = try region(ks, cap * 8)
+            index.levels = try region(lv, cap)
+            index.states = try region(st, cap)
+            index.upperStart = try region(us, cap * 4)
+            index.vectors = try region(vs, cap * codec.stride)
+            index.links0 = try region(l0, cap * row0 * 4)
+            index.upper = try region(lu, max(used, 1) * rowU * 4)
+            index.full = try fs.map { (s) throws(KestrelError) in try region(s, cap * codec.dimension * 4) }
+            index.lockBytes = try MemoryRegion(zeroedBytes: cap)
+            index.capacity = mapping == nil ? cap : n
+            index.upperCapacity = mapping == nil ? max(used, 1) : used
+            index.nodeCount = n
+            index.upperUsed = used
+            index.isReadOnly = mapping != nil
+            index.alloc.withLock {
+                index.keyMap = map
+                index.liveCount = live
+            }
+            index.entry.store(ep, ordering: .releasing)
+            index.pool.drain()
+        }
+        return index
+    }
+}

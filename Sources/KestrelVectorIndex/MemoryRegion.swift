@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#elseif canImport(Musl)
+import Musl
+#endif
+import KestrelTensor
+
+/// A block of raw memory owned by an index: either 64-byte aligned heap memory (zeroed) or a
+/// slice of a read-only memory-mapped file. The index reaches it only through raw pointers, so
+/// hot loops never touch reference counts or copy-on-write checks.
+final class MemoryRegion: @unchecked Sendable {
+    /// First byte; 64-byte aligned.
+    let base: UnsafeMutableRawPointer
+    /// Usable size in bytes.
+    let byteCount: Int
+    /// The mapping this region lives in (nil for heap memory, which this region frees).
+    private let mapping: MappedFile?
+
+    /// Zeroed, 64-byte aligned heap memory of `byteCount` bytes (at least one cache line).
+    /// - Throws: `KestrelError.capacityExceeded` when the allocation fails.
+    init(zeroedBytes byteCount: Int) throws(KestrelError) {
+        // Large arrays (vectors, links) are read at random by the graph walk: on Linux they are
+        // 2 MiB aligned and advised for transparent huge pages, which removes most TLB misses.
+        let huge = byteCount >= MemoryRegion.hugePageThreshold
+        let align = huge ? 2 << 20 : 64
+        let size = max(64, (byteCount + align - 1) & ~(align - 1))
+        var p: UnsafeMutableRawPointer?
+        if byteCount < 0 || byteCount > (1 << 46) || posix_memalign(&p, align, size) != 0 || p == nil {
+            throw .capacityExceeded(limit: 1 << 46, requested: byteCount)
+        }
+        #if os(Linux)
+        if huge { _ = madvise(p!, size, MADV_HUGEPAGE) }
+        #endif
+        memset(p!, 0, size)
+        base = p!
+        self.byteCount = byteCount
+        mapping = nil
+    }
+
+    /// A view of `byteCount` bytes at `offset` of a mapped file (kept alive by this region).
+    init(mapping: MappedFile, offset: Int, byteCount: Int) {
+        base = mapping.base + offset
+        self.byteCount = byteCount
+        self.mapping = mapping
+    }
+
+    /// A heap copy of `byteCount` bytes from `source`, with room for `capacityBytes` (zeroed tail).
+    convenience init(copying source: UnsafeRawPointer, byteCount: Int, capacityBytes: Int) throws(KestrelError) {
+        try self.init(zeroedBytes: max(byteCount, capacityBytes))
+        if byteCount > 0 { base.copyMemory(from: source, byteCount: byteCount) }
+    }
+
+    /// Regions at least this large ask for transparent huge pages (Linux).
+    static let hugePageThreshold = 8 << 20
+
+    /// True when the bytes belong to a read-only file mapping.
+    var isMapped: Bool { mapping != nil }
+
+    deinit {
+        if mapping == nil { free(base) }
+    }
+}
+
+/// A whole file mapped read-only (MAP_PRIVATE, PROT_READ). Unmapped when the last region using it goes.
+final class MappedFile: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let byteCount: Int
+
+    /// Maps `path`.
+    /// - Throws: `KestrelError.invalidArgument` when the file cannot be opened or mapped.
+    init(path: String) throws(KestrelError) {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            throw .invalidArgument(name: "url", reason: "cannot open \(path): errno \(errno)")
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .invalidArgument(name: "url", reason: "cannot stat \(path)") }
+        let size = Int(st.st_size)
+        byteCount = size
+        if size == 0 {
+            // mmap refuses zero bytes; an empty file is still "readable" (and then rejected as truncated).
+            base = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+            isHeap = true
+            return
+        }
+        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else {
+            throw .invalidArgument(name: "url", reason: "cannot map \(path): errno \(errno)")
+        }
+        base = p
+        isHeap = false
+    }
+
+    private let isHeap: Bool
+
+    /// The mapped bytes.
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: byteCount) }
+
+    deinit {
+        if isHeap { base.deallocate() } else { munmap(base, byteCount) }
+    }
+}

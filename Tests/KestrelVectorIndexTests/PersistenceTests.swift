@@ -1,0 +1,117 @@
+import Foundation
+@testable import KestrelVectorIndex
+import KestrelTensor
+import Testing
+import _KestrelTestSupport
+
+@Suite struct PersistenceTests {
+    func smallHNSW(storage: VectorStorageKind = .f32, keepFull: Bool = false, n: Int = 40, dim: Int = 4) throws -> HNSWIndex {
+        let index = try HNSWIndex(dimension: dim, storage: storage,
+                                  parameters: HNSWParameters(M: 4, efConstruction: 16, keepFullPrecision: keepFull))
+        try index.add(keys: (0..<n).map { UInt64($0) * 3 }, vectors: clustered(n, dim: dim, seed: 20))
+        try index.remove(key: 6)
+        return index
+    }
+
+    @Test(arguments: [VectorStorageKind.f32, .f16, .bf16, .int8, .binary])
+    func saveLoadGivesIdenticalResults(storage: VectorStorageKind) throws {
+        let dir = TempDir()
+        let dim = 20, n = 1500
+        let index = try HNSWIndex(dimension: dim, storage: storage,
+                                  parameters: HNSWParameters(M: 8, efConstruction: 40, keepFullPrecision: storage.isLossy))
+        try index.add(keys: (0..<n).map { UInt64($0) + 100 }, vectors: clustered(n, dim: dim, seed: 21), threads: 2)
+        for key in stride(from: 100, to: 400, by: 5) { try index.remove(key: UInt64(key)) }
+        let url = dir.file("index.kvx")
+        try index.save(to: url)
+        let queries = clustered(30, dim: dim, seed: 22)
+        let before = try index.search(batch: queries, k: 10)
+        for mapped in [false, true] {
+            let loaded = try HNSWIndex.load(from: url, mapped: mapped)
+            #expect(loaded.count == index.count && loaded.isReadOnly == mapped)
+            #expect(loaded.checkInvariants() == nil)
+            #expect(try loaded.search(batch: queries, k: 10) == before)
+            if mapped {
+                #expect(throws: KestrelError.self) { try loaded.add(key: 1, vector: [Float](repeating: 0, count: dim)) }
+                #expect(throws: KestrelError.self) { try loaded.remove(key: 105) }
+            } else {
+                // A loaded copy keeps growing like the original.
+                try loaded.add(key: 1, vector: Array(queries[0..<dim]))
+                #expect(try loaded.search(Array(queries[0..<dim]), k: 1).first?.key == 1)
+            }
+        }
+        // No temporary files are left behind.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path) == ["index.kvx"])
+    }
+
+    @Test func flatSaveLoad() throws {
+        let dir = TempDir()
+        let dim = 9, n = 300
+        let flat = try FlatIndex(dimension: dim, metric: .cosine)
+        try flat.add(keys: (0..<n).map { UInt64($0) }, vectors: clustered(n, dim: dim, seed: 23))
+        try flat.remove(key: 3)
+        let url = dir.file("flat.kvx")
+        try flat.save(to: url)
+        let queries = clustered(10, dim: dim, seed: 24)
+        for mapped in [false, true] {
+            let loaded = try FlatIndex.load(from: url, mapped: mapped)
+            #expect(try loaded.search(batch: queries, k: 7) == flat.search(batch: queries, k: 7))
+        }
+    }
+
+    /// Every single-byte alteration (XOR 0x01 and 0xFF at every offset) and every truncation of
+    /// a small saved index is rejected with a typed error — never accepted, never a crash.
+    @Test(arguments: [false, true])
+    func everyByteFlipAndTruncationIsRejected(flat: Bool) throws {
+        let dir = TempDir()
+        let url = dir.file("small.kvx")
+        if flat {
+            let f = try FlatIndex(dimension: 3, storage: .int8)
+            try f.add(keys: (0..<12).map { UInt64($0) }, vectors: clustered(12, dim: 3, seed: 25))
+            try f.save(to: url)
+        } else {
+            try smallHNSW(storage: .int8, keepFull: true).save(to: url)
+        }
+        var bytes = [UInt8](try Data(contentsOf: url))
+        func loads(_ b: [UInt8]) -> Bool {
+            b.withUnsafeBytes { raw in
+                do {
+                    if flat { _ = try FlatIndex.load(bytes: raw) } else { _ = try HNSWIndex.load(bytes: raw) }
+                    return true
+                } catch {
+                    return false
+                }
+            }
+        }
+        #expect(loads(bytes))
+        var accepted: [String] = []
+        for i in 0..<bytes.count {
+            for mask: UInt8 in [0x01, 0xFF] {
+                bytes[i] ^= mask
+                if loads(bytes) { accepted.append("flip \(mask) at \(i)") }
+                bytes[i] ^= mask
+            }
+        }
+        for len in 0..<bytes.count where loads(Array(bytes[0..<len])) { accepted.append("truncated to \(len)") }
+        if loads(bytes + [0]) { accepted.append("extended by one byte") }
+        #expect(accepted.isEmpty, "\(accepted.prefix(10))")
+        // The file path rejects damage the same way (typed error).
+        bytes[bytes.count / 2] ^= 0x10
+        try Data(bytes).write(to: url)
+        #expect(throws: KestrelError.self) {
+            if flat { _ = try FlatIndex.load(from: url) } else { _ = try HNSWIndex.load(from: url) }
+        }
+    }
+
+    @Test func wrongKindAndVersionAreTyped() throws {
+        let dir = TempDir()
+        let url = dir.file("h.kvx")
+        try smallHNSW().save(to: url)
+        #expect(throws: KestrelError.self) { try FlatIndex.load(from: url) }
+        var bytes = [UInt8](try Data(contentsOf: url))
+        bytes[8] = 9
+        #expect(throws: KestrelError.unsupportedVersion(found: 9, supported: 1...1)) {
+            try bytes.withUnsafeBytes { _ = try HNSWIndex.load(bytes: $0) }
+        }
+        #expect(throws: KestrelError.self) { try HNSWIndex.load(from: dir.file("missing.kvx")) }
+    }
+}

@@ -326,6 +326,24 @@ float kestrel_max_f32(const float *x, size_t n);
 /** sum of x_i^2, f32 accumulation; 0 for n = 0. */
 float kestrel_sumsq_f32(const float *x, size_t n);
 
+/* ------------------------------------------------------------------------------------ */
+/* Prefetch                                                                              */
+/* ------------------------------------------------------------------------------------ */
+
+/**
+ * Hints the CPU to load the cache line holding `p` for reading (all cache levels). Never
+ * faults, even for an invalid address; no effect on results. Inline so that Swift callers
+ * (graph walks of an index) pay for one instruction. All architectures (a no-op where the
+ * compiler has no prefetch).
+ */
+static inline void kestrel_prefetch(const void *p) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p, 0, 3);
+#else
+    (void)p;
+#endif
+}
+
 #ifdef __cplusplus
 }
 #endif

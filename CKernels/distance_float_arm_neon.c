@@ -22,6 +22,8 @@ enum { W = 4, U = 4, CHUNK = W * U };
  * quantities per row, hence 2 rows.
  */
 enum { ROWS_DL = 4, ROWS_COS = 2, MAX_ROWS = 4 };
+/* The vector of f32 lanes the driver's accumulators use. */
+typedef float32x4_t vfloat;
 
 /* Widens the CHUNK elements at p into U f32 vectors (elements in order). */
 ALWAYS_INLINE void load_chunk(elem_kind k, const uint8_t *p, float32x4_t v[U]) {
@@ -70,65 +72,10 @@ ALWAYS_INLINE void accumulate(dist_op op, const float32x4_t qv[U], const float32
     }
 }
 
+ALWAYS_INLINE vfloat vzero(void) { return vdupq_n_f32(0.0f); }
+
 ALWAYS_INLINE float reduce(const float32x4_t acc[U]) {
     return vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
-}
-
-/*
- * Distances of q against R rows (row r at row0 + r * stride bytes), n elements each.
- * DOT / L2 write res[r]; COS writes the dot product to res[r] and the row's squared norm to
- * res2[r]. with_qq accumulates q's squared norm into *qq with exactly the operations the
- * one-pair cosine uses (R may be 0 to get only that). pf, when not NULL, is the first of R
- * rows (same stride) whose cache lines are prefetched while these are read.
- */
-ALWAYS_INLINE void block(elem_kind k, dist_op op, int R, int with_qq, const uint8_t *q, const uint8_t *row0,
-                         size_t stride, size_t n, const uint8_t *pf, float *res, float *res2, float *qq) {
-    const size_t eb = elem_bytes(k);
-    float32x4_t acc[MAX_ROWS][U], acc2[MAX_ROWS][U], qacc[U];
-    UNROLL for (int u = 0; u < U; u++) {
-        qacc[u] = vdupq_n_f32(0.0f);
-        UNROLL for (int r = 0; r < R; r++) acc[r][u] = acc2[r][u] = vdupq_n_f32(0.0f);
-    }
-    size_t i = 0;
-    for (; i + CHUNK <= n; i += CHUNK) {
-        float32x4_t qv[U];
-        load_chunk(k, q + i * eb, qv);
-        if (with_qq) {
-            UNROLL for (int u = 0; u < U; u++) qacc[u] = vfmaq_f32(qacc[u], qv[u], qv[u]);
-        }
-        UNROLL for (int r = 0; r < R; r++) {
-            if (pf) {
-                UNROLL for (size_t line = 0; line < CHUNK * eb; line += 64)
-                    __builtin_prefetch(pf + r * stride + i * eb + line, 0, 3);
-            }
-            float32x4_t rv[U];
-            load_chunk(k, row0 + r * stride + i * eb, rv);
-            accumulate(op, qv, rv, acc[r], acc2[r]);
-        }
-    }
-    if (i < n) {
-        float32x4_t qv[U];
-        load_tail(k, q + i * eb, n - i, qv);
-        if (with_qq) {
-            UNROLL for (int u = 0; u < U; u++) qacc[u] = vfmaq_f32(qacc[u], qv[u], qv[u]);
-        }
-        UNROLL for (int r = 0; r < R; r++) {
-            if (pf) { /* the rest of the future row, including a last line the steps of 64 may miss */
-                const uint8_t *p = pf + r * stride + i * eb;
-                const size_t left = (n - i) * eb;
-                for (size_t line = 0; line < left; line += 64) __builtin_prefetch(p + line, 0, 3);
-                __builtin_prefetch(p + left - 1, 0, 3);
-            }
-            float32x4_t rv[U];
-            load_tail(k, row0 + r * stride + i * eb, n - i, rv);
-            accumulate(op, qv, rv, acc[r], acc2[r]);
-        }
-    }
-    UNROLL for (int r = 0; r < R; r++) {
-        res[r] = reduce(acc[r]);
-        if (op == OP_COS) res2[r] = reduce(acc2[r]);
-    }
-    if (with_qq) *qq = reduce(qacc);
 }
 
 #include "internal/distance_float_driver.h"

@@ -23,6 +23,8 @@ enum { W = 16, U = 4, CHUNK = W * U };
  * cosine keeps two quantities per row, hence 2 rows.
  */
 enum { ROWS_DL = 4, ROWS_COS = 2, MAX_ROWS = 4 };
+/* The vector of f32 lanes the driver's accumulators use. */
+typedef __m512 vfloat;
 
 /* Mask of the first min(left, 16) / min(left, 32) lanes (bzhi keeps everything for index >= 32). */
 ALWAYS_INLINE __mmask16 mask16(size_t left) { return (__mmask16)_bzhi_u32(0xffffu, (unsigned)(left < W ? left : W)); }
@@ -91,65 +93,10 @@ ALWAYS_INLINE void accumulate(dist_op op, const __m512 qv[U], const __m512 rv[U]
     }
 }
 
+ALWAYS_INLINE vfloat vzero(void) { return _mm512_setzero_ps(); }
+
 ALWAYS_INLINE float reduce(const __m512 acc[U]) {
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
-}
-
-/*
- * Distances of q against R rows (row r at row0 + r * stride bytes), n elements each.
- * DOT / L2 write res[r]; COS writes the dot product to res[r] and the row's squared norm to
- * res2[r]. with_qq accumulates q's squared norm into *qq with exactly the operations the
- * one-pair cosine uses (R may be 0 to get only that). pf, when not NULL, is the first of R
- * rows (same stride) whose cache lines are prefetched while these are read.
- */
-ALWAYS_INLINE void block(elem_kind k, dist_op op, int R, int with_qq, const uint8_t *q, const uint8_t *row0,
-                         size_t stride, size_t n, const uint8_t *pf, float *res, float *res2, float *qq) {
-    const size_t eb = elem_bytes(k);
-    __m512 acc[MAX_ROWS][U], acc2[MAX_ROWS][U], qacc[U];
-    UNROLL for (int u = 0; u < U; u++) {
-        qacc[u] = _mm512_setzero_ps();
-        UNROLL for (int r = 0; r < R; r++) acc[r][u] = acc2[r][u] = _mm512_setzero_ps();
-    }
-    size_t i = 0;
-    for (; i + CHUNK <= n; i += CHUNK) {
-        __m512 qv[U];
-        load_chunk(k, q + i * eb, qv);
-        if (with_qq) {
-            UNROLL for (int u = 0; u < U; u++) qacc[u] = _mm512_fmadd_ps(qv[u], qv[u], qacc[u]);
-        }
-        UNROLL for (int r = 0; r < R; r++) {
-            if (pf) {
-                UNROLL for (size_t line = 0; line < CHUNK * eb; line += 64)
-                    _mm_prefetch((const char *)(pf + r * stride + i * eb + line), _MM_HINT_T0);
-            }
-            __m512 rv[U];
-            load_chunk(k, row0 + r * stride + i * eb, rv);
-            accumulate(op, qv, rv, acc[r], acc2[r]);
-        }
-    }
-    if (i < n) {
-        __m512 qv[U];
-        load_tail(k, q + i * eb, n - i, qv);
-        if (with_qq) {
-            UNROLL for (int u = 0; u < U; u++) qacc[u] = _mm512_fmadd_ps(qv[u], qv[u], qacc[u]);
-        }
-        UNROLL for (int r = 0; r < R; r++) {
-            if (pf) { /* the rest of the future row, including a last line the steps of 64 may miss */
-                const uint8_t *p = pf + r * stride + i * eb;
-                const size_t left = (n - i) * eb;
-                for (size_t line = 0; line < left; line += 64) _mm_prefetch((const char *)(p + line), _MM_HINT_T0);
-                _mm_prefetch((const char *)(p + left - 1), _MM_HINT_T0);
-            }
-            __m512 rv[U];
-            load_tail(k, row0 + r * stride + i * eb, n - i, rv);
-            accumulate(op, qv, rv, acc[r], acc2[r]);
-        }
-    }
-    UNROLL for (int r = 0; r < R; r++) {
-        res[r] = reduce(acc[r]);
-        if (op == OP_COS) res2[r] = reduce(acc2[r]);
-    }
-    if (with_qq) *qq = reduce(qacc);
 }
 
 #include "internal/distance_float_driver.h"

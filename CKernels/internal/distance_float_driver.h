@@ -1,12 +1,21 @@
 /*
- * ISA-independent drivers of the SIMD f32 / f16 / bf16 distance tiers: the one-pair and
- * one-to-many kernels built on a tier's block(). Included once by each tier file, inside its
- * target region, after distance_float_simd.h and after the tier has defined
- *   ROWS_DL, ROWS_COS, MAX_ROWS   rows per pass of a dot / l2sq scan and of a cosine scan,
- *                                 and the larger of the two;
- *   block(k, op, R, with_qq, q, row0, stride, n, pf, res, res2, qq)
- *                                 distances of q against R rows (see the tier files);
- * then KESTREL_FLOAT_TIER_KERNELS(tier) defines the tier's 18 exported kernels.
+ * ISA-independent part of the SIMD f32 / f16 / bf16 distance tiers: the blocked walk over
+ * q and up to MAX_ROWS rows (block), the one-pair and one-to-many drivers and the exported
+ * kernels. Included once by each tier file, inside its target region, after
+ * distance_float_simd.h and after the tier has defined its ISA primitives:
+ *   vfloat                       a vector of W f32 lanes;
+ *   U, CHUNK                     accumulators per quantity, and elements per step (W * U);
+ *   ROWS_DL, ROWS_COS, MAX_ROWS  rows per pass of a dot / l2sq scan and of a cosine scan,
+ *                                and the larger of the two;
+ *   vzero()                      a vector of +0;
+ *   load_chunk(k, p, v)          the CHUNK elements at p widened into v[0..U);
+ *   load_tail(k, p, left, v)     the same for left < CHUNK elements, missing lanes +0,
+ *                                reading nothing past p + left elements;
+ *   accumulate(op, qv, rv, acc, acc2)
+ *                                one step of op (OP_DOT: acc += qv * rv; OP_L2: acc += (qv - rv)^2;
+ *                                OP_COS: acc += qv * rv, acc2 += rv * rv), one FMA chain per u;
+ *   reduce(acc)                  the sum of the U accumulators' lanes, as (0 + 1) + (2 + 3).
+ * Then KESTREL_FLOAT_TIER_KERNELS(tier) defines the tier's 18 exported kernels.
  * Not part of the public API.
  */
 #ifndef KESTREL_DISTANCE_FLOAT_DRIVER_H
@@ -19,6 +28,59 @@
  * best; from 16 KB on, prefetched lines start to evict each other).
  */
 enum { PREFETCH_BYTES = 6144 };
+
+/*
+ * Distances of q against R rows (row r at row0 + r * stride bytes), n elements each.
+ * DOT / L2 write res[r]; COS writes the dot product to res[r] and the row's squared norm to
+ * res2[r]. with_qq accumulates q's squared norm into *qq with exactly the operations the
+ * one-pair cosine uses (R may be 0 to get only that). pf, when not NULL, is the first of R
+ * rows (same stride) whose cache lines are prefetched while these are read.
+ */
+ALWAYS_INLINE void block(elem_kind k, dist_op op, int R, int with_qq, const uint8_t *q, const uint8_t *row0,
+                         size_t stride, size_t n, const uint8_t *pf, float *res, float *res2, float *qq) {
+    const size_t eb = elem_bytes(k);
+    vfloat acc[MAX_ROWS][U], acc2[MAX_ROWS][U], qacc[U];
+    UNROLL for (int u = 0; u < U; u++) {
+        qacc[u] = vzero();
+        UNROLL for (int r = 0; r < R; r++) acc[r][u] = acc2[r][u] = vzero();
+    }
+    size_t i = 0;
+    for (; i + CHUNK <= n; i += CHUNK) {
+        vfloat qv[U];
+        load_chunk(k, q + i * eb, qv);
+        if (with_qq) accumulate(OP_DOT, qv, qv, qacc, NULL);
+        UNROLL for (int r = 0; r < R; r++) {
+            if (pf) {
+                UNROLL for (size_t line = 0; line < CHUNK * eb; line += 64)
+                    __builtin_prefetch(pf + r * stride + i * eb + line, 0, 3);
+            }
+            vfloat rv[U];
+            load_chunk(k, row0 + r * stride + i * eb, rv);
+            accumulate(op, qv, rv, acc[r], acc2[r]);
+        }
+    }
+    if (i < n) {
+        vfloat qv[U];
+        load_tail(k, q + i * eb, n - i, qv);
+        if (with_qq) accumulate(OP_DOT, qv, qv, qacc, NULL);
+        UNROLL for (int r = 0; r < R; r++) {
+            if (pf) { /* the rest of the future row, including a last line the steps of 64 may miss */
+                const uint8_t *p = pf + r * stride + i * eb;
+                const size_t left = (n - i) * eb;
+                for (size_t line = 0; line < left; line += 64) __builtin_prefetch(p + line, 0, 3);
+                __builtin_prefetch(p + left - 1, 0, 3);
+            }
+            vfloat rv[U];
+            load_tail(k, row0 + r * stride + i * eb, n - i, rv);
+            accumulate(op, qv, rv, acc[r], acc2[r]);
+        }
+    }
+    UNROLL for (int r = 0; r < R; r++) {
+        res[r] = reduce(acc[r]);
+        if (op == OP_COS) res2[r] = reduce(acc2[r]);
+    }
+    if (with_qq) *qq = reduce(qacc);
+}
 
 ALWAYS_INLINE float pair(elem_kind k, dist_op op, const void *a, const void *b, size_t n) {
     float res[1], res2[1], qq = 0.0f;

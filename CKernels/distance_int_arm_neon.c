@@ -39,6 +39,30 @@ static inline uint32x4_t sq8(uint32x4_t acc, int8x8_t a, int8x8_t b) {
     return vpadalq_u16(acc, vmull_u8(d, d));
 }
 
+/* Scalar remainder [i, hi) (< 8 elements) of a one-pair cosine block: adds a.b, a.a, b.b to s[0..2]. */
+static inline void cos_rest(const int8_t *a, const int8_t *b, size_t i, size_t hi, int64_t s[3]) {
+    for (; i < hi; i++) {
+        int32_t x = a[i], y = b[i];
+        s[0] += x * y;
+        s[1] += x * x;
+        s[2] += y * y;
+    }
+}
+
+/* Scalar remainder [i, hi) (< 8 elements) of one scanned row, added to *s0 / *s1 as the rows_block functions do. */
+static inline void rows_rest(int kind, const int8_t *q, const int8_t *r, size_t i, size_t hi, int64_t *s0,
+                             int64_t *s1) {
+    for (; i < hi; i++) {
+        int32_t x = q[i], y = r[i];
+        if (kind == K_L2) {
+            *s0 += (x - y) * (x - y);
+        } else {
+            *s0 += x * y;
+            if (kind == K_COS) *s1 += y * y;
+        }
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* NEON, one pair                                                                              */
 /* ------------------------------------------------------------------------------------------ */
@@ -113,17 +137,10 @@ static void cos_block(const int8_t *a, const int8_t *b, size_t i, size_t hi, int
         bb0 = dot8_acc(bb0, vb, vb);
         i += 8;
     }
-    int64_t ab = vaddlvq_s32(vaddq_s32(ab0, ab1)), aa = vaddlvq_s32(vaddq_s32(aa0, aa1));
-    int64_t bb = vaddlvq_s32(vaddq_s32(bb0, bb1));
-    for (; i < hi; i++) {
-        int32_t x = a[i], y = b[i];
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    s[0] += ab;
-    s[1] += aa;
-    s[2] += bb;
+    s[0] += vaddlvq_s32(vaddq_s32(ab0, ab1));
+    s[1] += vaddlvq_s32(vaddq_s32(aa0, aa1));
+    s[2] += vaddlvq_s32(vaddq_s32(bb0, bb1));
+    cos_rest(a, b, i, hi, s);
 }
 
 KESTREL_I8_PAIR_KERNELS(neon, 1, dot_block, l2sq_block, cos_block)
@@ -187,7 +204,7 @@ static KESTREL_ALWAYS_INLINE void neon_rows_block(int kind, int R, const int8_t 
             s0[k] += vaddlvq_s32(vaddq_s32(x0[k], x1[k]));
             if (kind == K_COS) s1[k] += vaddlvq_s32(vaddq_s32(y0[k], y1[k]));
         }
-        kestrel_i8_rows_rest(kind, q, r[k], i, hi, &s0[k], &s1[k]);
+        rows_rest(kind, q, r[k], i, hi, &s0[k], &s1[k]);
     }
 }
 
@@ -388,18 +405,10 @@ static void sdot_cos_block(const int8_t *a, const int8_t *b, size_t i, size_t hi
         bb8 = vdot_s32(bb8, vb, vb);
         i += 8;
     }
-    int64_t ab = vaddlvq_s32(vaddq_s32(ab0, ab1)) + vaddlv_s32(ab8);
-    int64_t aa = vaddlvq_s32(vaddq_s32(aa0, aa1)) + vaddlv_s32(aa8);
-    int64_t bb = vaddlvq_s32(vaddq_s32(bb0, bb1)) + vaddlv_s32(bb8);
-    for (; i < hi; i++) {
-        int32_t x = a[i], y = b[i];
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    s[0] += ab;
-    s[1] += aa;
-    s[2] += bb;
+    s[0] += vaddlvq_s32(vaddq_s32(ab0, ab1)) + vaddlv_s32(ab8);
+    s[1] += vaddlvq_s32(vaddq_s32(aa0, aa1)) + vaddlv_s32(aa8);
+    s[2] += vaddlvq_s32(vaddq_s32(bb0, bb1)) + vaddlv_s32(bb8);
+    cos_rest(a, b, i, hi, s);
 }
 
 KESTREL_I8_PAIR_KERNELS(neondot, 1, sdot_block, udot_l2sq_block, sdot_cos_block)
@@ -452,7 +461,7 @@ static KESTREL_ALWAYS_INLINE void sdot_rows_block(int kind, int R, const int8_t 
         }
         i += 8;
     }
-    for (int k = 0; k < R; k++) kestrel_i8_rows_rest(kind, q, r[k], i, hi, &s0[k], &s1[k]);
+    for (int k = 0; k < R; k++) rows_rest(kind, q, r[k], i, hi, &s0[k], &s1[k]);
 }
 
 #define DBLOCK_DOT(R, r, ahead, lo, hi, s0, s1, s2) (sdot_rows_block(K_DOT, R, q, r, ahead, lo, hi, s0, s1), (void)(s2))

@@ -108,18 +108,24 @@ static int64_t l2sq_block(const int8_t *a, const int8_t *b, size_t i, size_t hi)
     return _mm512_reduce_add_epi32(_mm512_add_epi32(acc0, acc1));
 }
 
+/* The 64 elements at a + i and b + i, as two int16 vectors each; elements from hi on read as 0. */
+static inline void widen_step(const int8_t *a, const int8_t *b, size_t i, size_t hi, __m512i *a0, __m512i *a1,
+                              __m512i *b0, __m512i *b1) {
+    if (i + 64 <= hi) {
+        *a0 = widen32(a + i), *a1 = widen32(a + i + 32), *b0 = widen32(b + i), *b1 = widen32(b + i + 32);
+    } else {
+        __mmask64 m = first_bytes(hi - i);
+        __mmask32 m0 = (__mmask32)m, m1 = (__mmask32)(m >> 32);
+        *a0 = widen32_tail(m0, a + i), *a1 = widen32_tail(m1, a + i + 32);
+        *b0 = widen32_tail(m0, b + i), *b1 = widen32_tail(m1, b + i + 32);
+    }
+}
+
 static void cos_block(const int8_t *a, const int8_t *b, size_t i, size_t hi, int64_t s[3]) {
     __m512i ab = _mm512_setzero_si512(), aa = _mm512_setzero_si512(), bb = _mm512_setzero_si512();
     for (; i < hi; i += 64) {
         __m512i a0, a1, b0, b1;
-        if (i + 64 <= hi) {
-            a0 = widen32(a + i), a1 = widen32(a + i + 32), b0 = widen32(b + i), b1 = widen32(b + i + 32);
-        } else {
-            __mmask64 m = first_bytes(hi - i);
-            __mmask32 m0 = (__mmask32)m, m1 = (__mmask32)(m >> 32);
-            a0 = widen32_tail(m0, a + i), a1 = widen32_tail(m1, a + i + 32);
-            b0 = widen32_tail(m0, b + i), b1 = widen32_tail(m1, b + i + 32);
-        }
+        widen_step(a, b, i, hi, &a0, &a1, &b0, &b1);
         ab = _mm512_add_epi32(ab, _mm512_add_epi32(_mm512_madd_epi16(a0, b0), _mm512_madd_epi16(a1, b1)));
         aa = _mm512_add_epi32(aa, _mm512_add_epi32(_mm512_madd_epi16(a0, a0), _mm512_madd_epi16(a1, a1)));
         bb = _mm512_add_epi32(bb, _mm512_add_epi32(_mm512_madd_epi16(b0, b0), _mm512_madd_epi16(b1, b1)));
@@ -337,14 +343,7 @@ static void vnni_cos_block(const int8_t *a, const int8_t *b, size_t i, size_t hi
     __m512i ab = _mm512_setzero_si512(), aa = _mm512_setzero_si512(), bb = _mm512_setzero_si512();
     for (; i < hi; i += 64) {
         __m512i a0, a1, b0, b1;
-        if (i + 64 <= hi) {
-            a0 = widen32(a + i), a1 = widen32(a + i + 32), b0 = widen32(b + i), b1 = widen32(b + i + 32);
-        } else {
-            __mmask64 m = first_bytes(hi - i);
-            __mmask32 m0 = (__mmask32)m, m1 = (__mmask32)(m >> 32);
-            a0 = widen32_tail(m0, a + i), a1 = widen32_tail(m1, a + i + 32);
-            b0 = widen32_tail(m0, b + i), b1 = widen32_tail(m1, b + i + 32);
-        }
+        widen_step(a, b, i, hi, &a0, &a1, &b0, &b1);
         ab = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(ab, a0, b0), a1, b1);
         aa = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(aa, a0, a0), a1, a1);
         bb = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(bb, b0, b0), b1, b1);

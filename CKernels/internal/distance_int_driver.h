@@ -34,20 +34,6 @@ enum { K_DOT, K_L2, K_COS };
 
 /* ---- scalar paths ---- */
 
-/* Scalar remainder [i, hi) of one row, added to *s0 / *s1 as the BLOCK functions do. */
-static inline void kestrel_i8_rows_rest(int kind, const int8_t *q, const int8_t *r, size_t i, size_t hi,
-                                        int64_t *s0, int64_t *s1) {
-    for (; i < hi; i++) {
-        int32_t x = q[i], y = r[i];
-        if (kind == K_L2) {
-            *s0 += (x - y) * (x - y);
-        } else {
-            *s0 += x * y;
-            if (kind == K_COS) *s1 += y * y;
-        }
-    }
-}
-
 /* Scalar int8 dot / l2sq of an input shorter than a tier's MIN_N (small n: the sum fits int32). */
 static KESTREL_ALWAYS_INLINE int64_t kestrel_i8_dot_short(const int8_t *a, const int8_t *b, size_t n) {
     int32_t s = 0;

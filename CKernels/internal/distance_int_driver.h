@@ -35,13 +35,13 @@ enum { K_DOT, K_L2, K_COS };
 /* ---- scalar paths ---- */
 
 /* Scalar int8 dot / l2sq of an input shorter than a tier's MIN_N (small n: the sum fits int32). */
-static KESTREL_ALWAYS_INLINE int64_t kestrel_i8_dot_short(const int8_t *a, const int8_t *b, size_t n) {
+static inline int64_t kestrel_i8_dot_short(const int8_t *a, const int8_t *b, size_t n) {
     int32_t s = 0;
     for (size_t i = 0; i < n; i++) s += (int32_t)a[i] * b[i];
     return s;
 }
 
-static KESTREL_ALWAYS_INLINE int64_t kestrel_i8_l2sq_short(const int8_t *a, const int8_t *b, size_t n) {
+static inline int64_t kestrel_i8_l2sq_short(const int8_t *a, const int8_t *b, size_t n) {
     int32_t s = 0;
     for (size_t i = 0; i < n; i++) {
         int32_t d = (int32_t)a[i] - b[i];
@@ -51,10 +51,10 @@ static KESTREL_ALWAYS_INLINE int64_t kestrel_i8_l2sq_short(const int8_t *a, cons
 }
 
 /*
- * Popcounts of short byte ranges, 8 bytes at a time. Always inlined, so that they compile with
- * the calling tier's popcnt instruction.
+ * Popcounts of short byte ranges, 8 bytes at a time. Inlined into the calling tier, whose
+ * target region turns __builtin_popcountll into one popcnt instruction.
  */
-static KESTREL_ALWAYS_INLINE uint64_t kestrel_b1_xor_popcount(const uint8_t *a, const uint8_t *b, size_t n) {
+static inline uint64_t kestrel_b1_xor_popcount(const uint8_t *a, const uint8_t *b, size_t n) {
     uint64_t s = 0;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -67,8 +67,8 @@ static KESTREL_ALWAYS_INLINE uint64_t kestrel_b1_xor_popcount(const uint8_t *a, 
     return s;
 }
 
-static KESTREL_ALWAYS_INLINE void kestrel_b1_and_or_popcount(const uint8_t *a, const uint8_t *b, size_t n,
-                                                             uint64_t *inter, uint64_t *uni) {
+static inline void kestrel_b1_and_or_popcount(const uint8_t *a, const uint8_t *b, size_t n,
+                                              uint64_t *inter, uint64_t *uni) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t x, y;
@@ -83,7 +83,7 @@ static KESTREL_ALWAYS_INLINE void kestrel_b1_and_or_popcount(const uint8_t *a, c
     }
 }
 
-static KESTREL_ALWAYS_INLINE float kestrel_b1_jac_short(const uint8_t *q, const uint8_t *r, size_t n) {
+static inline float kestrel_b1_jac_short(const uint8_t *q, const uint8_t *r, size_t n) {
     uint64_t inter = 0, uni = 0;
     kestrel_b1_and_or_popcount(q, r, n, &inter, &uni);
     return kestrel_jaccard_finish(inter, uni);

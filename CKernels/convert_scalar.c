@@ -18,34 +18,29 @@ void kestrel_bf16_to_f32_scalar(const uint16_t *src, float *dst, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = kestrel_bf16_to_f32_1(src[i]);
 }
 
+/* Points every conversion entry of table t at the kernels of one tier. */
+#define SET_CONVERT(t, tier)                           \
+    do {                                               \
+        (t)->f32_to_f16 = kestrel_f32_to_f16_##tier;   \
+        (t)->f16_to_f32 = kestrel_f16_to_f32_##tier;   \
+        (t)->f32_to_bf16 = kestrel_f32_to_bf16_##tier; \
+        (t)->bf16_to_f32 = kestrel_bf16_to_f32_##tier; \
+    } while (0)
+
+/*
+ * Fills the conversion entries of one tier's table. Tiers without kernels of their own here
+ * (avx512vnni, neondot) keep what they copied from their parent tier.
+ */
 void kestrel_register_convert(kestrel_kernel_table *t, kestrel_isa isa) {
-    if (isa == KESTREL_ISA_SCALAR) {
-        t->f32_to_f16 = kestrel_f32_to_f16_scalar;
-        t->f16_to_f32 = kestrel_f16_to_f32_scalar;
-        t->f32_to_bf16 = kestrel_f32_to_bf16_scalar;
-        t->bf16_to_f32 = kestrel_bf16_to_f32_scalar;
-    }
+    switch (isa) {
+    case KESTREL_ISA_SCALAR: SET_CONVERT(t, scalar); break;
 #if KESTREL_X86
-    if (isa == KESTREL_ISA_AVX2) {
-        t->f32_to_f16 = kestrel_f32_to_f16_avx2;
-        t->f16_to_f32 = kestrel_f16_to_f32_avx2;
-        t->f32_to_bf16 = kestrel_f32_to_bf16_avx2;
-        t->bf16_to_f32 = kestrel_bf16_to_f32_avx2;
-    }
-    if (isa == KESTREL_ISA_AVX512) {
-        t->f32_to_f16 = kestrel_f32_to_f16_avx512;
-        t->f16_to_f32 = kestrel_f16_to_f32_avx512;
-        t->f32_to_bf16 = kestrel_f32_to_bf16_avx512;
-        t->bf16_to_f32 = kestrel_bf16_to_f32_avx512;
-    }
+    case KESTREL_ISA_AVX2: SET_CONVERT(t, avx2); break;
+    case KESTREL_ISA_AVX512: SET_CONVERT(t, avx512); break;
 #endif
 #if KESTREL_ARM64
-    if (isa == KESTREL_ISA_NEON) {
-        t->f32_to_f16 = kestrel_f32_to_f16_neon;
-        t->f16_to_f32 = kestrel_f16_to_f32_neon;
-        t->f32_to_bf16 = kestrel_f32_to_bf16_neon;
-        t->bf16_to_f32 = kestrel_bf16_to_f32_neon;
-    }
+    case KESTREL_ISA_NEON: SET_CONVERT(t, neon); break;
 #endif
-    /* avx512vnni and neondot inherit these from their parent tier's table. */
+    default: break;
+    }
 }

@@ -9,17 +9,12 @@
  * row goes through depends only on its data and n — never on how many rows share a pass —
  * so the one-to-many kernels return bit for bit what the one-pair kernels return.
  */
-#include "internal/kestrel_internal.h"
-#include "internal/distance_float.h"
+#include "internal/distance_float_simd.h"
 
 #if KESTREL_X86
 #include <immintrin.h>
 
 KESTREL_TARGET_AVX512_BEGIN
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-/* The loops over accumulators and rows must unroll so that everything stays in registers. */
-#define UNROLL _Pragma("GCC unroll 16")
 
 enum { W = 16, U = 4, CHUNK = W * U };
 /*
@@ -28,18 +23,8 @@ enum { W = 16, U = 4, CHUNK = W * U };
  * cosine keeps two quantities per row, hence 2 rows.
  */
 enum { ROWS_DL = 4, ROWS_COS = 2, MAX_ROWS = 4 };
-/*
- * Software prefetch distance of a scan: the rows read PREFETCH_BYTES (rounded up to whole
- * passes) after the current pass. Far enough to cover memory latency, close enough that the
- * prefetched lines are still in L1 when read (measured on Cascade Lake: 4-12 KB ahead is
- * best; from 16 KB on, prefetched lines start to evict each other).
- */
-enum { PREFETCH_BYTES = 6144 };
-
-typedef enum { K_F32, K_F16, K_BF16 } elem_kind;
-typedef enum { OP_DOT, OP_L2, OP_COS } dist_op;
-
-ALWAYS_INLINE size_t elem_bytes(elem_kind k) { return k == K_F32 ? 4 : 2; }
+/* The vector of f32 lanes the driver's accumulators use. */
+typedef __m512 vfloat;
 
 /* Mask of the first min(left, 16) / min(left, 32) lanes (bzhi keeps everything for index >= 32). */
 ALWAYS_INLINE __mmask16 mask16(size_t left) { return (__mmask16)_bzhi_u32(0xffffu, (unsigned)(left < W ? left : W)); }
@@ -108,126 +93,15 @@ ALWAYS_INLINE void accumulate(dist_op op, const __m512 qv[U], const __m512 rv[U]
     }
 }
 
+ALWAYS_INLINE vfloat vzero(void) { return _mm512_setzero_ps(); }
+
 ALWAYS_INLINE float reduce(const __m512 acc[U]) {
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
 }
 
-/*
- * Distances of q against R rows (row r at row0 + r * stride bytes), n elements each.
- * DOT / L2 write res[r]; COS writes the dot product to res[r] and the row's squared norm to
- * res2[r]. with_qq accumulates q's squared norm into *qq with exactly the operations the
- * one-pair cosine uses (R may be 0 to get only that). pf, when not NULL, is the first of R
- * rows (same stride) whose cache lines are prefetched while these are read.
- */
-ALWAYS_INLINE void block(elem_kind k, dist_op op, int R, int with_qq, const uint8_t *q, const uint8_t *row0,
-                         size_t stride, size_t n, const uint8_t *pf, float *res, float *res2, float *qq) {
-    const size_t eb = elem_bytes(k);
-    __m512 acc[MAX_ROWS][U], acc2[MAX_ROWS][U], qacc[U];
-    UNROLL for (int u = 0; u < U; u++) {
-        qacc[u] = _mm512_setzero_ps();
-        UNROLL for (int r = 0; r < R; r++) acc[r][u] = acc2[r][u] = _mm512_setzero_ps();
-    }
-    size_t i = 0;
-    for (; i + CHUNK <= n; i += CHUNK) {
-        __m512 qv[U];
-        load_chunk(k, q + i * eb, qv);
-        if (with_qq) {
-            UNROLL for (int u = 0; u < U; u++) qacc[u] = _mm512_fmadd_ps(qv[u], qv[u], qacc[u]);
-        }
-        UNROLL for (int r = 0; r < R; r++) {
-            if (pf) {
-                UNROLL for (size_t line = 0; line < CHUNK * eb; line += 64)
-                    _mm_prefetch((const char *)(pf + r * stride + i * eb + line), _MM_HINT_T0);
-            }
-            __m512 rv[U];
-            load_chunk(k, row0 + r * stride + i * eb, rv);
-            accumulate(op, qv, rv, acc[r], acc2[r]);
-        }
-    }
-    if (i < n) {
-        __m512 qv[U];
-        load_tail(k, q + i * eb, n - i, qv);
-        if (with_qq) {
-            UNROLL for (int u = 0; u < U; u++) qacc[u] = _mm512_fmadd_ps(qv[u], qv[u], qacc[u]);
-        }
-        UNROLL for (int r = 0; r < R; r++) {
-            if (pf) { /* the rest of the future row, including a last line the steps of 64 may miss */
-                const uint8_t *p = pf + r * stride + i * eb;
-                const size_t left = (n - i) * eb;
-                for (size_t line = 0; line < left; line += 64) _mm_prefetch((const char *)(p + line), _MM_HINT_T0);
-                _mm_prefetch((const char *)(p + left - 1), _MM_HINT_T0);
-            }
-            __m512 rv[U];
-            load_tail(k, row0 + r * stride + i * eb, n - i, rv);
-            accumulate(op, qv, rv, acc[r], acc2[r]);
-        }
-    }
-    UNROLL for (int r = 0; r < R; r++) {
-        res[r] = reduce(acc[r]);
-        if (op == OP_COS) res2[r] = reduce(acc2[r]);
-    }
-    if (with_qq) *qq = reduce(qacc);
-}
+#include "internal/distance_float_driver.h"
 
-ALWAYS_INLINE float pair(elem_kind k, dist_op op, const void *a, const void *b, size_t n) {
-    float res[1], res2[1], qq = 0.0f;
-    block(k, op, 1, op == OP_COS, (const uint8_t *)a, (const uint8_t *)b, 0, n, NULL, res, res2, &qq);
-    return op == OP_COS ? kestrel_cosine_finish(res[0], qq, res2[0]) : res[0];
-}
-
-ALWAYS_INLINE kestrel_status many(elem_kind k, dist_op op, const void *qp, const void *basep, size_t dim,
-                                  size_t count, size_t stride, float *out) {
-    kestrel_status st = kestrel_check_many(qp, basep, dim, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    if (dim == 0) { /* base may be NULL: no row address is formed */
-        float empty = op == OP_COS ? kestrel_cosine_finish(0.0, 0.0, 0.0) : 0.0f;
-        for (size_t r = 0; r < count; r++) out[r] = empty;
-        return KESTREL_OK;
-    }
-    const uint8_t *q = (const uint8_t *)qp, *base = (const uint8_t *)basep;
-    const size_t sb = stride * elem_bytes(k);
-    const int R = op == OP_COS ? ROWS_COS : ROWS_DL;
-    float qq = 0.0f, res[MAX_ROWS], res2[MAX_ROWS];
-    if (op == OP_COS) block(k, op, 0, 1, q, NULL, 0, dim, NULL, res, res2, &qq);
-    const size_t pass = (size_t)R * sb;
-    const size_t ahead = pass >= PREFETCH_BYTES ? (size_t)R : (size_t)R * ((PREFETCH_BYTES + pass - 1) / pass);
-    size_t r = 0;
-    for (; r + (size_t)R <= count; r += (size_t)R) {
-        const uint8_t *pf = r + ahead + (size_t)R <= count ? base + (r + ahead) * sb : NULL;
-        block(k, op, R, 0, q, base + r * sb, sb, dim, pf, res, res2, NULL);
-        UNROLL for (int j = 0; j < R; j++) {
-            out[r + j] = op == OP_COS ? kestrel_cosine_finish(res[j], qq, res2[j]) : res[j];
-        }
-    }
-    for (; r < count; r++) {
-        block(k, op, 1, 0, q, base + r * sb, sb, dim, NULL, res, res2, NULL);
-        out[r] = op == OP_COS ? kestrel_cosine_finish(res[0], qq, res2[0]) : res[0];
-    }
-    return KESTREL_OK;
-}
-
-#define DEFINE_TIER_KERNELS(kind, T, suffix)                                                                  \
-    float kestrel_dot_##suffix##_avx512(const T *a, const T *b, size_t n) { return pair(kind, OP_DOT, a, b, n); } \
-    float kestrel_l2sq_##suffix##_avx512(const T *a, const T *b, size_t n) { return pair(kind, OP_L2, a, b, n); } \
-    float kestrel_cosine_##suffix##_avx512(const T *a, const T *b, size_t n) {                                \
-        return pair(kind, OP_COS, a, b, n);                                                                   \
-    }                                                                                                         \
-    kestrel_status kestrel_dot_##suffix##_many_avx512(const T *q, const T *base, size_t dim, size_t count,    \
-                                                      size_t stride, float *out) {                            \
-        return many(kind, OP_DOT, q, base, dim, count, stride, out);                                          \
-    }                                                                                                         \
-    kestrel_status kestrel_l2sq_##suffix##_many_avx512(const T *q, const T *base, size_t dim, size_t count,   \
-                                                       size_t stride, float *out) {                           \
-        return many(kind, OP_L2, q, base, dim, count, stride, out);                                           \
-    }                                                                                                         \
-    kestrel_status kestrel_cosine_##suffix##_many_avx512(const T *q, const T *base, size_t dim, size_t count, \
-                                                         size_t stride, float *out) {                         \
-        return many(kind, OP_COS, q, base, dim, count, stride, out);                                          \
-    }
-
-DEFINE_TIER_KERNELS(K_F32, float, f32)
-DEFINE_TIER_KERNELS(K_F16, uint16_t, f16)
-DEFINE_TIER_KERNELS(K_BF16, uint16_t, bf16)
+KESTREL_FLOAT_TIER_KERNELS(avx512)
 
 KESTREL_TARGET_END
 

@@ -18,12 +18,10 @@
  * Tails: 16-byte steps, one 8-byte step, then at most 7 scalar elements; nothing is read
  * outside [a, a + n).
  */
-#include "internal/distance_int.h"
+#include "internal/distance_int_driver.h"
 
 #if KESTREL_ARM64
 #include <arm_neon.h>
-
-static inline size_t block_end(size_t lo, size_t n) { return n - lo > KESTREL_I8_BLOCK ? lo + KESTREL_I8_BLOCK : n; }
 
 static inline int32x4_t dot8_acc(int32x4_t acc, int8x8_t a, int8x8_t b) { return vpadalq_s16(acc, vmull_s8(a, b)); }
 static inline int32x4_t dot16_lo(int32x4_t acc, int8x16_t a, int8x16_t b) {
@@ -39,6 +37,30 @@ static inline uint32x4_t sq16_hi(uint32x4_t acc, uint8x16_t d) { return vpadalq_
 static inline uint32x4_t sq8(uint32x4_t acc, int8x8_t a, int8x8_t b) {
     uint8x8_t d = vreinterpret_u8_s8(vabd_s8(a, b));
     return vpadalq_u16(acc, vmull_u8(d, d));
+}
+
+/* Scalar remainder [i, hi) (< 8 elements) of a one-pair cosine block: adds a.b, a.a, b.b to s[0..2]. */
+static inline void cos_rest(const int8_t *a, const int8_t *b, size_t i, size_t hi, int64_t s[3]) {
+    for (; i < hi; i++) {
+        int32_t x = a[i], y = b[i];
+        s[0] += x * y;
+        s[1] += x * x;
+        s[2] += y * y;
+    }
+}
+
+/* Scalar remainder [i, hi) (< 8 elements) of one scanned row, added to *s0 / *s1 as the rows_block functions do. */
+static inline void rows_rest(int kind, const int8_t *q, const int8_t *r, size_t i, size_t hi, int64_t *s0,
+                             int64_t *s1) {
+    for (; i < hi; i++) {
+        int32_t x = q[i], y = r[i];
+        if (kind == K_L2) {
+            *s0 += (x - y) * (x - y);
+        } else {
+            *s0 += x * y;
+            if (kind == K_COS) *s1 += y * y;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -115,56 +137,17 @@ static void cos_block(const int8_t *a, const int8_t *b, size_t i, size_t hi, int
         bb0 = dot8_acc(bb0, vb, vb);
         i += 8;
     }
-    int64_t ab = vaddlvq_s32(vaddq_s32(ab0, ab1)), aa = vaddlvq_s32(vaddq_s32(aa0, aa1));
-    int64_t bb = vaddlvq_s32(vaddq_s32(bb0, bb1));
-    for (; i < hi; i++) {
-        int32_t x = a[i], y = b[i];
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    s[0] += ab;
-    s[1] += aa;
-    s[2] += bb;
+    s[0] += vaddlvq_s32(vaddq_s32(ab0, ab1));
+    s[1] += vaddlvq_s32(vaddq_s32(aa0, aa1));
+    s[2] += vaddlvq_s32(vaddq_s32(bb0, bb1));
+    cos_rest(a, b, i, hi, s);
 }
 
-int64_t kestrel_dot_i8_neon(const int8_t *a, const int8_t *b, size_t n) {
-    int64_t s = 0;
-    for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK) s += dot_block(a, b, lo, block_end(lo, n));
-    return s;
-}
-
-int64_t kestrel_l2sq_i8_neon(const int8_t *a, const int8_t *b, size_t n) {
-    int64_t s = 0;
-    for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK) s += l2sq_block(a, b, lo, block_end(lo, n));
-    return s;
-}
-
-float kestrel_cosine_i8_neon(const int8_t *a, const int8_t *b, size_t n) {
-    int64_t s[3] = {0, 0, 0};
-    for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK) cos_block(a, b, lo, block_end(lo, n), s);
-    return kestrel_cosine_finish((double)s[0], (double)s[1], (double)s[2]);
-}
+KESTREL_I8_PAIR_KERNELS(neon, 1, dot_block, l2sq_block, cos_block)
 
 /* ------------------------------------------------------------------------------------------ */
 /* One query against many rows (both tiers): four rows per pass share the query loads          */
 /* ------------------------------------------------------------------------------------------ */
-
-enum { K_DOT, K_L2, K_COS };
-
-/* Scalar remainder (< 8 elements) of one row, added to s0/s1 as in the block functions. */
-static inline void rows_rest(int kind, const int8_t *q, const int8_t *r, size_t i, size_t hi, int64_t *s0,
-                             int64_t *s1) {
-    for (; i < hi; i++) {
-        int32_t x = q[i], y = r[i];
-        if (kind == K_L2) {
-            *s0 += (x - y) * (x - y);
-        } else {
-            *s0 += x * y;
-            if (kind == K_COS) *s1 += y * y;
-        }
-    }
-}
 
 /*
  * For R (1 or 4) rows and the elements [i, hi) (at most KESTREL_I8_BLOCK of them):
@@ -225,71 +208,12 @@ static KESTREL_ALWAYS_INLINE void neon_rows_block(int kind, int R, const int8_t 
     }
 }
 
-/*
- * The scan shared by the int8 one-to-many kernels of both tiers (count >= 1, dim >= 1, arguments
- * checked): BLOCK(R, r, ahead, lo, hi, s0, s1) accumulates per-row sums over [lo, hi);
- * EMIT(row, s0, s1) writes out[row].
- */
-#define ROWS_SCAN(BLOCK, EMIT)                                                                          \
-    do {                                                                                                \
-        const size_t pf_rows = kestrel_prefetch_rows(stride);                                           \
-        size_t row = 0;                                                                                 \
-        for (; row + 4 <= count; row += 4) {                                                            \
-            const int8_t *r[4];                                                                         \
-            for (int k = 0; k < 4; k++) r[k] = base + (row + (size_t)k) * stride;                       \
-            size_t ahead = row + 3 + pf_rows < count ? pf_rows * stride : 0;                            \
-            int64_t s0[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0};                                         \
-            for (size_t lo = 0; lo < dim; lo += KESTREL_I8_BLOCK) BLOCK(4, r, ahead, lo, block_end(lo, dim), s0, s1); \
-            for (int k = 0; k < 4; k++) EMIT(row + (size_t)k, s0[k], s1[k]);                            \
-        }                                                                                               \
-        for (; row < count; row++) {                                                                    \
-            const int8_t *r[4] = {base + row * stride, NULL, NULL, NULL};                               \
-            int64_t s0[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0};                                         \
-            for (size_t lo = 0; lo < dim; lo += KESTREL_I8_BLOCK) BLOCK(1, r, 0, lo, block_end(lo, dim), s0, s1); \
-            EMIT(row, s0[0], s1[0]);                                                                    \
-        }                                                                                               \
-    } while (0)
+#define NBLOCK_DOT(R, r, ahead, lo, hi, s0, s1, s2) (neon_rows_block(K_DOT, R, q, r, ahead, lo, hi, s0, s1), (void)(s2))
+#define NBLOCK_L2(R, r, ahead, lo, hi, s0, s1, s2) (neon_rows_block(K_L2, R, q, r, ahead, lo, hi, s0, s1), (void)(s2))
+#define NBLOCK_COS(R, r, ahead, lo, hi, s0, s1, s2) (neon_rows_block(K_COS, R, q, r, ahead, lo, hi, s0, s1), (void)(s2))
 
-#define MANY_EMPTY_DIM(zero)                                                                            \
-    if (dim == 0) {                                                                                     \
-        for (size_t row = 0; row < count; row++) out[row] = zero;                                       \
-        return KESTREL_OK;                                                                              \
-    }
 
-#define EMIT_I32(row, s, unused) out[row] = (int32_t)(s)
-#define EMIT_COS(row, ab, bb) out[row] = kestrel_cosine_finish((double)(ab), (double)qq, (double)(bb))
-
-#define NBLOCK_DOT(R, r, ahead, lo, hi, s0, s1) neon_rows_block(K_DOT, R, q, r, ahead, lo, hi, s0, s1)
-#define NBLOCK_L2(R, r, ahead, lo, hi, s0, s1) neon_rows_block(K_L2, R, q, r, ahead, lo, hi, s0, s1)
-#define NBLOCK_COS(R, r, ahead, lo, hi, s0, s1) neon_rows_block(K_COS, R, q, r, ahead, lo, hi, s0, s1)
-
-kestrel_status kestrel_dot_i8_many_neon(const int8_t *q, const int8_t *base, size_t dim, size_t count,
-                                        size_t stride, int32_t *out) {
-    kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    MANY_EMPTY_DIM(0)
-    ROWS_SCAN(NBLOCK_DOT, EMIT_I32);
-    return KESTREL_OK;
-}
-
-kestrel_status kestrel_l2sq_i8_many_neon(const int8_t *q, const int8_t *base, size_t dim, size_t count,
-                                         size_t stride, int32_t *out) {
-    kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    MANY_EMPTY_DIM(0)
-    ROWS_SCAN(NBLOCK_L2, EMIT_I32);
-    return KESTREL_OK;
-}
-
-kestrel_status kestrel_cosine_i8_many_neon(const int8_t *q, const int8_t *base, size_t dim, size_t count,
-                                           size_t stride, float *out) {
-    kestrel_status st = kestrel_check_many(q, base, dim, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    MANY_EMPTY_DIM(0.0f)
-    const int64_t qq = kestrel_dot_i8_neon(q, q, dim);
-    ROWS_SCAN(NBLOCK_COS, EMIT_COS);
-    return KESTREL_OK;
-}
+KESTREL_I8_MANY_KERNELS(neon, 1, NBLOCK_DOT, NBLOCK_L2, NBLOCK_COS)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Packed binary (NEON; the dotprod tier keeps these)                                          */
@@ -398,48 +322,7 @@ static KESTREL_ALWAYS_INLINE void bin_rows(int jaccard, int R, const uint8_t *q,
         }
 }
 
-#define BIN_SCAN(jaccard, EMIT)                                                                         \
-    do {                                                                                                \
-        const size_t pf_rows = kestrel_prefetch_rows(stride);                                           \
-        size_t row = 0;                                                                                 \
-        for (; row + 4 <= count; row += 4) {                                                            \
-            const uint8_t *r[4];                                                                        \
-            for (int k = 0; k < 4; k++) r[k] = base + (row + (size_t)k) * stride;                       \
-            size_t ahead = row + 3 + pf_rows < count ? pf_rows * stride : 0;                            \
-            uint64_t h[4], u[4];                                                                        \
-            bin_rows(jaccard, 4, q, r, ahead, nbytes, h, u);                                            \
-            for (int k = 0; k < 4; k++) EMIT(row + (size_t)k, h[k], u[k]);                              \
-        }                                                                                               \
-        for (; row < count; row++) {                                                                    \
-            const uint8_t *r[4] = {base + row * stride, NULL, NULL, NULL};                              \
-            uint64_t h[4], u[4];                                                                        \
-            bin_rows(jaccard, 1, q, r, 0, nbytes, h, u);                                                \
-            EMIT(row, h[0], u[0]);                                                                      \
-        }                                                                                               \
-    } while (0)
-
-#define EMIT_HAM(row, h, unused) out[row] = (uint32_t)(h)
-#define EMIT_JAC(row, h, u) out[row] = kestrel_jaccard_finish((h), (u))
-
-kestrel_status kestrel_hamming_b1_many_neon(const uint8_t *q, const uint8_t *base, size_t nbytes, size_t count,
-                                            size_t stride, uint32_t *out) {
-    kestrel_status st = kestrel_check_many(q, base, nbytes, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    size_t dim = nbytes;
-    MANY_EMPTY_DIM(0)
-    BIN_SCAN(0, EMIT_HAM);
-    return KESTREL_OK;
-}
-
-kestrel_status kestrel_jaccard_b1_many_neon(const uint8_t *q, const uint8_t *base, size_t nbytes, size_t count,
-                                            size_t stride, float *out) {
-    kestrel_status st = kestrel_check_many(q, base, nbytes, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    size_t dim = nbytes;
-    MANY_EMPTY_DIM(0.0f)
-    BIN_SCAN(1, EMIT_JAC);
-    return KESTREL_OK;
-}
+KESTREL_BIN_MANY_KERNELS(neon, 1, bin_rows, 4, 4)
 
 /* ============================================================================================ */
 /* NEON dot product (sdot/udot)                                                                 */
@@ -522,37 +405,13 @@ static void sdot_cos_block(const int8_t *a, const int8_t *b, size_t i, size_t hi
         bb8 = vdot_s32(bb8, vb, vb);
         i += 8;
     }
-    int64_t ab = vaddlvq_s32(vaddq_s32(ab0, ab1)) + vaddlv_s32(ab8);
-    int64_t aa = vaddlvq_s32(vaddq_s32(aa0, aa1)) + vaddlv_s32(aa8);
-    int64_t bb = vaddlvq_s32(vaddq_s32(bb0, bb1)) + vaddlv_s32(bb8);
-    for (; i < hi; i++) {
-        int32_t x = a[i], y = b[i];
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    s[0] += ab;
-    s[1] += aa;
-    s[2] += bb;
+    s[0] += vaddlvq_s32(vaddq_s32(ab0, ab1)) + vaddlv_s32(ab8);
+    s[1] += vaddlvq_s32(vaddq_s32(aa0, aa1)) + vaddlv_s32(aa8);
+    s[2] += vaddlvq_s32(vaddq_s32(bb0, bb1)) + vaddlv_s32(bb8);
+    cos_rest(a, b, i, hi, s);
 }
 
-int64_t kestrel_dot_i8_neondot(const int8_t *a, const int8_t *b, size_t n) {
-    int64_t s = 0;
-    for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK) s += sdot_block(a, b, lo, block_end(lo, n));
-    return s;
-}
-
-int64_t kestrel_l2sq_i8_neondot(const int8_t *a, const int8_t *b, size_t n) {
-    int64_t s = 0;
-    for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK) s += udot_l2sq_block(a, b, lo, block_end(lo, n));
-    return s;
-}
-
-float kestrel_cosine_i8_neondot(const int8_t *a, const int8_t *b, size_t n) {
-    int64_t s[3] = {0, 0, 0};
-    for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK) sdot_cos_block(a, b, lo, block_end(lo, n), s);
-    return kestrel_cosine_finish((double)s[0], (double)s[1], (double)s[2]);
-}
+KESTREL_I8_PAIR_KERNELS(neondot, 1, sdot_block, udot_l2sq_block, sdot_cos_block)
 
 /* As neon_rows_block, with sdot/udot. */
 static KESTREL_ALWAYS_INLINE void sdot_rows_block(int kind, int R, const int8_t *q,
@@ -605,37 +464,12 @@ static KESTREL_ALWAYS_INLINE void sdot_rows_block(int kind, int R, const int8_t 
     for (int k = 0; k < R; k++) rows_rest(kind, q, r[k], i, hi, &s0[k], &s1[k]);
 }
 
-#define DBLOCK_DOT(R, r, ahead, lo, hi, s0, s1) sdot_rows_block(K_DOT, R, q, r, ahead, lo, hi, s0, s1)
-#define DBLOCK_L2(R, r, ahead, lo, hi, s0, s1) sdot_rows_block(K_L2, R, q, r, ahead, lo, hi, s0, s1)
-#define DBLOCK_COS(R, r, ahead, lo, hi, s0, s1) sdot_rows_block(K_COS, R, q, r, ahead, lo, hi, s0, s1)
+#define DBLOCK_DOT(R, r, ahead, lo, hi, s0, s1, s2) (sdot_rows_block(K_DOT, R, q, r, ahead, lo, hi, s0, s1), (void)(s2))
+#define DBLOCK_L2(R, r, ahead, lo, hi, s0, s1, s2) (sdot_rows_block(K_L2, R, q, r, ahead, lo, hi, s0, s1), (void)(s2))
+#define DBLOCK_COS(R, r, ahead, lo, hi, s0, s1, s2) (sdot_rows_block(K_COS, R, q, r, ahead, lo, hi, s0, s1), (void)(s2))
 
-kestrel_status kestrel_dot_i8_many_neondot(const int8_t *q, const int8_t *base, size_t dim, size_t count,
-                                           size_t stride, int32_t *out) {
-    kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    MANY_EMPTY_DIM(0)
-    ROWS_SCAN(DBLOCK_DOT, EMIT_I32);
-    return KESTREL_OK;
-}
 
-kestrel_status kestrel_l2sq_i8_many_neondot(const int8_t *q, const int8_t *base, size_t dim, size_t count,
-                                            size_t stride, int32_t *out) {
-    kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    MANY_EMPTY_DIM(0)
-    ROWS_SCAN(DBLOCK_L2, EMIT_I32);
-    return KESTREL_OK;
-}
-
-kestrel_status kestrel_cosine_i8_many_neondot(const int8_t *q, const int8_t *base, size_t dim, size_t count,
-                                              size_t stride, float *out) {
-    kestrel_status st = kestrel_check_many(q, base, dim, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    MANY_EMPTY_DIM(0.0f)
-    const int64_t qq = kestrel_dot_i8_neondot(q, q, dim);
-    ROWS_SCAN(DBLOCK_COS, EMIT_COS);
-    return KESTREL_OK;
-}
+KESTREL_I8_MANY_KERNELS(neondot, 1, DBLOCK_DOT, DBLOCK_L2, DBLOCK_COS)
 
 KESTREL_TARGET_END
 

@@ -16,7 +16,7 @@
  * the bytes already counted are masked off; shorter inputs take a scalar path. Nothing is
  * read outside [a, a + n).
  */
-#include "internal/distance_int.h"
+#include "internal/distance_int_driver.h"
 
 #if KESTREL_X86
 #include <immintrin.h>
@@ -28,26 +28,7 @@ static const uint8_t k_keep_last[64] = {Z8, Z8, Z8, Z8, F8, F8, F8, F8};
 #undef Z8
 #undef F8
 
-/* Scalar pieces for inputs shorter than one vector. */
-static int64_t dot_short(const int8_t *a, const int8_t *b, size_t n) {
-    int32_t s = 0; /* n < 32: |s| < 2^19 */
-    for (size_t i = 0; i < n; i++) s += (int32_t)a[i] * b[i];
-    return s;
-}
-
-static int64_t l2sq_short(const int8_t *a, const int8_t *b, size_t n) {
-    int32_t s = 0;
-    for (size_t i = 0; i < n; i++) {
-        int32_t d = (int32_t)a[i] - b[i];
-        s += d * d;
-    }
-    return s;
-}
-
 KESTREL_TARGET_AVX2_BEGIN
-
-/* Upper end of the block that starts at lo. */
-static inline size_t block_end(size_t lo, size_t n) { return n - lo > KESTREL_I8_BLOCK ? lo + KESTREL_I8_BLOCK : n; }
 
 static inline __m256i keep_last(size_t r) { return _mm256_loadu_si256((const __m256i *)(k_keep_last + r)); }
 static inline __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
@@ -104,36 +85,6 @@ static inline __m256i popcnt_u8(__m256i x) {
 }
 
 static inline __m256i sad0(__m256i c) { return _mm256_sad_epu8(c, _mm256_setzero_si256()); }
-
-/* Popcount of short byte ranges (< 32 bytes) with 64-bit popcnt. */
-static inline uint64_t popcnt_bytes_xor(const uint8_t *a, const uint8_t *b, size_t n) {
-    uint64_t s = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        s += (uint64_t)__builtin_popcountll(x ^ y);
-    }
-    for (; i < n; i++) s += (uint64_t)__builtin_popcount((unsigned)(a[i] ^ b[i]));
-    return s;
-}
-
-static inline void popcnt_bytes_and_or(const uint8_t *a, const uint8_t *b, size_t n, uint64_t *inter,
-                                       uint64_t *uni) {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        *inter += (uint64_t)__builtin_popcountll(x & y);
-        *uni += (uint64_t)__builtin_popcountll(x | y);
-    }
-    for (; i < n; i++) {
-        *inter += (uint64_t)__builtin_popcount((unsigned)(a[i] & b[i]));
-        *uni += (uint64_t)__builtin_popcount((unsigned)(a[i] | b[i]));
-    }
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* int8, one pair                                                                              */
@@ -205,35 +156,12 @@ static void cos_block(const int8_t *a, const int8_t *b, size_t lo, size_t hi, in
     s[2] += hsum_i32(bb);
 }
 
-int64_t kestrel_dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
-    if (n < 32) return dot_short(a, b, n);
-    int64_t s = 0;
-    for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK)
-        s += dot_block(a, b, lo, block_end(lo, n));
-    return s;
-}
-
-int64_t kestrel_l2sq_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
-    if (n < 32) return l2sq_short(a, b, n);
-    int64_t s = 0;
-    for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK)
-        s += l2sq_block(a, b, lo, block_end(lo, n));
-    return s;
-}
-
-float kestrel_cosine_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
-    if (n < 32) return kestrel_cosine_i8_scalar(a, b, n);
-    int64_t s[3] = {0, 0, 0};
-    for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK)
-        cos_block(a, b, lo, block_end(lo, n), s);
-    return kestrel_cosine_finish((double)s[0], (double)s[1], (double)s[2]);
-}
+/* Inputs shorter than one vector (n < 32) take the scalar helpers of distance_int_driver.h. */
+KESTREL_I8_PAIR_KERNELS(avx2, 32, dot_block, l2sq_block, cos_block)
 
 /* ------------------------------------------------------------------------------------------ */
 /* int8, one query against many rows: four rows per pass share the query loads                */
 /* ------------------------------------------------------------------------------------------ */
-
-enum { K_DOT, K_L2, K_COS };
 
 /*
  * One 32-element step of R (1 or 4) rows: the bytes at q + i and r_k + i, with `keep` masking
@@ -302,78 +230,19 @@ static KESTREL_ALWAYS_INLINE void rows_block(int kind, int R, const int8_t *q, c
     }
 }
 
-/*
- * The scan shared by the three int8 one-to-many kernels (dim >= 32, count >= 1, arguments
- * checked): four rows per pass share the query loads; EMIT(row, s0, s1) writes out[row].
- */
-#define ROWS_SCAN(kind, EMIT)                                                                           \
-    do {                                                                                                \
-        const size_t pf_rows = kestrel_prefetch_rows(stride);                                           \
-        size_t row = 0;                                                                                 \
-        for (; row + 4 <= count; row += 4) {                                                            \
-            const int8_t *r[4];                                                                         \
-            for (int k = 0; k < 4; k++) r[k] = base + (row + (size_t)k) * stride;                       \
-            size_t ahead = row + 3 + pf_rows < count ? pf_rows * stride : 0; \
-            int64_t s0[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0};                                         \
-            for (size_t lo = 0; lo < dim; lo += KESTREL_I8_BLOCK)                                       \
-                rows_block(kind, 4, q, r, ahead, lo, block_end(lo, dim), s0, s1);                       \
-            for (int k = 0; k < 4; k++) EMIT(row + (size_t)k, s0[k], s1[k]);                            \
-        }                                                                                               \
-        for (; row < count; row++) {                                                                    \
-            const int8_t *r[4] = {base + row * stride, NULL, NULL, NULL};                               \
-            int64_t s0[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0};                                         \
-            for (size_t lo = 0; lo < dim; lo += KESTREL_I8_BLOCK)                                       \
-                rows_block(kind, 1, q, r, 0, lo, block_end(lo, dim), s0, s1);                           \
-            EMIT(row, s0[0], s1[0]);                                                                    \
-        }                                                                                               \
-    } while (0)
+/* rows_block as the BLOCK of KESTREL_I8_ROWS_SCAN (no third sum). */
+#define BLOCK_DOT(R, r, ahead, lo, hi, s0, s1, s2) (rows_block(K_DOT, R, q, r, ahead, lo, hi, s0, s1), (void)(s2))
+#define BLOCK_L2(R, r, ahead, lo, hi, s0, s1, s2) (rows_block(K_L2, R, q, r, ahead, lo, hi, s0, s1), (void)(s2))
+#define BLOCK_COS(R, r, ahead, lo, hi, s0, s1, s2) (rows_block(K_COS, R, q, r, ahead, lo, hi, s0, s1), (void)(s2))
 
-#define EMIT_I32(row, s, unused) out[row] = (int32_t)(s)
-#define EMIT_COS(row, ab, bb) out[row] = kestrel_cosine_finish((double)(ab), (double)qq, (double)(bb))
-
-kestrel_status kestrel_dot_i8_many_avx2(const int8_t *q, const int8_t *base, size_t dim, size_t count,
-                                        size_t stride, int32_t *out) {
-    kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    if (dim < 32) {
-        for (size_t row = 0; row < count; row++) out[row] = dim ? (int32_t)dot_short(q, base + row * stride, dim) : 0;
-        return KESTREL_OK;
-    }
-    ROWS_SCAN(K_DOT, EMIT_I32);
-    return KESTREL_OK;
-}
-
-kestrel_status kestrel_l2sq_i8_many_avx2(const int8_t *q, const int8_t *base, size_t dim, size_t count,
-                                         size_t stride, int32_t *out) {
-    kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    if (dim < 32) {
-        for (size_t row = 0; row < count; row++) out[row] = dim ? (int32_t)l2sq_short(q, base + row * stride, dim) : 0;
-        return KESTREL_OK;
-    }
-    ROWS_SCAN(K_L2, EMIT_I32);
-    return KESTREL_OK;
-}
-
-kestrel_status kestrel_cosine_i8_many_avx2(const int8_t *q, const int8_t *base, size_t dim, size_t count,
-                                           size_t stride, float *out) {
-    kestrel_status st = kestrel_check_many(q, base, dim, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    if (dim < 32) {
-        for (size_t row = 0; row < count; row++) out[row] = dim ? kestrel_cosine_i8_scalar(q, base + row * stride, dim) : 0.0f;
-        return KESTREL_OK;
-    }
-    const int64_t qq = kestrel_dot_i8_avx2(q, q, dim); /* the query's norm, once */
-    ROWS_SCAN(K_COS, EMIT_COS);
-    return KESTREL_OK;
-}
+KESTREL_I8_MANY_KERNELS(avx2, 32, BLOCK_DOT, BLOCK_L2, BLOCK_COS)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Packed binary                                                                               */
 /* ------------------------------------------------------------------------------------------ */
 
 uint64_t kestrel_hamming_b1_avx2(const uint8_t *a, const uint8_t *b, size_t n) {
-    if (n < 32) return n ? popcnt_bytes_xor(a, b, n) : 0;
+    if (n < 32) return n ? kestrel_b1_xor_popcount(a, b, n) : 0;
     __m256i acc = _mm256_setzero_si256();
     size_t i = 0;
     while (i + 32 <= n) {
@@ -394,7 +263,7 @@ uint64_t kestrel_hamming_b1_avx2(const uint8_t *a, const uint8_t *b, size_t n) {
 float kestrel_jaccard_b1_avx2(const uint8_t *a, const uint8_t *b, size_t n) {
     uint64_t inter = 0, uni = 0;
     if (n < 32) {
-        if (n) popcnt_bytes_and_or(a, b, n, &inter, &uni);
+        if (n) kestrel_b1_and_or_popcount(a, b, n, &inter, &uni);
         return kestrel_jaccard_finish(inter, uni);
     }
     __m256i acc_i = _mm256_setzero_si256(), acc_u = _mm256_setzero_si256();
@@ -482,57 +351,7 @@ static KESTREL_ALWAYS_INLINE void bin_rows(int jaccard, int R, const uint8_t *q,
 }
 
 /* Hamming keeps four rows per pass; jaccard two (its byte and 64-bit counters fill the 16 registers). */
-#define BIN_SCAN(jaccard, RB, EMIT)                                                                     \
-    do {                                                                                                \
-        const size_t pf_rows = kestrel_prefetch_rows(stride);                                           \
-        size_t row = 0;                                                                                 \
-        for (; row + RB <= count; row += RB) {                                                          \
-            const uint8_t *r[4] = {NULL, NULL, NULL, NULL};                                             \
-            for (int k = 0; k < RB; k++) r[k] = base + (row + (size_t)k) * stride;                      \
-            size_t ahead = row + RB - 1 + pf_rows < count ? pf_rows * stride : 0; \
-            uint64_t h[4], u[4];                                                                        \
-            bin_rows(jaccard, RB, q, r, ahead, nbytes, h, u);                                           \
-            for (int k = 0; k < RB; k++) EMIT(row + (size_t)k, h[k], u[k]);                             \
-        }                                                                                               \
-        for (; row < count; row++) {                                                                    \
-            const uint8_t *r[4] = {base + row * stride, NULL, NULL, NULL};                              \
-            uint64_t h[4], u[4];                                                                        \
-            bin_rows(jaccard, 1, q, r, 0, nbytes, h, u);                                                \
-            EMIT(row, h[0], u[0]);                                                                      \
-        }                                                                                               \
-    } while (0)
-
-#define EMIT_HAM(row, h, unused) out[row] = (uint32_t)(h)
-#define EMIT_JAC(row, h, u) out[row] = kestrel_jaccard_finish((h), (u))
-
-kestrel_status kestrel_hamming_b1_many_avx2(const uint8_t *q, const uint8_t *base, size_t nbytes, size_t count,
-                                            size_t stride, uint32_t *out) {
-    kestrel_status st = kestrel_check_many(q, base, nbytes, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    if (nbytes < 32) {
-        for (size_t row = 0; row < count; row++)
-            out[row] = nbytes ? (uint32_t)popcnt_bytes_xor(q, base + row * stride, nbytes) : 0;
-        return KESTREL_OK;
-    }
-    BIN_SCAN(0, 4, EMIT_HAM);
-    return KESTREL_OK;
-}
-
-kestrel_status kestrel_jaccard_b1_many_avx2(const uint8_t *q, const uint8_t *base, size_t nbytes, size_t count,
-                                            size_t stride, float *out) {
-    kestrel_status st = kestrel_check_many(q, base, nbytes, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    if (nbytes < 32) {
-        for (size_t row = 0; row < count; row++) {
-            uint64_t inter = 0, uni = 0;
-            if (nbytes) popcnt_bytes_and_or(q, base + row * stride, nbytes, &inter, &uni);
-            out[row] = kestrel_jaccard_finish(inter, uni);
-        }
-        return KESTREL_OK;
-    }
-    BIN_SCAN(1, 2, EMIT_JAC);
-    return KESTREL_OK;
-}
+KESTREL_BIN_MANY_KERNELS(avx2, 32, bin_rows, 4, 2)
 
 KESTREL_TARGET_END
 

@@ -18,7 +18,7 @@
  * totals; per element the largest term is 255 * 128 (biased dot) or 255^2 (l2sq), and
  * 16384 * 255^2 < 2^31, so no lane or partial sum wraps.
  */
-#include "internal/distance_int.h"
+#include "internal/distance_int_driver.h"
 
 #if KESTREL_X86
 #include <immintrin.h>
@@ -76,9 +76,6 @@ static inline __m512i popcnt_u8(__m512i x) {
 
 static inline __m512i sad0(__m512i c) { return _mm512_sad_epu8(c, _mm512_setzero_si512()); }
 
-/* Upper end of the block that starts at lo. */
-static inline size_t block_end(size_t lo, size_t n) { return n - lo > KESTREL_I8_BLOCK ? lo + KESTREL_I8_BLOCK : n; }
-
 /* ------------------------------------------------------------------------------------------ */
 /* int8, one pair                                                                              */
 /* ------------------------------------------------------------------------------------------ */
@@ -111,18 +108,24 @@ static int64_t l2sq_block(const int8_t *a, const int8_t *b, size_t i, size_t hi)
     return _mm512_reduce_add_epi32(_mm512_add_epi32(acc0, acc1));
 }
 
+/* The 64 elements at a + i and b + i, as two int16 vectors each; elements from hi on read as 0. */
+static inline void widen_step(const int8_t *a, const int8_t *b, size_t i, size_t hi, __m512i *a0, __m512i *a1,
+                              __m512i *b0, __m512i *b1) {
+    if (i + 64 <= hi) {
+        *a0 = widen32(a + i), *a1 = widen32(a + i + 32), *b0 = widen32(b + i), *b1 = widen32(b + i + 32);
+    } else {
+        __mmask64 m = first_bytes(hi - i);
+        __mmask32 m0 = (__mmask32)m, m1 = (__mmask32)(m >> 32);
+        *a0 = widen32_tail(m0, a + i), *a1 = widen32_tail(m1, a + i + 32);
+        *b0 = widen32_tail(m0, b + i), *b1 = widen32_tail(m1, b + i + 32);
+    }
+}
+
 static void cos_block(const int8_t *a, const int8_t *b, size_t i, size_t hi, int64_t s[3]) {
     __m512i ab = _mm512_setzero_si512(), aa = _mm512_setzero_si512(), bb = _mm512_setzero_si512();
     for (; i < hi; i += 64) {
         __m512i a0, a1, b0, b1;
-        if (i + 64 <= hi) {
-            a0 = widen32(a + i), a1 = widen32(a + i + 32), b0 = widen32(b + i), b1 = widen32(b + i + 32);
-        } else {
-            __mmask64 m = first_bytes(hi - i);
-            __mmask32 m0 = (__mmask32)m, m1 = (__mmask32)(m >> 32);
-            a0 = widen32_tail(m0, a + i), a1 = widen32_tail(m1, a + i + 32);
-            b0 = widen32_tail(m0, b + i), b1 = widen32_tail(m1, b + i + 32);
-        }
+        widen_step(a, b, i, hi, &a0, &a1, &b0, &b1);
         ab = _mm512_add_epi32(ab, _mm512_add_epi32(_mm512_madd_epi16(a0, b0), _mm512_madd_epi16(a1, b1)));
         aa = _mm512_add_epi32(aa, _mm512_add_epi32(_mm512_madd_epi16(a0, a0), _mm512_madd_epi16(a1, a1)));
         bb = _mm512_add_epi32(bb, _mm512_add_epi32(_mm512_madd_epi16(b0, b0), _mm512_madd_epi16(b1, b1)));
@@ -132,29 +135,11 @@ static void cos_block(const int8_t *a, const int8_t *b, size_t i, size_t hi, int
     s[2] += _mm512_reduce_add_epi32(bb);
 }
 
-int64_t kestrel_dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n) {
-    int64_t s = 0;
-    for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK) s += dot_block(a, b, lo, block_end(lo, n));
-    return s;
-}
-
-int64_t kestrel_l2sq_i8_avx512(const int8_t *a, const int8_t *b, size_t n) {
-    int64_t s = 0;
-    for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK) s += l2sq_block(a, b, lo, block_end(lo, n));
-    return s;
-}
-
-float kestrel_cosine_i8_avx512(const int8_t *a, const int8_t *b, size_t n) {
-    int64_t s[3] = {0, 0, 0};
-    for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK) cos_block(a, b, lo, block_end(lo, n), s);
-    return kestrel_cosine_finish((double)s[0], (double)s[1], (double)s[2]);
-}
+KESTREL_I8_PAIR_KERNELS(avx512, 1, dot_block, l2sq_block, cos_block)
 
 /* ------------------------------------------------------------------------------------------ */
 /* int8, one query against many rows: four rows per pass share the query loads                */
 /* ------------------------------------------------------------------------------------------ */
-
-enum { K_DOT, K_L2, K_COS };
 
 /*
  * One 64-element step of R (1 or 4) rows at offset i; m masks the valid bytes (all ones when
@@ -205,74 +190,12 @@ static KESTREL_ALWAYS_INLINE void rows_block(int kind, int R, const int8_t *q, c
     }
 }
 
-/*
- * The scan shared by the int8 one-to-many kernels of both AVX-512 tiers (count >= 1, dim >= 1,
- * arguments checked): BLOCK(R, r, ahead, lo, hi, s0, s1, s2) accumulates per-row sums for the
- * elements [lo, hi) of rows r[0..R); EMIT(row, s0, s1, s2) writes out[row]. Four rows per pass
- * share the query loads; rows kestrel_prefetch_rows() further on are prefetched.
- */
-#define ROWS_SCAN(BLOCK, EMIT)                                                                          \
-    do {                                                                                                \
-        const size_t pf_rows = kestrel_prefetch_rows(stride);                                           \
-        size_t row = 0;                                                                                 \
-        for (; row + 4 <= count; row += 4) {                                                            \
-            const int8_t *r[4];                                                                         \
-            for (int k = 0; k < 4; k++) r[k] = base + (row + (size_t)k) * stride;                       \
-            size_t ahead = row + 3 + pf_rows < count ? pf_rows * stride : 0; \
-            int64_t s0[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0}, s2[4] = {0, 0, 0, 0};                   \
-            for (size_t lo = 0; lo < dim; lo += KESTREL_I8_BLOCK)                                       \
-                BLOCK(4, r, ahead, lo, block_end(lo, dim), s0, s1, s2);                                 \
-            for (int k = 0; k < 4; k++) EMIT(row + (size_t)k, s0[k], s1[k], s2[k]);                     \
-        }                                                                                               \
-        for (; row < count; row++) {                                                                    \
-            const int8_t *r[4] = {base + row * stride, NULL, NULL, NULL};                               \
-            int64_t s0[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0}, s2[4] = {0, 0, 0, 0};                   \
-            for (size_t lo = 0; lo < dim; lo += KESTREL_I8_BLOCK)                                       \
-                BLOCK(1, r, 0, lo, block_end(lo, dim), s0, s1, s2);                                     \
-            EMIT(row, s0[0], s1[0], s2[0]);                                                             \
-        }                                                                                               \
-    } while (0)
-
-/* dim = 0: every distance is 0 (no pointer is touched). */
-#define MANY_EMPTY_DIM(zero)                                                                            \
-    if (dim == 0) {                                                                                     \
-        for (size_t row = 0; row < count; row++) out[row] = zero;                                       \
-        return KESTREL_OK;                                                                              \
-    }
-
+/* rows_block as the BLOCK of KESTREL_I8_ROWS_SCAN (no third sum). */
 #define BLOCK_DOT(R, r, ahead, lo, hi, s0, s1, s2) (rows_block(K_DOT, R, q, r, ahead, lo, hi, s0, s1), (void)(s2))
 #define BLOCK_L2(R, r, ahead, lo, hi, s0, s1, s2) (rows_block(K_L2, R, q, r, ahead, lo, hi, s0, s1), (void)(s2))
 #define BLOCK_COS(R, r, ahead, lo, hi, s0, s1, s2) (rows_block(K_COS, R, q, r, ahead, lo, hi, s0, s1), (void)(s2))
-#define EMIT_I32(row, s, u1, u2) out[row] = (int32_t)(s)
-#define EMIT_COS(row, ab, bb, u2) out[row] = kestrel_cosine_finish((double)(ab), (double)qq, (double)(bb))
 
-kestrel_status kestrel_dot_i8_many_avx512(const int8_t *q, const int8_t *base, size_t dim, size_t count,
-                                          size_t stride, int32_t *out) {
-    kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    MANY_EMPTY_DIM(0)
-    ROWS_SCAN(BLOCK_DOT, EMIT_I32);
-    return KESTREL_OK;
-}
-
-kestrel_status kestrel_l2sq_i8_many_avx512(const int8_t *q, const int8_t *base, size_t dim, size_t count,
-                                           size_t stride, int32_t *out) {
-    kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    MANY_EMPTY_DIM(0)
-    ROWS_SCAN(BLOCK_L2, EMIT_I32);
-    return KESTREL_OK;
-}
-
-kestrel_status kestrel_cosine_i8_many_avx512(const int8_t *q, const int8_t *base, size_t dim, size_t count,
-                                             size_t stride, float *out) {
-    kestrel_status st = kestrel_check_many(q, base, dim, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    MANY_EMPTY_DIM(0.0f)
-    const int64_t qq = kestrel_dot_i8_avx512(q, q, dim);
-    ROWS_SCAN(BLOCK_COS, EMIT_COS);
-    return KESTREL_OK;
-}
+KESTREL_I8_MANY_KERNELS(avx512, 1, BLOCK_DOT, BLOCK_L2, BLOCK_COS)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Packed binary                                                                               */
@@ -365,48 +288,7 @@ static KESTREL_ALWAYS_INLINE void bin_rows(int jaccard, int R, const uint8_t *q,
     if (jaccard) hsum4_u64(acc_u[0], acc_u[1], acc_u[2], acc_u[3], u);
 }
 
-#define BIN_SCAN(jaccard, EMIT)                                                                         \
-    do {                                                                                                \
-        const size_t pf_rows = kestrel_prefetch_rows(stride);                                           \
-        size_t row = 0;                                                                                 \
-        for (; row + 4 <= count; row += 4) {                                                            \
-            const uint8_t *r[4];                                                                        \
-            for (int k = 0; k < 4; k++) r[k] = base + (row + (size_t)k) * stride;                       \
-            size_t ahead = row + 3 + pf_rows < count ? pf_rows * stride : 0; \
-            uint64_t h[4], u[4];                                                                        \
-            bin_rows(jaccard, 4, q, r, ahead, nbytes, h, u);                                            \
-            for (int k = 0; k < 4; k++) EMIT(row + (size_t)k, h[k], u[k]);                              \
-        }                                                                                               \
-        for (; row < count; row++) {                                                                    \
-            const uint8_t *r[4] = {base + row * stride, NULL, NULL, NULL};                              \
-            uint64_t h[4], u[4];                                                                        \
-            bin_rows(jaccard, 1, q, r, 0, nbytes, h, u);                                                \
-            EMIT(row, h[0], u[0]);                                                                      \
-        }                                                                                               \
-    } while (0)
-
-#define EMIT_HAM(row, h, unused) out[row] = (uint32_t)(h)
-#define EMIT_JAC(row, h, u) out[row] = kestrel_jaccard_finish((h), (u))
-
-kestrel_status kestrel_hamming_b1_many_avx512(const uint8_t *q, const uint8_t *base, size_t nbytes, size_t count,
-                                              size_t stride, uint32_t *out) {
-    kestrel_status st = kestrel_check_many(q, base, nbytes, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    size_t dim = nbytes;
-    MANY_EMPTY_DIM(0)
-    BIN_SCAN(0, EMIT_HAM);
-    return KESTREL_OK;
-}
-
-kestrel_status kestrel_jaccard_b1_many_avx512(const uint8_t *q, const uint8_t *base, size_t nbytes, size_t count,
-                                              size_t stride, float *out) {
-    kestrel_status st = kestrel_check_many(q, base, nbytes, count, stride, out);
-    if (st != KESTREL_OK || count == 0) return st;
-    size_t dim = nbytes;
-    MANY_EMPTY_DIM(0.0f)
-    BIN_SCAN(1, EMIT_JAC);
-    return KESTREL_OK;
-}
+KESTREL_BIN_MANY_KERNELS(avx512, 1, bin_rows, 4, 4)
 
 KESTREL_TARGET_END
 
@@ -461,14 +343,7 @@ static void vnni_cos_block(const int8_t *a, const int8_t *b, size_t i, size_t hi
     __m512i ab = _mm512_setzero_si512(), aa = _mm512_setzero_si512(), bb = _mm512_setzero_si512();
     for (; i < hi; i += 64) {
         __m512i a0, a1, b0, b1;
-        if (i + 64 <= hi) {
-            a0 = widen32(a + i), a1 = widen32(a + i + 32), b0 = widen32(b + i), b1 = widen32(b + i + 32);
-        } else {
-            __mmask64 m = first_bytes(hi - i);
-            __mmask32 m0 = (__mmask32)m, m1 = (__mmask32)(m >> 32);
-            a0 = widen32_tail(m0, a + i), a1 = widen32_tail(m1, a + i + 32);
-            b0 = widen32_tail(m0, b + i), b1 = widen32_tail(m1, b + i + 32);
-        }
+        widen_step(a, b, i, hi, &a0, &a1, &b0, &b1);
         ab = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(ab, a0, b0), a1, b1);
         aa = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(aa, a0, a0), a1, a1);
         bb = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(bb, b0, b0), b1, b1);
@@ -478,23 +353,7 @@ static void vnni_cos_block(const int8_t *a, const int8_t *b, size_t i, size_t hi
     s[2] += _mm512_reduce_add_epi32(bb);
 }
 
-int64_t kestrel_dot_i8_avx512vnni(const int8_t *a, const int8_t *b, size_t n) {
-    int64_t s = 0;
-    for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK) s += vnni_dot_block(a, b, lo, block_end(lo, n));
-    return s;
-}
-
-int64_t kestrel_l2sq_i8_avx512vnni(const int8_t *a, const int8_t *b, size_t n) {
-    int64_t s = 0;
-    for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK) s += vnni_l2sq_block(a, b, lo, block_end(lo, n));
-    return s;
-}
-
-float kestrel_cosine_i8_avx512vnni(const int8_t *a, const int8_t *b, size_t n) {
-    int64_t s[3] = {0, 0, 0};
-    for (size_t lo = 0; lo < n; lo += KESTREL_I8_BLOCK) vnni_cos_block(a, b, lo, block_end(lo, n), s);
-    return kestrel_cosine_finish((double)s[0], (double)s[1], (double)s[2]);
-}
+KESTREL_I8_PAIR_KERNELS(avx512vnni, 1, vnni_dot_block, vnni_l2sq_block, vnni_cos_block)
 
 /*
  * One-to-many with the row as the biased (unsigned) operand, so the correction depends on the
@@ -577,10 +436,10 @@ kestrel_status kestrel_dot_i8_many_avx512vnni(const int8_t *q, const int8_t *bas
                                               size_t stride, int32_t *out) {
     kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);
     if (st != KESTREL_OK || count == 0) return st;
-    MANY_EMPTY_DIM(0)
+    KESTREL_MANY_EMPTY_DIM(dim, 0)
     int64_t qsum;
     vnni_query_sums(q, dim, &qsum, NULL);
-    ROWS_SCAN(VBLOCK_DOT, EMIT_VDOT);
+    KESTREL_I8_ROWS_SCAN(VBLOCK_DOT, EMIT_VDOT);
     return KESTREL_OK;
 }
 
@@ -588,11 +447,11 @@ kestrel_status kestrel_l2sq_i8_many_avx512vnni(const int8_t *q, const int8_t *ba
                                                size_t stride, int32_t *out) {
     kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);
     if (st != KESTREL_OK || count == 0) return st;
-    MANY_EMPTY_DIM(0)
+    KESTREL_MANY_EMPTY_DIM(dim, 0)
     int64_t qsum, qq;
     vnni_query_sums(q, dim, &qsum, &qq);
     const size_t padded = (dim + 63) & ~(size_t)63;
-    ROWS_SCAN(VBLOCK_PARTS, EMIT_VL2);
+    KESTREL_I8_ROWS_SCAN(VBLOCK_PARTS, EMIT_VL2);
     return KESTREL_OK;
 }
 
@@ -600,11 +459,11 @@ kestrel_status kestrel_cosine_i8_many_avx512vnni(const int8_t *q, const int8_t *
                                                  size_t stride, float *out) {
     kestrel_status st = kestrel_check_many(q, base, dim, count, stride, out);
     if (st != KESTREL_OK || count == 0) return st;
-    MANY_EMPTY_DIM(0.0f)
+    KESTREL_MANY_EMPTY_DIM(dim, 0.0f)
     int64_t qsum, qq;
     vnni_query_sums(q, dim, &qsum, &qq);
     const size_t padded = (dim + 63) & ~(size_t)63;
-    ROWS_SCAN(VBLOCK_PARTS, EMIT_VCOS);
+    KESTREL_I8_ROWS_SCAN(VBLOCK_PARTS, EMIT_VCOS);
     return KESTREL_OK;
 }
 

@@ -17,13 +17,9 @@ float kestrel_max_f32_scalar(const float *x, size_t n) {
 
 void kestrel_softmax_f32_scalar(const float *x, float *y, size_t n) {
     if (n == 0) return;
-    float m = kestrel_max_f32_scalar(x, n);
-    if (m != m || m == INFINITY) {
-        for (size_t i = 0; i < n; i++) y[i] = NAN;
-        return;
-    }
-    if (m == -INFINITY) { /* fully masked row */
-        for (size_t i = 0; i < n; i++) y[i] = 0.0f;
+    float m = kestrel_max_f32_scalar(x, n), v;
+    if (kestrel_softmax_fill(m, &v)) {
+        for (size_t i = 0; i < n; i++) y[i] = v;
         return;
     }
     float s = 0.0f;
@@ -63,54 +59,34 @@ float kestrel_sumsq_f32_scalar(const float *x, size_t n) {
     return s;
 }
 
+/* Points every math entry of table t at the kernels of one tier. */
+#define SET_MATH(t, tier)                              \
+    do {                                               \
+        (t)->exp_f32 = kestrel_exp_f32_##tier;         \
+        (t)->softmax_f32 = kestrel_softmax_f32_##tier; \
+        (t)->axpy_f32 = kestrel_axpy_f32_##tier;       \
+        (t)->scale_f32 = kestrel_scale_f32_##tier;     \
+        (t)->add_f32 = kestrel_add_f32_##tier;         \
+        (t)->mul_f32 = kestrel_mul_f32_##tier;         \
+        (t)->sum_f32 = kestrel_sum_f32_##tier;         \
+        (t)->max_f32 = kestrel_max_f32_##tier;         \
+        (t)->sumsq_f32 = kestrel_sumsq_f32_##tier;     \
+    } while (0)
+
+/*
+ * Fills the math entries of one tier's table. Tiers without kernels of their own here
+ * (avx512vnni, neondot) keep what they copied from their parent tier.
+ */
 void kestrel_register_math(kestrel_kernel_table *t, kestrel_isa isa) {
-    if (isa == KESTREL_ISA_SCALAR) {
-        t->exp_f32 = kestrel_exp_f32_scalar;
-        t->softmax_f32 = kestrel_softmax_f32_scalar;
-        t->axpy_f32 = kestrel_axpy_f32_scalar;
-        t->scale_f32 = kestrel_scale_f32_scalar;
-        t->add_f32 = kestrel_add_f32_scalar;
-        t->mul_f32 = kestrel_mul_f32_scalar;
-        t->sum_f32 = kestrel_sum_f32_scalar;
-        t->max_f32 = kestrel_max_f32_scalar;
-        t->sumsq_f32 = kestrel_sumsq_f32_scalar;
-    }
+    switch (isa) {
+    case KESTREL_ISA_SCALAR: SET_MATH(t, scalar); break;
 #if KESTREL_X86
-    if (isa == KESTREL_ISA_AVX2) {
-        t->exp_f32 = kestrel_exp_f32_avx2;
-        t->softmax_f32 = kestrel_softmax_f32_avx2;
-        t->axpy_f32 = kestrel_axpy_f32_avx2;
-        t->scale_f32 = kestrel_scale_f32_avx2;
-        t->add_f32 = kestrel_add_f32_avx2;
-        t->mul_f32 = kestrel_mul_f32_avx2;
-        t->sum_f32 = kestrel_sum_f32_avx2;
-        t->max_f32 = kestrel_max_f32_avx2;
-        t->sumsq_f32 = kestrel_sumsq_f32_avx2;
-    }
-    if (isa == KESTREL_ISA_AVX512) {
-        t->exp_f32 = kestrel_exp_f32_avx512;
-        t->softmax_f32 = kestrel_softmax_f32_avx512;
-        t->axpy_f32 = kestrel_axpy_f32_avx512;
-        t->scale_f32 = kestrel_scale_f32_avx512;
-        t->add_f32 = kestrel_add_f32_avx512;
-        t->mul_f32 = kestrel_mul_f32_avx512;
-        t->sum_f32 = kestrel_sum_f32_avx512;
-        t->max_f32 = kestrel_max_f32_avx512;
-        t->sumsq_f32 = kestrel_sumsq_f32_avx512;
-    }
+    case KESTREL_ISA_AVX2: SET_MATH(t, avx2); break;
+    case KESTREL_ISA_AVX512: SET_MATH(t, avx512); break;
 #endif
 #if KESTREL_ARM64
-    if (isa == KESTREL_ISA_NEON) {
-        t->exp_f32 = kestrel_exp_f32_neon;
-        t->softmax_f32 = kestrel_softmax_f32_neon;
-        t->axpy_f32 = kestrel_axpy_f32_neon;
-        t->scale_f32 = kestrel_scale_f32_neon;
-        t->add_f32 = kestrel_add_f32_neon;
-        t->mul_f32 = kestrel_mul_f32_neon;
-        t->sum_f32 = kestrel_sum_f32_neon;
-        t->max_f32 = kestrel_max_f32_neon;
-        t->sumsq_f32 = kestrel_sumsq_f32_neon;
-    }
+    case KESTREL_ISA_NEON: SET_MATH(t, neon); break;
 #endif
-    /* avx512vnni and neondot inherit these from their parent tier's table. */
+    default: break;
+    }
 }

@@ -158,13 +158,9 @@ static void fill(float *y, size_t n, float v) {
 
 void kestrel_softmax_f32_avx2(const float *x, float *y, size_t n) {
     if (n == 0) return;
-    float m = kestrel_max_f32_avx2(x, n);
-    if (m != m || m == INFINITY) {
-        fill(y, n, NAN);
-        return;
-    }
-    if (m == -INFINITY) { /* fully masked row */
-        fill(y, n, 0.0f);
+    float m = kestrel_max_f32_avx2(x, n), v;
+    if (kestrel_softmax_fill(m, &v)) {
+        fill(y, n, v);
         return;
     }
     const __m256 vm = _mm256_set1_ps(m);

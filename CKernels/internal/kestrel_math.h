@@ -40,6 +40,24 @@
 #define KESTREL_EXP_HI 88.8f
 #define KESTREL_EXP_LO (-104.0f)
 
+/*
+ * The softmax rows decided by their maximum m alone, the same at every tier: a NaN or +Inf
+ * input makes every output NaN; m = -Inf (every input -Inf: a fully masked row) makes every
+ * output 0. Returns 1 and sets *fill to that value for those rows; 0 when m is finite and the
+ * exp pass must run.
+ */
+static inline int kestrel_softmax_fill(float m, float *fill) {
+    if (m != m || m == INFINITY) {
+        *fill = NAN;
+        return 1;
+    }
+    if (m == -INFINITY) {
+        *fill = 0.0f;
+        return 1;
+    }
+    return 0;
+}
+
 /* scalar reference (math_scalar.c) */
 void kestrel_exp_f32_scalar(const float *x, float *y, size_t n);
 void kestrel_softmax_f32_scalar(const float *x, float *y, size_t n);

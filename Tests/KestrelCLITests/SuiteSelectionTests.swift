@@ -13,8 +13,8 @@ import Testing
         #expect(catalog.entries.map(\.name) == SuiteCatalog.names)
         #expect(catalog.acceptedNames == ["all"] + SuiteCatalog.names)
         let (built, absent) = try catalog.select("all")
-        #expect(built.map(\.name) == ["simd", "memory"])
-        #expect(absent.map(\.name) == ["flash-attention", "hnsw", "quantization", "adaptation"])
+        #expect(built.map(\.name) == ["simd", "hnsw", "memory"])
+        #expect(absent.map(\.name) == ["flash-attention", "quantization", "adaptation"])
         #expect(absent.allSatisfy { $0.absentLine?.contains("module not built yet") == true })
         #expect(built.allSatisfy { $0.absentLine == nil })
     }
@@ -32,6 +32,14 @@ import Testing
                          "memory.cli-startup"] {
             #expect(names.contains(expected), "missing \(expected)")
         }
+    }
+
+    @Test func hnswSuiteRegistersItsCasesWithoutRunningThem() throws {
+        let suite = try SuiteCatalog.standard().makeSuite("hnsw", context: context())
+        #expect(suite.suites == ["hnsw"])
+        #expect(suite.cases.map(\.name) == ["hnsw.recall-at-10", "hnsw.speedup-vs-flat-scan", "hnsw.qps", "hnsw.build"])
+        #expect(suite.cases[0].target?.minimum == 0.95)
+        #expect(suite.cases[1].target?.minimum == 150)
     }
 
     @Test func aSingleSuiteRegistersOnlyItsCases() throws {

@@ -64,7 +64,9 @@ struct SuiteCatalog {
                               charts: context.charts).register(into: &suite)
             },
             .absent("flash-attention", module: "KestrelAttention"),
-            .absent("hnsw", module: "KestrelVectorIndex"),
+            .built("hnsw") { suite, context in
+                try HNSWSuite(settings: context.settings).register(into: &suite)
+            },
             .absent("quantization", module: "KestrelQuantization"),
             .absent("adaptation", module: "KestrelAdaptation"),
             .built("memory") { suite, context in

@@ -41,6 +41,10 @@ struct SuiteSettings: Sendable, Equatable {
     var poolRequests = 1_000
     /// `kestrel --help` launches timed by the start-up case.
     var startupRuns = 7
+    /// Vectors, dimension and queries of the built-in HNSW benchmark.
+    var hnswCount = 100_000
+    var hnswDim = 64
+    var hnswQueries = 1_000
     /// Seed of every synthetic input.
     var seed: UInt64 = 42
 
@@ -64,6 +68,8 @@ struct SuiteSettings: Sendable, Equatable {
         s.storageRows = 1_000
         s.poolRequests = 200
         s.startupRuns = 3
+        s.hnswCount = 5_000
+        s.hnswQueries = 200
         return s
     }()
 }

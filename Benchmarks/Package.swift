@@ -45,6 +45,17 @@ let package = Package(
             path: "Benchmarks/MatmulBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // The recording side of KestrelProfiling: LatencyRecorder, ConcurrentLatencyRecorder, MonotonicClock.
+        .executableTarget(
+            name: "ProfilingBenchmarks",
+            dependencies: [
+                "KestrelBenchmarkSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KestrelProfiling", package: "Kestrel"),
+            ],
+            path: "Benchmarks/ProfilingBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -11,10 +11,16 @@ struct AnnBenchCommand: ParsableCommand {
         abstract: "Benchmark HNSW build and search on vector files (.fvecs/.bvecs/.npy; ids .ivecs/.npy)."
     )
 
-    @Option(help: "Base vectors (.fvecs, .bvecs or .npy). Keys are the 0-based row numbers.")
-    var base: String
-    @Option(help: "Query vectors (.fvecs, .bvecs or .npy).")
-    var queries: String
+    @Option(help: "Base vectors (.fvecs, .bvecs or .npy). Keys are the 0-based row numbers. Required unless --curve.")
+    var base: String?
+    @Option(help: "Query vectors (.fvecs, .bvecs or .npy). Required unless --curve.")
+    var queries: String?
+    @Option(help: "Instead of files: for each comma-separated N, HNSW speedup over exact search on N clustered synthetic vectors.")
+    var curve: String?
+    @Option(name: .customLong("curve-dim"), help: "With --curve: components per vector.")
+    var curveDim: Int = 128
+    @Option(name: .customLong("curve-queries"), help: "With --curve: queries (exact ground truth and both timings use the same ones).")
+    var curveQueries: Int = 500
     @Option(name: .customLong("ground-truth"), help: "Ground-truth neighbour rows (.ivecs or int32 .npy); else exact search computes it.")
     var groundTruth: String?
     @Option(help: "Neighbours per query.")
@@ -25,8 +31,8 @@ struct AnnBenchCommand: ParsableCommand {
     var m: Int = 16
     @Option(name: .customLong("ef-construction"), help: "Beam width while building.")
     var efConstruction: Int = 200
-    @Option(help: "Comma-separated search beam widths.")
-    var ef: String = "10,16,32,64,128,256"
+    @Option(help: "Comma-separated search beam widths (default 10,16,32,64,128,256; with --curve a finer grid up to 1024).")
+    var ef: String?
     @Option(help: "Comma-separated search thread counts.")
     var threads: String = "1,2"
     @Option(name: .customLong("build-threads"), help: "Threads used to build.")
@@ -53,13 +59,15 @@ struct AnnBenchCommand: ParsableCommand {
     var mapped = false
 
     func run() throws {
+        if let curve { return try runCurve(sizes: parseList(curve, "--curve")) }
+        guard let base, let queries else { throw ValidationError("--base and --queries are required (or use --curve)") }
         guard let metricValue = DistanceMetric(name: metric), metricValue != .hamming else {
             throw ValidationError("--metric must be l2, ip or cos")
         }
         guard let storageValue = VectorStorageKind(rawValue: storage) else {
             throw ValidationError("--storage must be f32, f16, bf16, int8 or binary")
         }
-        let efs = try parseList(ef, "--ef")
+        let efs = try parseList(ef ?? "10,16,32,64,128,256", "--ef")
         let threadCounts = try parseList(threads, "--threads")
         guard k >= 1, buildThreads >= 1, latencyQueries >= 0 else { throw ValidationError("k, --build-threads must be ≥ 1") }
 
@@ -163,12 +171,12 @@ struct AnnBenchCommand: ParsableCommand {
         }
     }
 
-    private func emit(_ fields: [(String, Any)], table: String) {
+    func emit(_ fields: [(String, Any)], table: String) {
         print(json ? jsonLine(fields) : table)
         fflush(nil)
     }
 
-    private func parseList(_ s: String, _ name: String) throws -> [Int] {
+    func parseList(_ s: String, _ name: String) throws -> [Int] {
         let v = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !v.isEmpty, v.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw ValidationError("\(name) must be a comma-separated list of positive integers") }
         return v.map { $0! }

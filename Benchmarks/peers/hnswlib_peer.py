@@ -29,6 +29,9 @@ import time
 import hnswlib
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_clustered import ground_truth  # noqa: E402
+
 
 def read_vecs(path, dtype, item):
     raw = np.fromfile(path, dtype=np.uint8)
@@ -74,21 +77,8 @@ def write_ivecs(path, ids):
 
 
 def brute_force(base, queries, k, metric):
-    b = base.astype(np.float64)
-    if metric == "cos":
-        b /= np.linalg.norm(b, axis=1, keepdims=True)
-    bn = (b * b).sum(axis=1)
-    gt = np.empty((len(queries), k), dtype=np.int64)
-    for s in range(0, len(queries), 1000):
-        q = queries[s:s + 1000].astype(np.float64)
-        if metric == "cos":
-            q /= np.linalg.norm(q, axis=1, keepdims=True)
-        dots = q @ b.T
-        dist = (bn[None, :] - 2 * dots) if metric == "l2" else -dots
-        part = np.argpartition(dist, k, axis=1)[:, :k]
-        order = np.take_along_axis(dist, part, axis=1).argsort(axis=1, kind="stable")
-        gt[s:s + 1000] = np.take_along_axis(part, order, axis=1)
-    return gt
+    # Exact neighbours in float64: the same routine that writes the data set's ground truth.
+    return ground_truth(base, queries, k, metric).astype(np.int64)
 
 
 def recall(found, truth, k):

@@ -130,11 +130,9 @@ public struct Tensor: Sendable, CustomStringConvertible {
     }
 
     /// A rank-0 f32 tensor holding `value`.
-    public init(scalar value: Float) {
-        // 64 bytes always allocate unless the process is out of memory, which traps anyway.
-        let buffer = (try? AlignedBuffer(byteCount: 4)) ?? {
-            fatalError("out of memory allocating 64 bytes")
-        }()
+    /// - Throws: `KestrelError.capacityExceeded` when even 64 bytes cannot be allocated.
+    public init(scalar value: Float) throws(KestrelError) {
+        let buffer = try AlignedBuffer(byteCount: 4)
         buffer.baseAddress.storeBytes(of: value, as: Float.self)
         self.init(storage: buffer, shape: .scalar, strides: [], offset: 0, dtype: .f32)
     }

@@ -49,7 +49,9 @@ enum IndexFile {
             for s in sections {
                 var sh = [UInt8](repeating: 0, count: headerSize)
                 let tag = Array(s.tag.utf8)
-                precondition(tag.count == 4, "section tags are four ASCII characters")  // internal constant
+                guard tag.count == 4 else {
+                    throw .invalidArgument(name: "section", reason: "tag '\(s.tag)' is not four ASCII characters")
+                }
                 sh.replaceSubrange(0..<4, with: tag)
                 put(&sh, 8, UInt64(s.payload.count))
                 put(&sh, 16, CRC32C.checksum(s.payload))

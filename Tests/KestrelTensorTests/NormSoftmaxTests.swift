@@ -93,7 +93,7 @@ import _KestrelTestSupport
             #expect(throws: KestrelError.self) { try backend.layerNorm(x, weight: nil, bias: try Tensor.zeros([2, 4]), eps: 0) }
             #expect(throws: KestrelError.self) { try backend.rmsNorm(x, weight: nil, eps: -1) }
             #expect(throws: KestrelError.self) { try backend.rmsNorm(x, weight: nil, eps: .nan) }
-            #expect(throws: KestrelError.self) { try backend.rmsNorm(Tensor(scalar: 1), weight: nil, eps: 0) }
+            #expect(throws: KestrelError.self) { try backend.rmsNorm(try Tensor(scalar: 1), weight: nil, eps: 0) }
             #expect(try backend.rmsNorm(try Tensor.zeros([3, 0]), weight: nil, eps: 1).shape.dims == [3, 0])
             #expect(try backend.layerNorm(try Tensor.zeros([0, 5]), weight: nil, bias: nil, eps: 1).shape.dims == [0, 5])
         }

@@ -47,7 +47,7 @@ import _KestrelTestSupport
         let b = try Tensor([0x3F80] as [UInt16], shape: [1], dtype: .bf16)  // bf16 1.0
         #expect(b.scalars() == [1])
         #expect(throws: KestrelError.self) { try Tensor([1] as [UInt16], shape: [1], dtype: .int8) }
-        #expect(Tensor(scalar: 2.5).scalars() == [2.5])
+        #expect(try Tensor(scalar: 2.5).scalars() == [2.5])
     }
 
     @Test func countMismatchNamesShape() {

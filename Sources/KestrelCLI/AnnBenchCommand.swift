@@ -57,6 +57,8 @@ struct AnnBenchCommand: ParsableCommand {
     var loadIndex: String?
     @Flag(name: .customLong("mapped"), help: "With --load-index, memory-map the file read-only instead of copying it.")
     var mapped = false
+    @Flag(inversion: .prefixedNo, help: "After building, renumber nodes breadth-first (HNSWIndex.optimizeLayout; counted in build_s).")
+    var reorder = true
 
     func run() throws {
         if let curve { return try runCurve(sizes: parseList(curve, "--curve")) }
@@ -93,6 +95,7 @@ struct AnnBenchCommand: ParsableCommand {
             index = try HNSWIndex(dimension: baseSet.dimension, metric: metricValue, storage: storageValue,
                                   parameters: params, capacity: baseSet.rows)
             try index.add(keys: (0..<baseSet.rows).map { UInt64($0) }, vectors: baseSet.values, threads: buildThreads)
+            if reorder { try index.optimizeLayout() }
         }
         let buildSeconds = AnnBenchClock.wall() - t0
         let memBytes = AnnBenchClock.residentBytes() - rss0

@@ -33,6 +33,7 @@ extension AnnBenchCommand {
             c.efValues = efs
             c.buildThreads = buildThreads
             c.searchThreads = 1
+            c.optimizeLayout = reorder
             c.searchRepeats = repeats
             c.flatScanQueries = curveQueries
             let f = try HNSWBenchmark.run(c)

@@ -164,11 +164,15 @@ struct GraphView: @unchecked Sendable {
         if bytes > 64 { prefetch(p + 64) }
     }
 
-    /// Cache lines of a vector to prefetch (the hardware streamer picks up the rest).
-    var prefetchLines: Int { min(2, (stride + 63) >> 6) }
+    /// Cache lines of a vector to prefetch: the whole row up to 1 KiB. Measured on 100k × 128
+    /// f32 (interleaved rounds, one thread): prefetching all 8 lines of a row searches 1.2–1.4×
+    /// faster than prefetching 2 and leaving the rest to the L2 streamer, which starts too late
+    /// for rows that are read once.
+    var prefetchLines: Int { min(16, (stride + 63) >> 6) }
 
-    /// How many vectors ahead of the distance computation to prefetch.
-    var prefetchAhead: Int { 4 }
+    /// How many vectors ahead of the distance computation to prefetch (2–4 measured alike; more
+    /// whole rows in flight than that overflow the core's outstanding-miss slots).
+    var prefetchAhead: Int { 3 }
 
     // MARK: Neighbour selection (Malkov & Yashunin, algorithm 4)
 
@@ -283,3 +287,4 @@ struct AcceptFiltered: NodeAcceptor {
         g.state(id) == NodeState.live && filter(g.keys[Int(id)])
     }
 }
+

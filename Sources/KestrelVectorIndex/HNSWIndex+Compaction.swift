@@ -21,6 +21,62 @@ extension HNSWIndex {
         }
     }
 
+    /// Renumbers the nodes in breadth-first order of layer 0 from the entry point, so that nodes
+    /// a search visits together sit together in memory: the vectors and link rows of one
+    /// neighbourhood share pages and the hardware prefetchers and TLB work for the walk instead of
+    /// against it (graph reordering, Coleman et al., NeurIPS 2022). Results are unchanged — keys,
+    /// links and distances stay the same; only internal ids move. Tombstones are dropped as by
+    /// ``compact()``. Worth calling once after a bulk build; later inserts append at the end.
+    /// Holds the structure lock exclusively (searches and inserts wait).
+    /// - Throws: `invalidArgument` on a read-only index; `capacityExceeded` if memory runs out.
+    /// - Complexity: O(N · M) time plus one copy of the arrays (O(N · (stride + M)) extra memory
+    ///   while it runs).
+    public func optimizeLayout() throws(KestrelError) {
+        guard !isReadOnly else { throw Self.readOnlyError }
+        try structure.withExclusive { () throws(KestrelError) in
+            let n = nodeCount
+            if n == 0 { return }
+            let g = view
+            var liveIDs: [UInt32] = []
+            liveIDs.reserveCapacity(n)
+            for i in 0..<n where g.state(UInt32(i)) == NodeState.live { liveIDs.append(UInt32(i)) }
+            if liveIDs.count != n { repairLinks(g, liveIDs) }
+            try renumber(g, breadthFirstOrder(g, liveCount: liveIDs.count))
+        }
+    }
+
+    /// Live nodes in breadth-first order of layer 0 from the entry point (neighbours in link order,
+    /// which the heuristic leaves nearest first), then any live node the walk did not reach.
+    private func breadthFirstOrder(_ g: GraphView, liveCount: Int) -> [UInt32] {
+        let n = nodeCount
+        var seen = [Bool](repeating: false, count: n)
+        var order: [UInt32] = []
+        order.reserveCapacity(liveCount)
+        var head = 0
+        func visit(_ id: UInt32) {
+            seen[Int(id)] = true
+            if g.state(id) == NodeState.live { order.append(id) }
+        }
+        func walk(from start: UInt32) {
+            // Tombstones are walked through (they may bridge live parts) but not placed.
+            var queue: [UInt32] = [start]
+            visit(start)
+            head = 0
+            while head < queue.count {
+                let list = g.links(queue[head], 0)
+                head += 1
+                for j in 1..<(Int(list[0]) + 1) where !seen[Int(list[j])] {
+                    visit(list[j])
+                    queue.append(list[j])
+                }
+            }
+        }
+        let ep = entry.load(ordering: .acquiring)
+        if ep != Self.emptyEntry { walk(from: UInt32(truncatingIfNeeded: ep)) }
+        for i in 0..<n where !seen[i] { walk(from: UInt32(i)) }
+        return order
+    }
+
     /// Re-selects the neighbours of every live node that links to a tombstone.
     private func repairLinks(_ g: GraphView, _ liveIDs: [UInt32]) {
         let scratch = SearchScratch(nodes: capacity, bytes: 64)

@@ -115,6 +115,63 @@ import _KestrelTestSupport
         #expect(try index.search(Array(base[0..<dim]), k: 5).map(\.key) == [42])
     }
 
+    @Test func optimizeLayoutRenumbersBreadthFirstAndKeepsResults() throws {
+        let dim = 16, n = 2500, k = 10
+        let base = clustered(n, dim: dim, seed: 21)
+        let keys = (0..<n).map { UInt64($0) &* 0x9E37_79B9 &+ 5 }
+        let index = try HNSWIndex(dimension: dim, parameters: HNSWParameters(M: 8, efConstruction: 80))
+        #expect(throws: Never.self) { try index.optimizeLayout() }  // empty index: no-op
+        try index.add(keys: keys, vectors: base, threads: 2)
+        let queries = clustered(50, dim: dim, seed: 22)
+        let before = try index.search(batch: queries, k: k, ef: 48, threads: 1)
+        try index.optimizeLayout()
+        #expect(index.checkInvariants() == nil)
+        #expect(index.count == n)
+        // Same graph under new numbers: identical keys and distances for every query.
+        let after = try index.search(batch: queries, k: k, ef: 48, threads: 1)
+        #expect(after.map { $0.map(\.key) } == before.map { $0.map(\.key) })
+        #expect(after.map { $0.map(\.distance) } == before.map { $0.map(\.distance) })
+        // Breadth-first from the entry point: the entry is node 0 and its layer-0 neighbours
+        // are numbered 1, 2, … in link order.
+        let (entryID, firstRow): (UInt64, [UInt32]) = index.structure.withShared {
+            let g = index.view
+            let list = g.links(0, 0)
+            return (index.entry.load(ordering: .acquiring) & 0xFFFF_FFFF, (0..<Int(list[0])).map { list[1 + $0] })
+        }
+        #expect(entryID == 0)
+        #expect(firstRow == (0..<firstRow.count).map { UInt32($0 + 1) })
+        for i in stride(from: 0, to: n, by: 200) { #expect(index.contains(key: keys[i])) }
+
+        // Tombstones are dropped as by compact(), and removed keys stay gone.
+        var removed = Set<UInt64>()
+        for i in stride(from: 1, to: n, by: 4) {
+            _ = try index.remove(key: keys[i])
+            removed.insert(keys[i])
+        }
+        try index.optimizeLayout()
+        #expect(index.tombstoneCount == 0 && index.count == n - removed.count)
+        #expect(index.checkInvariants() == nil)
+        let rest = try index.search(batch: queries, k: k, ef: 64, threads: 2)
+        #expect(rest.allSatisfy { $0.count == k && $0.allSatisfy { !removed.contains($0.key) } })
+        var truth: [[SearchResult]] = []
+        for q in 0..<50 {
+            let query = queries[(q * dim)..<((q + 1) * dim)]
+            var all: [(UInt64, Double)] = []
+            for r in 0..<n where !removed.contains(keys[r]) {
+                all.append((keys[r], Oracle.distance(base[(r * dim)..<((r + 1) * dim)], query, .l2Squared)))
+            }
+            all.sort { $0.1 < $1.1 }
+            truth.append(all.prefix(k).map { SearchResult(key: $0.0, distance: Float($0.1)) })
+        }
+        #expect(recallAt(rest, truth) >= 0.9)
+
+        // A memory-mapped (read-only) index refuses.
+        let dir = TempDir()
+        try index.save(to: dir.file("i.kvi"))
+        let mapped = try HNSWIndex.load(from: dir.file("i.kvi"), mapped: true)
+        #expect(throws: KestrelError.self) { try mapped.optimizeLayout() }
+    }
+
     @Test func reAddingAKeyReplacesItsVector() throws {
         let dim = 6
         let index = try HNSWIndex(dimension: dim)

@@ -59,6 +59,10 @@ struct AnnBenchCommand: ParsableCommand {
     var mapped = false
     @Flag(inversion: .prefixedNo, help: "After building, renumber nodes breadth-first (HNSWIndex.optimizeLayout; counted in build_s).")
     var reorder = true
+    @Flag(name: .customLong("map-full"), help: "With --load-index (not --mapped): leave the kept f32 re-ranking vectors in the file, mapped read-only.")
+    var mapFull = false
+    @Option(name: .customLong("rerank-depth"), help: "With --rerank: re-score only the best max(k, R) candidates exactly (0 = all ef).")
+    var rerankDepth = 0
 
     func run() throws {
         if let curve { return try runCurve(sizes: parseList(curve, "--curve")) }
@@ -87,7 +91,7 @@ struct AnnBenchCommand: ParsableCommand {
         let t0 = AnnBenchClock.wall()
         let index: HNSWIndex
         if let loadIndex {
-            index = try HNSWIndex.load(from: URL(fileURLWithPath: loadIndex), mapped: mapped)
+            index = try HNSWIndex.load(from: URL(fileURLWithPath: loadIndex), mapped: mapped, mapFullPrecision: mapFull)
             guard index.dimension == baseSet.dimension, index.count == baseSet.rows else {
                 throw ValidationError("\(loadIndex) holds \(index.count) × \(index.dimension), base is \(baseSet.rows) × \(baseSet.dimension)")
             }
@@ -99,12 +103,15 @@ struct AnnBenchCommand: ParsableCommand {
         }
         let buildSeconds = AnnBenchClock.wall() - t0
         let memBytes = AnnBenchClock.residentBytes() - rss0
+        guard rerankDepth >= 0 else { throw ValidationError("--rerank-depth must be ≥ 0") }
+        index.rerankDepth = rerankDepth
         if let saveIndex { try index.save(to: URL(fileURLWithPath: saveIndex)) }
         let event = loadIndex == nil ? "build" : "load"
         emit([("event", event), ("build_s", buildSeconds), ("index_bytes", index.bytesUsed), ("mem_bytes", memBytes),
               ("build_threads", loadIndex == nil ? buildThreads : 0), ("version", kestrelVersionString),
               ("n", baseSet.rows), ("dim", baseSet.dimension), ("M", index.parameters.M),
-              ("ef_construction", index.parameters.efConstruction), ("storage", index.storage.rawValue)],
+              ("ef_construction", index.parameters.efConstruction), ("storage", index.storage.rawValue),
+              ("vector_heap_bytes", index.memoryUsage().vectorHeapBytes)],
              table: String(format: "%@: %d × %d in %.2f s on %d threads, index %.1f MB (RSS +%.1f MB)", event,
                            baseSet.rows, baseSet.dimension, buildSeconds, loadIndex == nil ? buildThreads : 0,
                            Double(index.bytesUsed) / 1e6, Double(memBytes) / 1e6))
@@ -172,6 +179,16 @@ struct AnnBenchCommand: ParsableCommand {
                                            lat.isEmpty ? "-" : String(format: "%.0f", percentile(lat, 99)), recall))
             }
         }
+        // Where the index's bytes ended up after the searches (mapped parts: resident pages now).
+        let usage = index.memoryUsage()
+        emit([("event", "memory"), ("heap_bytes", usage.heapBytes), ("code_heap_bytes", usage.codeHeapBytes),
+              ("code_mapped_bytes", usage.codeMappedBytes), ("full_heap_bytes", usage.fullPrecisionHeapBytes),
+              ("full_mapped_bytes", usage.fullPrecisionMappedBytes), ("full_resident_bytes", usage.fullPrecisionResidentBytes),
+              ("graph_heap_bytes", usage.graphHeapBytes), ("f32_vector_bytes", baseSet.rows * baseSet.dimension * 4)],
+             table: String(format: "memory: heap %.1f MB (codes %.1f, f32 %.1f, graph %.1f); mapped codes %.1f MB, f32 %.1f MB (%.1f MB resident)",
+                           Double(usage.heapBytes) / 1e6, Double(usage.codeHeapBytes) / 1e6, Double(usage.fullPrecisionHeapBytes) / 1e6,
+                           Double(usage.graphHeapBytes) / 1e6, Double(usage.codeMappedBytes) / 1e6,
+                           Double(usage.fullPrecisionMappedBytes) / 1e6, Double(usage.fullPrecisionResidentBytes) / 1e6))
     }
 
     func emit(_ fields: [(String, Any)], table: String) {

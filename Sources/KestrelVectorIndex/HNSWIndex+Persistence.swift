@@ -53,9 +53,17 @@ extension HNSWIndex {
     ///   - verifyChecksums: check payload CRCs (one sequential read of the file). Structural
     ///     validation runs either way, so a damaged file can never cause an out-of-bounds access.
     /// - Throws: `corruptFile`, `unsupportedVersion`, `invalidArgument` (unreadable file).
-    public static func load(from url: URL, mapped: Bool = false, verifyChecksums: Bool = true) throws(KestrelError) -> HNSWIndex {
+    ///   - mapFullPrecision: with `mapped` false, copy the graph and the codes into memory but
+    ///     leave the kept f32 vectors (``HNSWParameters/keepFullPrecision``) in the file, read
+    ///     through a read-only mapping when re-ranking: heap memory holds only the codes (e.g.
+    ///     0.25× of f32 for int8) and each search touches at most ``rerankDepth`` f32 rows. The
+    ///     index stays writable: the first insert copies the f32 vectors into memory.
+    public static func load(
+        from url: URL, mapped: Bool = false, mapFullPrecision: Bool = false, verifyChecksums: Bool = true
+    ) throws(KestrelError) -> HNSWIndex {
         let file = try MappedFile(path: url.path)
-        return try load(file.bytes, mapping: mapped ? file : nil, verifyChecksums: verifyChecksums)
+        return try load(file.bytes, mapping: mapped ? file : nil, fullPrecisionMapping: mapFullPrecision ? file : nil,
+                        verifyChecksums: verifyChecksums)
     }
 
     /// Loads an index from the bytes of a saved file (copied).
@@ -63,7 +71,9 @@ extension HNSWIndex {
         try load(bytes, mapping: nil, verifyChecksums: true)
     }
 
-    static func load(_ bytes: UnsafeRawBufferPointer, mapping: MappedFile?, verifyChecksums: Bool) throws(KestrelError) -> HNSWIndex {
+    static func load(
+        _ bytes: UnsafeRawBufferPointer, mapping: MappedFile?, fullPrecisionMapping: MappedFile? = nil, verifyChecksums: Bool
+    ) throws(KestrelError) -> HNSWIndex {
         let contents = try IndexFile.read(bytes, allowed: sectionTags, verifyPayloads: verifyChecksums)
         guard contents.kind == .hnsw else { throw .corruptFile(reason: "not an HNSW index file") }
         let p = try contents.section("PARM")
@@ -179,7 +189,14 @@ extension HNSWIndex {
             index.vectors = try region(vs, cap * codec.stride)
             index.links0 = try region(l0, cap * row0 * 4)
             index.upper = try region(lu, max(used, 1) * rowU * 4)
-            index.full = try fs.map { (s) throws(KestrelError) in try region(s, cap * codec.dimension * 4) }
+            index.full = try fs.map { (s) throws(KestrelError) in
+                // Left in the file only when there is a row to map: capacity is exactly n, so
+                // any insert grows (copies) the f32 rows into memory before writing one.
+                if mapping == nil, let fm = fullPrecisionMapping, n > 0 {
+                    return MemoryRegion(mapping: fm, offset: s.offset, byteCount: s.count)
+                }
+                return try region(s, cap * codec.dimension * 4)
+            }
             index.lockBytes = try MemoryRegion(zeroedBytes: cap)
             index.capacity = mapping == nil ? cap : n
             index.upperCapacity = mapping == nil ? max(used, 1) : used

@@ -70,15 +70,19 @@ extension HNSWIndex {
         structure.withShared {
             let cap = capacity
             let bytes = scratchBytes
-            Parallel.run(threads: min(threads, nq)) { [self] t in
+            let workers = min(threads, nq)
+            // Unfiltered batches run in locality order: queries whose greedy descent ends at the
+            // same or a nearby layer-0 entry node (ids are close after optimizeLayout()) walk the
+            // same part of the graph, so running them back to back finds its vectors in cache.
+            // Results still land at their queries' positions.
+            let order = filter == nil && nq >= Self.localityBatchMinimum
+                ? localityOrder(qs.pointer, count: nq, threads: workers) : nil
+            let sendableOrder = order.map { SendableArray($0) }
+            Parallel.forEach(count: nq, threads: workers, chunk: 8) { [self] j, _ in
+                let i = sendableOrder?.values[j] ?? j
                 let scratch = pool.take(nodes: cap, bytes: bytes)
-                let step = min(threads, nq)
-                var i = t
-                while i < nq {
-                    // Rows were validated above, so this cannot throw.
-                    results.buffer[i] = (try? searchLocked(qs.pointer + i * d, k: k, ef: efValue, filter: filter, scratch: scratch)) ?? []
-                    i += step
-                }
+                // Rows were validated above, so this cannot throw.
+                results.buffer[i] = (try? searchLocked(qs.pointer + i * d, k: k, ef: efValue, filter: filter, scratch: scratch)) ?? []
                 pool.give(scratch)
             }
         }
@@ -99,6 +103,53 @@ extension HNSWIndex {
         }
     }
 
+    /// Batches at least this large are searched in locality order (see ``localityOrder``).
+    static let localityBatchMinimum = 64
+
+    /// Query rows sorted by the layer-0 node their greedy descent reaches (structure lock held
+    /// shared). Costs one upper-layer descent per query (a few distance computations on the few
+    /// nodes of the upper layers, which stay in cache).
+    func localityOrder(_ queries: UnsafePointer<Float>, count nq: Int, threads: Int) -> [Int] {
+        let ep = entry.load(ordering: .acquiring)
+        if ep == Self.emptyEntry || Int(ep >> 32) == 0 { return Array(0..<nq) }
+        var packed = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: nq)
+        defer { packed.deallocate() }
+        let out = SendableBuffer(packed)
+        let cap = capacity
+        let bytes = scratchBytes
+        let d = dimension
+        let qs = SendablePointer(queries)
+        Parallel.forEach(count: nq, threads: threads, chunk: 64) { [self] i, _ in
+            let scratch = pool.take(nodes: cap, bytes: bytes)
+            defer { pool.give(scratch) }
+            var node = UInt32(truncatingIfNeeded: ep)
+            if let q = try? prepareQuery(qs.pointer + i * d, scratch: scratch) {
+                let g = view
+                var dist = g.scorer(q, g.vector(node))
+                var l = Int(ep >> 32)
+                while l > 0 {
+                    g.greedy(q, cur: &node, dist: &dist, level: l)
+                    l -= 1
+                }
+            }
+            out.buffer[i] = UInt64(node) << 32 | UInt64(i)
+        }
+        packed.sort()
+        return packed.map { Int($0 & 0xFFFF_FFFF) }
+    }
+
+    /// Prepares (normalises, validates) `query` into the scratch and returns the pointer the
+    /// scorer takes: the prepared floats for f32 storage, else the query's code.
+    @inline(__always)
+    func prepareQuery(_ query: UnsafePointer<Float>, scratch: SearchScratch) throws(KestrelError) -> UnsafeRawPointer {
+        _ = scratch.begin(nodes: capacity, bytes: scratchBytes, words: 4 * (maxM0 + 1))
+        let prepared = scratch.bytes.assumingMemoryBound(to: Float.self)
+        try codec.prepare(query, rowIndex: 0, into: prepared)
+        if storage == .f32 { return UnsafeRawPointer(prepared) }
+        codec.encode(prepared, into: scratch.bytes + codeOffset)
+        return UnsafeRawPointer(scratch.bytes + codeOffset)
+    }
+
     /// Scratch bytes of one search: prepared query (f32), then its code, 64-byte aligned.
     var scratchBytes: Int { codeOffset + codec.stride + 64 }
     var codeOffset: Int { (dimension * 4 + 63) & ~63 }
@@ -107,16 +158,8 @@ extension HNSWIndex {
     func searchLocked(
         _ query: UnsafePointer<Float>, k: Int, ef: Int, filter: ((UInt64) -> Bool)?, scratch: SearchScratch
     ) throws(KestrelError) -> [SearchResult] {
-        _ = scratch.begin(nodes: capacity, bytes: scratchBytes, words: 4 * (maxM0 + 1))
-        let prepared = scratch.bytes.assumingMemoryBound(to: Float.self)
-        try codec.prepare(query, rowIndex: 0, into: prepared)
-        let q: UnsafeRawPointer
-        if storage == .f32 {
-            q = UnsafeRawPointer(prepared)
-        } else {
-            codec.encode(prepared, into: scratch.bytes + codeOffset)
-            q = UnsafeRawPointer(scratch.bytes + codeOffset)
-        }
+        let q = try prepareQuery(query, scratch: scratch)
+        let prepared = UnsafePointer(scratch.bytes.assumingMemoryBound(to: Float.self))
         let live = alloc.withLock { liveCount }
         let ep = entry.load(ordering: .acquiring)
         if live == 0 || ep == Self.emptyEntry { return [] }
@@ -159,9 +202,15 @@ extension HNSWIndex {
             let fb = UnsafeRawPointer(full.base)
             let rowBytes = dimension * 4
             let ex = exactScorer
-            for i in 0..<sorted.count {
+            let depth = rerankDepth
+            // Candidates come best-first by code distance: re-score the first `depth` exactly.
+            let m = depth == 0 ? sorted.count : min(sorted.count, max(k, depth))
+            for i in 0..<m {
                 let id = packedID(sorted[i])
                 sorted[i] = pack(ex(UnsafeRawPointer(prepared), fb + Int(id) * rowBytes), id)
+            }
+            if m < sorted.count {
+                sorted = UnsafeMutableBufferPointer(rebasing: sorted[0..<m])
             }
             sorted.sort()
         }
@@ -223,6 +272,12 @@ extension HNSWIndex {
 struct SendableBuffer<T>: @unchecked Sendable {
     let buffer: UnsafeMutableBufferPointer<T>
     init(_ b: UnsafeMutableBufferPointer<T>) { buffer = b }
+}
+
+/// An array handed to worker threads that only read it.
+struct SendableArray<T>: @unchecked Sendable {
+    let values: [T]
+    init(_ v: [T]) { values = v }
 }
 
 /// A pointer handed to worker threads that only read through it.

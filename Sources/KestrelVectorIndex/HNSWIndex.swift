@@ -118,6 +118,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     let entry = ManagedAtomic<UInt64>(HNSWIndex.emptyEntry)
     let entryLock = PlainLock()
     private let efSearchValue: ManagedAtomic<Int>
+    private let rerankDepthValue = ManagedAtomic<Int>(0)
     let pool = ScratchPool()
 
     /// Creates an empty index.
@@ -168,6 +169,16 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         set { efSearchValue.store(max(1, newValue), ordering: .relaxed) }
     }
 
+    /// With kept f32 vectors (``HNSWParameters/keepFullPrecision``): how many of a search's best
+    /// candidates by code distance are re-scored exactly — `max(k, rerankDepth)`, or every one of
+    /// the `ef` candidates when 0 (the default). A small depth (2k–4k) reads fewer f32 rows per
+    /// query, which matters when they stay in the file (see ``load(from:mapped:mapFullPrecision:verifyChecksums:)``).
+    /// Not saved with the index. Thread-safe (an atomic; searches read it once).
+    public var rerankDepth: Int {
+        get { rerankDepthValue.load(ordering: .relaxed) }
+        set { rerankDepthValue.store(max(0, newValue), ordering: .relaxed) }
+    }
+
     /// Number of live vectors.
     public var count: Int { alloc.withLock { liveCount } }
 
@@ -189,6 +200,24 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
 
     /// Bytes of the encoded vectors alone (capacity × row stride), without kept f32 vectors.
     public var vectorBytes: Int { structure.withShared { capacity * codec.stride } }
+
+    /// Where the index's bytes are: process heap versus read-only file mapping, and how much of
+    /// each mapped part is resident in memory right now (`mincore`, Linux and Darwin).
+    /// - Complexity: O(mapped pages) for the residency query. Thread-safe.
+    public func memoryUsage() -> IndexMemoryUsage {
+        structure.withShared {
+            func heap(_ r: MemoryRegion?) -> Int { r.map { $0.isMapped ? 0 : $0.byteCount } ?? 0 }
+            func mapped(_ r: MemoryRegion?) -> Int { r.map { $0.isMapped ? $0.byteCount : 0 } ?? 0 }
+            let graph = [links0, upperStart, upper, levels, states, keys, lockBytes]
+            let mapBytes = alloc.withLock { keyMap.capacity * 16 }
+            return IndexMemoryUsage(
+                codeHeapBytes: heap(vectors), codeMappedBytes: mapped(vectors),
+                fullPrecisionHeapBytes: heap(full), fullPrecisionMappedBytes: mapped(full),
+                fullPrecisionResidentBytes: full.map { $0.isMapped ? $0.residentBytes() : 0 } ?? 0,
+                graphHeapBytes: graph.reduce(0) { $0 + heap($1) } + mapBytes + codec.offsets.count * 4,
+                graphMappedBytes: graph.reduce(0) { $0 + mapped($1) })
+        }
+    }
 
     var view: GraphView {
         GraphView(

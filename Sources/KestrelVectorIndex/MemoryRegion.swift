@@ -58,6 +58,24 @@ final class MemoryRegion: @unchecked Sendable {
     /// True when the bytes belong to a read-only file mapping.
     var isMapped: Bool { mapping != nil }
 
+    /// Bytes of this region's pages that are resident in memory (`mincore`); `byteCount` for
+    /// heap memory, 0 when the query fails.
+    func residentBytes() -> Int {
+        guard mapping != nil, byteCount > 0 else { return mapping == nil ? byteCount : 0 }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: base) & ~(page - 1)
+        let end = Int(bitPattern: base) + byteCount
+        let pages = (end - start + page - 1) / page
+        var flags = [UInt8](repeating: 0, count: pages)
+        #if canImport(Darwin)
+        let rc = flags.withUnsafeMutableBufferPointer { mincore(UnsafeMutableRawPointer(bitPattern: start), end - start, UnsafeMutablePointer<CChar>(OpaquePointer($0.baseAddress!))) }
+        #else
+        let rc = flags.withUnsafeMutableBufferPointer { mincore(UnsafeMutableRawPointer(bitPattern: start), end - start, $0.baseAddress!) }
+        #endif
+        guard rc == 0 else { return 0 }
+        return min(byteCount, flags.reduce(0) { $0 + Int($1 & 1) } * page)
+    }
+
     deinit {
         if mapping == nil { free(base) }
     }

@@ -174,3 +174,28 @@ func withBytes<R>(_ data: Data, _ body: (UnsafeRawBufferPointer) throws(KestrelE
     }
     return try r.get()
 }
+
+/// Bytes of an index by part and by kind of memory (``HNSWIndex/memoryUsage()``). Heap bytes are
+/// the process's own (anonymous) memory at allocated capacity; mapped bytes are file pages the
+/// kernel loads on first touch and may drop again under memory pressure.
+public struct IndexMemoryUsage: Sendable, Equatable {
+    /// Encoded vectors (the codec's rows) in heap memory.
+    public var codeHeapBytes: Int
+    /// Encoded vectors left in a read-only file mapping.
+    public var codeMappedBytes: Int
+    /// Kept f32 vectors for re-ranking, in heap memory.
+    public var fullPrecisionHeapBytes: Int
+    /// Kept f32 vectors left in a read-only file mapping.
+    public var fullPrecisionMappedBytes: Int
+    /// Of ``fullPrecisionMappedBytes``, the pages resident when asked (page granularity).
+    public var fullPrecisionResidentBytes: Int
+    /// Links, per-node bytes, keys and the key map (an estimate: 16 bytes per slot) in heap memory.
+    public var graphHeapBytes: Int
+    /// Links and per-node arrays left in a read-only file mapping.
+    public var graphMappedBytes: Int
+
+    /// All heap bytes.
+    public var heapBytes: Int { codeHeapBytes + fullPrecisionHeapBytes + graphHeapBytes }
+    /// Vector bytes held in heap memory (codes plus kept f32 vectors).
+    public var vectorHeapBytes: Int { codeHeapBytes + fullPrecisionHeapBytes }
+}

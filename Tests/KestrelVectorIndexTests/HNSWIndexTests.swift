@@ -172,6 +172,19 @@ import _KestrelTestSupport
         #expect(throws: KestrelError.self) { try mapped.optimizeLayout() }
     }
 
+    /// Large unfiltered batches run in locality order; every row must still get its own query's
+    /// results, exactly as a one-query search returns them.
+    @Test func batchInLocalityOrderMatchesSingleSearches() throws {
+        let dim = 8, n = 3000, nq = HNSWIndex.localityBatchMinimum * 3 + 5
+        let index = try HNSWIndex(dimension: dim, parameters: HNSWParameters(M: 6, efConstruction: 40))
+        try index.add(keys: (0..<n).map { UInt64($0) + 1000 }, vectors: clustered(n, dim: dim, seed: 41), threads: 2)
+        let queries = clustered(nq, dim: dim, seed: 42)
+        let single = try (0..<nq).map { q in try index.search(Array(queries[(q * dim)..<((q + 1) * dim)]), k: 7, ef: 24) }
+        for threads in [1, 2, 3] {
+            #expect(try index.search(batch: queries, k: 7, ef: 24, threads: threads) == single)
+        }
+    }
+
     @Test func reAddingAKeyReplacesItsVector() throws {
         let dim = 6
         let index = try HNSWIndex(dimension: dim)

@@ -43,6 +43,61 @@ import _KestrelTestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path) == ["index.kvx"])
     }
 
+    /// int8 codes in memory, kept f32 vectors left in the file: same results as a full copy,
+    /// the heap holds only the codes, and the index stays writable (an insert copies the f32 rows in).
+    @Test func fullPrecisionLeftInTheFile() throws {
+        let dir = TempDir()
+        let dim = 24, n = 1200, k = 10
+        let base = clustered(n, dim: dim, seed: 31)
+        let index = try HNSWIndex(dimension: dim, storage: .int8,
+                                  parameters: HNSWParameters(M: 8, efConstruction: 60, keepFullPrecision: true))
+        try index.add(keys: (0..<n).map { UInt64($0) }, vectors: base, threads: 2)
+        let url = dir.file("i8.kvx")
+        try index.save(to: url)
+        let queries = clustered(40, dim: dim, seed: 32)
+        let before = try index.search(batch: queries, k: k, ef: 40)
+
+        let usage = index.memoryUsage()
+        #expect(usage.codeHeapBytes == index.vectorBytes && usage.codeHeapBytes >= n * dim)
+        #expect(usage.fullPrecisionHeapBytes >= n * dim * 4 && usage.fullPrecisionMappedBytes == 0)
+
+        let loaded = try HNSWIndex.load(from: url, mapFullPrecision: true)
+        let lu = loaded.memoryUsage()
+        #expect(!loaded.isReadOnly)
+        #expect(lu.fullPrecisionHeapBytes == 0 && lu.fullPrecisionMappedBytes == n * dim * 4)
+        // int8: one byte per component, rows padded to 32 bytes (dim 24 → 32 of f32's 96).
+        #expect(lu.vectorHeapBytes == loaded.vectorBytes && loaded.vectorBytes == n * 32)
+        #expect(lu.fullPrecisionResidentBytes <= lu.fullPrecisionMappedBytes)
+        #expect(try loaded.search(batch: queries, k: k, ef: 40) == before)
+
+        // Re-ranking depth: exact distances for the best max(k, depth) candidates only. Every
+        // returned distance is then the exact one (checked against the oracle), and recall stays.
+        loaded.rerankDepth = 2 * k
+        let shallow = try loaded.search(batch: queries, k: k, ef: 40)
+        var truth: [[SearchResult]] = []
+        for q in 0..<40 {
+            let query = queries[(q * dim)..<((q + 1) * dim)]
+            for r in shallow[q] {
+                let exact = Oracle.distance(base[(Int(r.key) * dim)..<((Int(r.key) + 1) * dim)], query, .l2Squared)
+                #expect(abs(Double(r.distance) - exact) <= 1e-4 * max(1, exact))
+            }
+            truth.append(Oracle.topK(base, dim: dim, query: query, k: k, metric: .l2Squared)
+                .map { SearchResult(key: $0.key, distance: Float($0.distance)) })
+        }
+        #expect(recallAt(shallow, truth) >= 0.95)
+        #expect(shallow.allSatisfy { $0.count == k && zip($0, $0.dropFirst()).allSatisfy { $0.distance <= $1.distance } })
+        loaded.rerankDepth = -3  // clamped to 0: all candidates
+        #expect(loaded.rerankDepth == 0)
+
+        // Writable: the first insert copies the f32 rows into memory before writing one.
+        let extra = Array(queries[0..<dim])
+        try loaded.add(key: 99_999, vector: extra)
+        #expect(loaded.memoryUsage().fullPrecisionMappedBytes == 0)
+        #expect(loaded.memoryUsage().fullPrecisionHeapBytes >= (n + 1) * dim * 4)
+        #expect(try loaded.search(extra, k: 1).first?.key == 99_999)
+        #expect(loaded.checkInvariants() == nil)
+    }
+
     @Test func flatSaveLoad() throws {
         let dir = TempDir()
         let dim = 9, n = 300

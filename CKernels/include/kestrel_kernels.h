@@ -344,6 +344,14 @@ static inline void kestrel_prefetch(const void *p) {
 #endif
 }
 
+/**
+ * Returns freed heap memory to the operating system (glibc `malloc_trim(0)`), for callers that
+ * have just released large arrays (an index renumbering its nodes). Returns 1 when memory was
+ * released, 0 when none was or the C library has no such call. Thread-safe; takes the
+ * allocator's locks, so it is slow (call it after bulk operations, never in a loop).
+ */
+int kestrel_release_free_memory(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,3 +1,4 @@
+import KestrelKernels
 import KestrelTensor
 
 extension HNSWIndex {
@@ -19,6 +20,7 @@ extension HNSWIndex {
             repairLinks(g, liveIDs)
             try renumber(g, liveIDs)
         }
+        releaseFreedMemory()
     }
 
     /// Renumbers the nodes in breadth-first order of layer 0 from the entry point, so that nodes
@@ -43,6 +45,14 @@ extension HNSWIndex {
             if liveIDs.count != n { repairLinks(g, liveIDs) }
             try renumber(g, breadthFirstOrder(g, liveCount: liveIDs.count))
         }
+        releaseFreedMemory()
+    }
+
+    /// Hands the old arrays' memory back to the system after a renumbering: glibc raises its mmap
+    /// threshold after freeing large blocks, so without this the freed copies can stay in the
+    /// process's resident set.
+    func releaseFreedMemory() {
+        _ = kestrel_release_free_memory()
     }
 
     /// Live nodes in breadth-first order of layer 0 from the entry point (neighbours in link order,

@@ -157,7 +157,7 @@ extension HNSWIndex {
         let usp = nus.base.assumingMemoryBound(to: UInt32.self)
         let l0p = n0.base.assumingMemoryBound(to: UInt32.self)
         let up = nu.base.assumingMemoryBound(to: UInt32.self)
-        var newMap = [UInt64: UInt32](minimumCapacity: m)
+        let newMap = KeyTable(minimumCapacity: m)
         var used = 0
         var best: (level: Int, id: UInt32)? = nil
         let oldEntry = entry.load(ordering: .acquiring)
@@ -179,7 +179,7 @@ extension HNSWIndex {
                 (nf.base + i * dimension * 4).copyMemory(from: full.base + old * dimension * 4, byteCount: dimension * 4)
             }
             kp[i] = g.keys[old]
-            newMap[g.keys[old]] = UInt32(i)
+            newMap.insert(UInt32(i), keyOf: { kp[Int($0)] })
             let level = Int(g.levels[old])
             lp[i] = UInt8(level)
             sp[i] = NodeState.live
@@ -232,7 +232,7 @@ extension HNSWIndex {
                 top = max(top, level)
                 if g.state(id) == NodeState.live {
                     live += 1
-                    if alloc.withLock({ keyMap[g.keys[i]] }) != id { return "key map disagrees at node \(i)" }
+                    if alloc.withLock({ keyMap.find(g.keys[i], keyOf: { g.keys[Int($0)] }) }) != id { return "key map disagrees at node \(i)" }
                 } else if g.state(id) != NodeState.deleted {
                     return "node \(i) in state \(g.state(id))"
                 }

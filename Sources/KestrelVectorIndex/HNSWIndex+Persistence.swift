@@ -128,7 +128,7 @@ extension HNSWIndex {
         let base = bytes.baseAddress!
         let levelBytes = (base + lv.offset).assumingMemoryBound(to: UInt8.self)
         let stateBytes = (base + st.offset).assumingMemoryBound(to: UInt8.self)
-        var map = [UInt64: UInt32](minimumCapacity: Int(live64))
+        let map = KeyTable(minimumCapacity: min(Int(clamping: live64), n))
         var topLevel = -1
         var prefix = 0
         var live = 0
@@ -144,8 +144,8 @@ extension HNSWIndex {
             guard s == NodeState.live || s == NodeState.deleted else { throw .corruptFile(reason: "node \(i) has state \(s)") }
             if s == NodeState.live {
                 live += 1
-                let key = IndexFile.get(bytes, ks.offset + 8 * i, UInt64.self)
-                guard map.updateValue(UInt32(i), forKey: key) == nil else { throw .corruptFile(reason: "duplicate live key \(key)") }
+                let keyOf = { (id: UInt32) in IndexFile.get(bytes, ks.offset + 8 * Int(id), UInt64.self) }
+                guard map.insert(UInt32(i), keyOf: keyOf) == nil else { throw .corruptFile(reason: "duplicate live key \(keyOf(UInt32(i)))") }
             }
             let l0row = l0.offset + i * row0 * 4
             let c0 = Int(IndexFile.get(bytes, l0row, UInt32.self))

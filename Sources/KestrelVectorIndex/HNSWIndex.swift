@@ -113,7 +113,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     // Guarded by `alloc`.
     let alloc = PlainLock()
     var liveCount = 0
-    var keyMap: [UInt64: UInt32] = [:]
+    var keyMap = KeyTable()
 
     let entry = ManagedAtomic<UInt64>(HNSWIndex.emptyEntry)
     let entryLock = PlainLock()
@@ -187,13 +187,14 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         structure.withShared { alloc.withLock { nodeCount - liveCount } }
     }
 
-    /// Bytes held: vector codes (+ kept f32 vectors), links, per-node bytes, and an estimate of
-    /// the key map (12 bytes per bucket at 3/4 load), all at allocated capacity.
+    /// Bytes held in heap memory: vector codes (+ kept f32 vectors), links, per-node bytes and the
+    /// key map (4 bytes per slot, ≤ 80 % full), all at allocated capacity; memory-mapped parts
+    /// count 0 (see ``memoryUsage()``).
     public var bytesUsed: Int {
         structure.withShared {
             let regions = [vectors, links0, upperStart, upper, levels, states, keys, lockBytes] + (full.map { [$0] } ?? [])
             let arrays = regions.reduce(0) { $0 + ($1.isMapped ? 0 : $1.byteCount) }
-            let mapBytes = alloc.withLock { keyMap.capacity * 16 }
+            let mapBytes = alloc.withLock { keyMap.byteCount }
             return arrays + mapBytes + codec.offsets.count * 4
         }
     }
@@ -209,7 +210,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
             func heap(_ r: MemoryRegion?) -> Int { r.map { $0.isMapped ? 0 : $0.byteCount } ?? 0 }
             func mapped(_ r: MemoryRegion?) -> Int { r.map { $0.isMapped ? $0.byteCount : 0 } ?? 0 }
             let graph = [links0, upperStart, upper, levels, states, keys, lockBytes]
-            let mapBytes = alloc.withLock { keyMap.capacity * 16 }
+            let mapBytes = alloc.withLock { keyMap.byteCount }
             return IndexMemoryUsage(
                 codeHeapBytes: heap(vectors), codeMappedBytes: mapped(vectors),
                 fullPrecisionHeapBytes: heap(full), fullPrecisionMappedBytes: mapped(full),
@@ -383,7 +384,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
                 g.upperStart[id] = UInt32(upperUsed)
                 upperUsed += lv
                 g.keys[id] = newKeys[r]
-                if let old = keyMap.updateValue(UInt32(id), forKey: newKeys[r]) {
+                if let old = keyMap.insert(UInt32(id), keyOf: { g.keys[Int($0)] }) {
                     LinkAccess.store(g.states + Int(old), NodeState.deleted)
                     liveCount -= 1
                 }
@@ -481,7 +482,8 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         guard !isReadOnly else { throw Self.readOnlyError }
         return structure.withShared {
             alloc.withLock {
-                guard let id = keyMap.removeValue(forKey: key) else { return false }
+                let keys = self.keys.base.assumingMemoryBound(to: UInt64.self)
+                guard let id = keyMap.remove(key, keyOf: { keys[Int($0)] }) else { return false }
                 LinkAccess.store(states.base.assumingMemoryBound(to: UInt8.self) + Int(id), NodeState.deleted)
                 liveCount -= 1
                 return true
@@ -490,6 +492,9 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     }
 
     public func contains(key: UInt64) -> Bool {
-        alloc.withLock { keyMap[key] != nil }
+        structure.withShared {
+            let keys = self.keys.base.assumingMemoryBound(to: UInt64.self)
+            return alloc.withLock { keyMap.find(key, keyOf: { keys[Int($0)] }) != nil }
+        }
     }
 }

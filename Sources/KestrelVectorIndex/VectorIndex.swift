@@ -189,7 +189,7 @@ public struct IndexMemoryUsage: Sendable, Equatable {
     public var fullPrecisionMappedBytes: Int
     /// Of ``fullPrecisionMappedBytes``, the pages resident when asked (page granularity).
     public var fullPrecisionResidentBytes: Int
-    /// Links, per-node bytes, keys and the key map (an estimate: 16 bytes per slot) in heap memory.
+    /// Links, per-node bytes, keys and the key map in heap memory.
     public var graphHeapBytes: Int
     /// Links and per-node arrays left in a read-only file mapping.
     public var graphMappedBytes: Int

@@ -15,6 +15,7 @@ import Testing
         // README: KestrelVectorIndex
         let index = try HNSWIndex(dimension: 32, metric: .l2Squared, parameters: HNSWParameters(M: 16, efConstruction: 200))
         try index.add(keys: keys, vectors: vectors, threads: 2)          // keys are your UInt64 ids
+        try index.optimizeLayout()                                        // after a bulk build: graph neighbours adjacent in memory
         let hits = try index.search(query, k: 10)                         // sorted by distance
         let evens = try index.search(query, k: 10, filter: { $0 % 2 == 0 })
         _ = try index.remove(key: 10)                                     // never returned again

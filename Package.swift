@@ -98,7 +98,7 @@ let package = Package(
             ]
         ),
         // @testable import of the executable target (SwiftPM supports it on Linux and macOS).
-        .testTarget(name: "KestrelCLITests", dependencies: ["KestrelCLI"]),
+        .testTarget(name: "KestrelCLITests", dependencies: ["KestrelCLI", "KestrelTensor", "KestrelVectorIndex"]),
         .testTarget(
             name: "KestrelTensorTests",
             dependencies: [

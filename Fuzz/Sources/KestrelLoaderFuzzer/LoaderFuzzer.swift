@@ -3,8 +3,9 @@
 // so they pass through to LLVMFuzzerInitialize). A crash file therefore reproduces with
 // `KestrelLoaderFuzzer --target=NAME crash-file`.
 //
-// Build with libFuzzer and ASan (flags on the command line, see run.sh):
-//   swift build --package-path Fuzz -c debug --sanitize=fuzzer --sanitize=address
+// Build with libFuzzer and ASan (flags on the command line; run.sh explains them):
+//   swift build --package-path Fuzz -c debug --sanitize=fuzzer \
+//     -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=address
 // The module has no top-level code: libFuzzer supplies `main`.
 
 import CKestrelFuzzSupport

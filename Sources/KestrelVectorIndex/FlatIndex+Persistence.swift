@@ -38,6 +38,15 @@ extension FlatIndex {
         try load(bytes, mapping: nil, verifyChecksums: true)
     }
 
+    /// Loads an index from the bytes of a saved file (copied), optionally without checking the
+    /// payload CRCs; header CRCs and the structural validation run either way. This is the entry
+    /// point of the loader fuzzer (`Fuzz/`), which has to reach the validation behind the
+    /// checksums — SPI, not a stable API; applications use ``load(bytes:)``.
+    /// - Throws: as ``load(from:mapped:verifyChecksums:)``.
+    @_spi(Fuzzing) public static func load(bytes: UnsafeRawBufferPointer, verifyChecksums: Bool) throws(KestrelError) -> FlatIndex {
+        try load(bytes, mapping: nil, verifyChecksums: verifyChecksums)
+    }
+
     static func load(_ bytes: UnsafeRawBufferPointer, mapping: MappedFile?, verifyChecksums: Bool) throws(KestrelError) -> FlatIndex {
         let contents = try IndexFile.read(bytes, allowed: ["PARM", "KEYS", "VECT"], verifyPayloads: verifyChecksums)
         guard contents.kind == .flat else { throw .corruptFile(reason: "not a flat index file") }
@@ -48,6 +57,9 @@ extension FlatIndex {
         try r.finish()
         guard n64 < UInt64(UInt32.max) else { throw .corruptFile(reason: "row count \(n64)") }
         let n = Int(n64)
+        // Rows are encoded with trained parameters; an untrained codec would score them with
+        // defaults (binary on real vectors would index its empty offsets).
+        guard n == 0 || codec.isTrained else { throw .corruptFile(reason: "\(n) rows stored with an untrained codec") }
         let ks = try contents.section("KEYS")
         let vs = try contents.section("VECT")
         guard ks.count == n * 8 else { throw .corruptFile(reason: "KEYS has \(ks.count) bytes for \(n) rows") }

@@ -52,12 +52,12 @@ extension HNSWIndex {
     ///     change while the index lives.
     ///   - verifyChecksums: check payload CRCs (one sequential read of the file). Structural
     ///     validation runs either way, so a damaged file can never cause an out-of-bounds access.
-    /// - Throws: `corruptFile`, `unsupportedVersion`, `invalidArgument` (unreadable file).
     ///   - mapFullPrecision: with `mapped` false, copy the graph and the codes into memory but
     ///     leave the kept f32 vectors (``HNSWParameters/keepFullPrecision``) in the file, read
     ///     through a read-only mapping when re-ranking: heap memory holds only the codes (e.g.
     ///     0.25× of f32 for int8) and each search touches at most ``rerankDepth`` f32 rows. The
     ///     index stays writable: the first insert copies the f32 vectors into memory.
+    /// - Throws: `corruptFile`, `unsupportedVersion`, `invalidArgument` (unreadable file).
     public static func load(
         from url: URL, mapped: Bool = false, mapFullPrecision: Bool = false, verifyChecksums: Bool = true
     ) throws(KestrelError) -> HNSWIndex {
@@ -69,6 +69,15 @@ extension HNSWIndex {
     /// Loads an index from the bytes of a saved file (copied).
     public static func load(bytes: UnsafeRawBufferPointer) throws(KestrelError) -> HNSWIndex {
         try load(bytes, mapping: nil, verifyChecksums: true)
+    }
+
+    /// Loads an index from the bytes of a saved file (copied), optionally without checking the
+    /// payload CRCs; header CRCs and the full structural validation run either way. This is the
+    /// entry point of the loader fuzzer (`Fuzz/`), which has to reach the validation behind the
+    /// checksums — SPI, not a stable API; applications use ``load(bytes:)``.
+    /// - Throws: as ``load(from:mapped:mapFullPrecision:verifyChecksums:)``.
+    @_spi(Fuzzing) public static func load(bytes: UnsafeRawBufferPointer, verifyChecksums: Bool) throws(KestrelError) -> HNSWIndex {
+        try load(bytes, mapping: nil, verifyChecksums: verifyChecksums)
     }
 
     static func load(
@@ -95,6 +104,9 @@ extension HNSWIndex {
         guard n64 < UInt64(UInt32.max) - 1, used64 <= n64 * UInt64(maxLevel), live64 <= n64 else {
             throw .corruptFile(reason: "bad counts")
         }
+        // Vectors are encoded with trained parameters; an untrained codec would score them with
+        // defaults (binary on real vectors would index its empty offsets).
+        guard n64 == 0 || codec.isTrained else { throw .corruptFile(reason: "\(n64) vectors stored with an untrained codec") }
         let params = HNSWParameters(M: m, efConstruction: efc, efSearch: efs, keepPrunedConnections: keepPruned == 1,
                                     keepFullPrecision: keepFull == 1, exactSearchSelectivity: sel, seed: seed)
         guard (try? params.validated()) == params else { throw .corruptFile(reason: "invalid HNSW parameters") }
@@ -139,6 +151,8 @@ extension HNSWIndex {
                 throw .corruptFile(reason: "upper-layer rows of node \(i) are not where expected")
             }
             prefix += level
+            // Checked here, not only after the loop: the rows read below must lie inside LNKU.
+            guard prefix <= used else { throw .corruptFile(reason: "levels need more than the \(used) upper-layer rows") }
             topLevel = max(topLevel, level)
             let s = stateBytes[i]
             guard s == NodeState.live || s == NodeState.deleted else { throw .corruptFile(reason: "node \(i) has state \(s)") }
@@ -157,8 +171,13 @@ extension HNSWIndex {
                 let urow = lu.offset + (prefix - level + l) * rowU * 4
                 let c = Int(IndexFile.get(bytes, urow, UInt32.self))
                 guard c <= index.maxM else { throw .corruptFile(reason: "node \(i) has \(c) links on layer \(l + 1)") }
-                for j in 0..<c where IndexFile.get(bytes, urow + 4 * (1 + j), UInt32.self) >= UInt32(n) {
-                    throw .corruptFile(reason: "node \(i) links to a missing node on layer \(l + 1)")
+                // A target must exist on this layer: searches and inserts address its row on layer
+                // l + 1, which a node of lower level does not have (another node's row, or past the end).
+                for j in 0..<c {
+                    let t = Int(IndexFile.get(bytes, urow + 4 * (1 + j), UInt32.self))
+                    guard t < n, Int(levelBytes[t]) > l else {
+                        throw .corruptFile(reason: "node \(i) links to a node missing from layer \(l + 1)")
+                    }
                 }
             }
         }

@@ -157,6 +157,116 @@ import _KestrelTestSupport
         }
     }
 
+    /// Regressions found by the loader fuzzer (`Fuzz/`, target `hnsw-raw`), each reduced to its
+    /// essential change and re-sealed with valid CRCs, so only the structural validation stands
+    /// between the file and the graph code:
+    /// - the last node's level raised (the fuzzer's file: a 40-node int8 index with `LEVL[39]`
+    ///   0 → 9): its upper-layer rows were read past the end of `LNKU` — here past the end of the
+    ///   file, a trap — before the level sum was compared with the row count;
+    /// - a layer-1 link to a node of level 0 was accepted: searches then walked that node's
+    ///   "layer-1 row", which is another node's row or lies past the end of the array, and
+    ///   inserts would write there.
+    @Test func fuzzerFindingsAreRejected() throws {
+        let dir = TempDir()
+        let url = dir.file("h.kvx")
+        try smallHNSW().save(to: url)
+        let original = [UInt8](try Data(contentsOf: url))
+        let contents = try original.withUnsafeBytes { try IndexFile.read($0, allowed: HNSWIndex.sectionTags, verifyPayloads: true) }
+        let levl = try contents.section("LEVL"), ustr = try contents.section("USTR"), lnku = try contents.section("LNKU")
+        let n = levl.count
+        let rowU = (1 + 4) * 4
+        func level(_ i: Int) -> Int { Int(original[levl.offset + i]) }
+
+        var tall = original
+        tall[levl.offset + n - 1] = 30
+
+        var lowLink = original
+        let low = try #require((0..<n).first { level($0) == 0 })
+        let high = try #require((0..<n).first { i in
+            level(i) >= 1 && original.withUnsafeBytes { IndexFile.get($0, lnku.offset + Int(IndexFile.get($0, ustr.offset + 4 * i, UInt32.self)) * rowU, UInt32.self) } >= 1
+        })
+        let row = lnku.offset + Int(original.withUnsafeBytes { IndexFile.get($0, ustr.offset + 4 * high, UInt32.self) }) * rowU
+        IndexFile.put(&lowLink, row + 4, UInt32(low))
+
+        for (bad, reason) in [(tall, "upper-layer rows"), (lowLink, "missing from layer 1")] {
+            let sealed = resealed(bad)
+            let error = #expect(throws: KestrelError.self) { try sealed.withUnsafeBytes { _ = try HNSWIndex.load(bytes: $0) } }
+            #expect(error?.description.contains(reason) == true, "\(String(describing: error))")
+            try Data(bad).write(to: url)
+            #expect(throws: KestrelError.self) { try HNSWIndex.load(from: url, mapped: true, verifyChecksums: false) }
+        }
+    }
+
+    /// Regression found by the loader fuzzer (`Fuzz/`, target `flat`: a 29-row int8 index whose
+    /// codec's "trained" flag was cleared): a codec that trains on the first batch (int8; binary
+    /// on real vectors) may be untrained only in an empty index. With rows, the loaded index
+    /// scored them with default parameters, and binary codes on real vectors indexed the empty
+    /// offset array on every search. Both loaders, all three paths, must reject such a file.
+    @Test func untrainedCodecWithRowsIsRejected() throws {
+        let dir = TempDir()
+        let url = dir.file("u.kvx")
+        let untrained = VectorCodec(kind: .binary, metric: .innerProduct, dimension: 8)
+        #expect(!untrained.isTrained)
+        // Rejected for this reason and no other: the files are otherwise valid.
+        func expectRejected(_ load: () throws -> Any) {
+            let error = #expect(throws: KestrelError.self) { _ = try load() }
+            #expect(error?.description.contains("untrained codec") == true, "\(String(describing: error))")
+        }
+
+        // FlatIndex: one row under an untrained codec.
+        var w = FieldWriter()
+        untrained.write(to: &w)
+        w.u64(1)
+        let key = [UInt8](repeating: 7, count: 8), row = [UInt8](repeating: 0xA5, count: untrained.stride)
+        try withBytes(w.bytes) { (parm) throws(KestrelError) in
+            try withBytes(key) { (k) throws(KestrelError) in
+                try withBytes(row) { (v) throws(KestrelError) in
+                    try IndexFile.write(kind: .flat, sections: [.init(tag: "PARM", payload: parm), .init(tag: "KEYS", payload: k),
+                                                               .init(tag: "VECT", payload: v)], to: url)
+                }
+            }
+        }
+        var bytes = [UInt8](try Data(contentsOf: url))
+        expectRejected { try bytes.withUnsafeBytes { try FlatIndex.load(bytes: $0) } }
+        expectRejected { try FlatIndex.load(from: url, mapped: true, verifyChecksums: false) }
+
+        // HNSWIndex: a saved binary index (l2, dimension 4: four trained offsets) whose codec
+        // record is replaced by an untrained one.
+        try smallHNSW(storage: .binary).save(to: url)
+        bytes = [UInt8](try Data(contentsOf: url))
+        let contents = try bytes.withUnsafeBytes { try IndexFile.read($0, allowed: HNSWIndex.sectionTags, verifyPayloads: true) }
+        var cw = FieldWriter()
+        VectorCodec(kind: .binary, metric: .l2Squared, dimension: 4).write(to: &cw)
+        let old = try contents.section("PARM")
+        let parm = cw.bytes + bytes[(old.offset + 16 + 4 * 4)..<(old.offset + old.count)]
+        try withBytes(parm) { (p) throws(KestrelError) in
+            try withBytes(bytes) { (b) throws(KestrelError) in
+                let sections = contents.sections.map { s in
+                    IndexFile.Section(tag: s.tag, payload: s.tag == "PARM" ? p : UnsafeRawBufferPointer(rebasing: b[s.offset..<(s.offset + s.count)]))
+                }
+                try IndexFile.write(kind: .hnsw, sections: sections, to: url)
+            }
+        }
+        bytes = [UInt8](try Data(contentsOf: url))
+        expectRejected { try bytes.withUnsafeBytes { try HNSWIndex.load(bytes: $0) } }
+        expectRejected { try HNSWIndex.load(from: url, mapped: true, verifyChecksums: false) }
+    }
+
+    /// `bytes` with every payload and section-header CRC recomputed (the layout IndexFile.write uses).
+    func resealed(_ bytes: [UInt8]) -> [UInt8] {
+        var b = bytes
+        func crc(_ r: Range<Int>) -> UInt32 { b.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[r])) } }
+        let count = Int(b.withUnsafeBytes { IndexFile.get($0, 16, UInt32.self) })
+        var pos = IndexFile.headerSize
+        for _ in 0..<count {
+            let len = Int(b.withUnsafeBytes { IndexFile.get($0, pos + 8, UInt64.self) })
+            IndexFile.put(&b, pos + 16, crc((pos + 64)..<(pos + 64 + len)))
+            IndexFile.put(&b, pos + 60, crc(pos..<(pos + 60)))
+            pos += 64 + IndexFile.padded(len)
+        }
+        return b
+    }
+
     @Test func wrongKindAndVersionAreTyped() throws {
         let dir = TempDir()
         let url = dir.file("h.kvx")

@@ -78,13 +78,14 @@ extension HNSWIndex {
             let order = filter == nil && nq >= Self.localityBatchMinimum
                 ? localityOrder(qs.pointer, count: nq, threads: workers) : nil
             let sendableOrder = order.map { SendableArray($0) }
-            Parallel.forEach(count: nq, threads: workers, chunk: 8) { [self] j, _ in
+            let scratches = SendableArray((0..<workers).map { _ in pool.take(nodes: cap, bytes: bytes) })
+            Parallel.forEach(count: nq, threads: workers, chunk: 8) { [self] j, t in
                 let i = sendableOrder?.values[j] ?? j
-                let scratch = pool.take(nodes: cap, bytes: bytes)
                 // Rows were validated above, so this cannot throw.
-                results.buffer[i] = (try? searchLocked(qs.pointer + i * d, k: k, ef: efValue, filter: filter, scratch: scratch)) ?? []
-                pool.give(scratch)
+                results.buffer[i] = (try? searchLocked(qs.pointer + i * d, k: k, ef: efValue, filter: filter,
+                                                       scratch: scratches.values[t])) ?? []
             }
+            scratches.values.forEach(pool.give)
         }
         return Array(out)
     }
@@ -119,23 +120,31 @@ extension HNSWIndex {
         let bytes = scratchBytes
         let d = dimension
         let qs = SendablePointer(queries)
-        Parallel.forEach(count: nq, threads: threads, chunk: 64) { [self] i, _ in
-            let scratch = pool.take(nodes: cap, bytes: bytes)
-            defer { pool.give(scratch) }
+        let scratches = SendableArray((0..<threads).map { _ in pool.take(nodes: cap, bytes: bytes) })
+        Parallel.forEach(count: nq, threads: threads, chunk: 64) { [self] i, t in
             var node = UInt32(truncatingIfNeeded: ep)
-            if let q = try? prepareQuery(qs.pointer + i * d, scratch: scratch) {
-                let g = view
-                var dist = g.scorer(q, g.vector(node))
-                var l = Int(ep >> 32)
-                while l > 0 {
-                    g.greedy(q, cur: &node, dist: &dist, level: l)
-                    l -= 1
-                }
+            if let q = try? prepareQuery(qs.pointer + i * d, scratch: scratches.values[t]) {
+                node = descend(q, view, from: ep).node
             }
             out.buffer[i] = UInt64(node) << 32 | UInt64(i)
         }
+        scratches.values.forEach(pool.give)
         packed.sort()
         return packed.map { Int($0 & 0xFFFF_FFFF) }
+    }
+
+    /// Greedy descent (ef = 1) from the entry point `ep` (level in the high word) down to layer 1:
+    /// the layer-0 entry node for `q` and its distance.
+    @inline(__always)
+    func descend(_ q: UnsafeRawPointer, _ g: GraphView, from ep: UInt64) -> (node: UInt32, dist: Float) {
+        var cur = UInt32(truncatingIfNeeded: ep)
+        var dist = g.scorer(q, g.vector(cur))
+        var l = Int(ep >> 32)
+        while l > 0 {
+            g.greedy(q, cur: &cur, dist: &dist, level: l)
+            l -= 1
+        }
+        return (cur, dist)
     }
 
     /// Prepares (normalises, validates) `query` into the scratch and returns the pointer the
@@ -172,14 +181,7 @@ extension HNSWIndex {
             }
             beam = min(max(beam, Int((Double(k) / passRate).rounded(.up))), max(nodeCount, k))
         }
-        // Greedy descent on the upper layers.
-        var cur = UInt32(truncatingIfNeeded: ep)
-        var dist = g.scorer(q, g.vector(cur))
-        var l = Int(ep >> 32)
-        while l > 0 {
-            g.greedy(q, cur: &cur, dist: &dist, level: l)
-            l -= 1
-        }
+        let (cur, dist) = descend(q, g, from: ep)
         let epoch = scratch.nextEpoch()
         if let filter {
             g.searchLayer(q, entry: cur, entryDist: dist, ef: beam, level: 0, scratch: scratch, epoch: epoch,

@@ -178,6 +178,8 @@ import _KestrelTestSupport
         let dim = 8, n = 3000, nq = HNSWIndex.localityBatchMinimum * 3 + 5
         let index = try HNSWIndex(dimension: dim, parameters: HNSWParameters(M: 6, efConstruction: 40))
         try index.add(keys: (0..<n).map { UInt64($0) + 1000 }, vectors: clustered(n, dim: dim, seed: 41), threads: 2)
+        // The locality order needs an upper layer to descend: make sure this graph has one.
+        #expect(index.entry.load(ordering: .acquiring) >> 32 > 0)
         let queries = clustered(nq, dim: dim, seed: 42)
         let single = try (0..<nq).map { q in try index.search(Array(queries[(q * dim)..<((q + 1) * dim)]), k: 7, ef: 24) }
         for threads in [1, 2, 3] {

@@ -2,7 +2,7 @@ import Atomics
 import Foundation
 
 /// Explicit-thread-count parallelism: no hidden pool, no thread started at import.
-enum Parallel {
+package enum Parallel {
     /// Runs `body(t)` for t in 0..<threads, t = 0 on the calling thread and the others on new
     /// threads, and returns when all have finished.
     static func run(threads requested: Int, _ body: @escaping @Sendable (Int) -> Void) {
@@ -28,7 +28,7 @@ enum Parallel {
     /// Most threads one call starts, whatever the caller asks: each costs a 4 MiB stack (and a
     /// search scratch), so a thread count of millions would exhaust memory; past a few per
     /// core more threads only add contention.
-    static let maxThreads = max(64, 4 * defaultThreadCount)
+    package static let maxThreads = max(64, 4 * defaultThreadCount)
 
     /// Calls `body(i)` for every i in 0..<count on `threads` threads that claim chunks of
     /// `chunk` indices from a shared counter (dynamic load balancing).

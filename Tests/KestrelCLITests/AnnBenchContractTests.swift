@@ -161,17 +161,17 @@ import Testing
     }
 
     @Test(arguments: [
-        ["--curve", "1000000000000"],
-        ["--curve", "1000", "--curve-dim", "1000000000000000"],
-        ["--curve", "1000", "--curve-queries", "4611686018427387904"],
-        ["--curve", "100", "--k", "101"],
-        ["--curve", "1000", "--repeat", "0"],
-        ["--curve", "1000", "--mapped"],
+        (["--curve", "1000000000000"], "--curve"),
+        (["--curve", "1000", "--curve-dim", "1000000000000000"], "--curve-dim"),
+        (["--curve", "1000", "--curve-queries", "4611686018427387904"], "--curve-queries"),
+        (["--curve", "100", "--k", "101"], "--k"),
+        (["--curve", "1000", "--repeat", "0"], "--repeat"),
+        (["--curve", "1000", "--mapped"], "--mapped"),
     ])
-    func curveSizesPastMemoryAreRefusedUpFront(_ args: [String]) throws {
+    func curveSizesPastMemoryAreRefusedUpFront(_ args: [String], _ flag: String) throws {
         let r = try runCapturing(["ann-bench"] + args)
         #expect(r.status != 0)
-        #expect(r.stderr.contains(args[2]), "stderr: \(r.stderr)")
+        #expect(r.stderr.contains(flag), "stderr: \(r.stderr)")
         #expect(r.lines.count <= 2)  // at most the table header, no curve line
     }
 

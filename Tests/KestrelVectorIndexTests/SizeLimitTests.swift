@@ -63,8 +63,10 @@ import _KestrelTestSupport
     @Test func hnswSearchWithIntMaxK() throws {
         let dim = 8, n = 300
         let base = clustered(n, dim: dim, seed: 3)
-        let index = try HNSWIndex(dimension: dim, parameters: HNSWParameters(M: 8, efConstruction: 40))
-        try index.add(keys: (0..<n).map { UInt64($0) }, vectors: base, threads: 2)
+        // One build thread: a deterministic graph, so "the whole graph is reachable" (which an
+        // unbounded beam then returns in full) holds on every run, not just most.
+        let index = try HNSWIndex(dimension: dim, parameters: HNSWParameters(M: 16, efConstruction: 100))
+        try index.add(keys: (0..<n).map { UInt64($0) }, vectors: base, threads: 1)
         let q = Array(base[0..<dim])
         let even: @Sendable (UInt64) -> Bool = { $0 % 2 == 0 }
         let evenKeys: Set<UInt64> = Set((0..<UInt64(n)).filter { $0 % 2 == 0 })
@@ -123,5 +125,13 @@ import _KestrelTestSupport
         config.count = 1_000_000_000_000
         let b = #expect(throws: KestrelError.self) { try HNSWBenchmark.run(config) }
         #expect(b == .capacityExceeded(limit: SizeCheck.physicalMemory, requested: 1_000_000_000_000 * 64 * 12))
+    }
+
+    /// rows × dimension overflowing Int is a mismatch, not a trap.
+    @Test func datasetMatrixShapeOverflowIsAMismatch() {
+        let e = #expect(throws: KestrelError.self) { try DatasetMatrix<Float>(rows: Int.max, dimension: 2, values: [1, 2]) }
+        #expect(e == .dimensionMismatch(expected: [Int.max, 2], actual: [2]))
+        let z = #expect(throws: KestrelError.self) { try DatasetMatrix<Float>(rows: 1 << 32, dimension: 1 << 32, values: []) }
+        #expect(z == .dimensionMismatch(expected: [1 << 32, 1 << 32], actual: [0]))
     }
 }

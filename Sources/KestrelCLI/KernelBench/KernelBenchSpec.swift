@@ -102,6 +102,12 @@ struct KernelBenchSpec: Sendable, Equatable {
         _ = try SizeCheck.product(t == .b1 ? dim / 8 : dim, perUnit, count, limit: Swift.min(maxBytes, SizeCheck.physicalMemory))
     }
 
+    /// The command-line text of a validation error: a size error names the flags it comes from.
+    static func flagMessage(_ e: KestrelError) -> String {
+        if case .capacityExceeded = e { return "--dim × --count: \(e.description)" }
+        return e.description
+    }
+
     /// Resolves a tier name (or `auto`) against what this machine runs.
     /// - Throws: `KestrelError.invalidArgument` for an unknown name, `.unsupported` for a tier
     ///   this CPU/OS cannot run.

@@ -421,6 +421,13 @@ typedef struct kestrel_prefetch_plan {
      * the int8 and binary scans to whole rows (at least 4, at most 64).
      */
     uint32_t scan_bytes[KESTREL_SCAN_CLASSES];
+    /**
+     * Rows of at least this many bytes (the scan's stride) are left to the hardware prefetchers
+     * alone, whatever scan_bytes says: a row that spans most of a 4 KiB page is one stream the
+     * hardware streamers follow, while several short rows read side by side in one page are not.
+     * 0 = no such limit.
+     */
+    uint32_t scan_long_row_bytes;
     /** Vectors ahead of the distance computation that a graph walk (HNSW) prefetches; 0 = none. */
     uint32_t graph_ahead;
     /** At most this many 64-byte lines of each such vector are prefetched (1...64). */
@@ -446,7 +453,8 @@ kestrel_prefetch_plan kestrel_prefetch_rule(const kestrel_cpu_description *cpu);
  * "auto" (no override). `scan`: "off" (or "0") or a byte count in 64...KESTREL_PREFETCH_MAX_BYTES,
  * optionally with a "k" suffix (KiB), for every scan class. `graph`: "off" (or "0") or a number
  * of vectors in 1...KESTREL_GRAPH_PREFETCH_MAX_AHEAD. A value that does not parse or is out of
- * range leaves that part of `base` unchanged and sets bit 0 (scan) or bit 1 (graph) of
+ * range leaves that part of `base` unchanged (a valid scan value also lifts scan_long_row_bytes, so the
+ * distance applies to every row length) and sets bit 0 (scan) or bit 1 (graph) of
  * *rejected (when not NULL). The source becomes KESTREL_PREFETCH_FROM_ENV when something applied.
  */
 kestrel_prefetch_plan kestrel_prefetch_apply_env(kestrel_prefetch_plan base, const char *scan, const char *graph,

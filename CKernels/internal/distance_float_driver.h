@@ -101,7 +101,7 @@ ALWAYS_INLINE kestrel_status many(elem_kind k, dist_op op, const void *qp, const
     const int R = op == OP_COS ? ROWS_COS : ROWS_DL;
     float qq = 0.0f, res[MAX_ROWS], res2[MAX_ROWS];
     if (op == OP_COS) block(k, op, 0, 1, q, NULL, 0, dim, NULL, res, res2, &qq);
-    const size_t pass = (size_t)R * sb, pf_bytes = kestrel_scan_prefetch_bytes(elem_bytes(k));
+    const size_t pass = (size_t)R * sb, pf_bytes = kestrel_scan_prefetch_bytes(elem_bytes(k), sb);
     const size_t ahead = pf_bytes == 0 ? 0 : pass >= pf_bytes ? (size_t)R : (size_t)R * ((pf_bytes + pass - 1) / pass);
     size_t r = 0;
     for (; r + (size_t)R <= count; r += (size_t)R) {

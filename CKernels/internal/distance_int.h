@@ -31,11 +31,11 @@ static inline kestrel_status kestrel_check_i8_many(const int8_t *q, const int8_t
 
 /*
  * Rows the int8 / binary one-to-many scans prefetch ahead of the ones they are reading: the
- * start-up plan's 1-byte scan distance (kestrel_scan_prefetch_bytes) in whole rows, at least 4
- * and at most 64; 0 when the plan says no software prefetch.
+ * start-up plan's 1-byte scan distance for rows of this stride (kestrel_scan_prefetch_bytes) in
+ * whole rows, at least 4 and at most 64; 0 when the plan says no software prefetch.
  */
 static inline size_t kestrel_prefetch_rows(size_t stride_bytes) {
-    const size_t bytes = kestrel_scan_prefetch_bytes(1);
+    const size_t bytes = kestrel_scan_prefetch_bytes(1, stride_bytes);
     if (bytes == 0) return 0;
     size_t r = stride_bytes ? bytes / stride_bytes : 64;
     return r < 4 ? 4 : r > 64 ? 64 : r;

@@ -167,10 +167,11 @@ static inline kestrel_status kestrel_check_many(const void *q, const void *base,
 #define KESTREL_I8_BLOCK ((size_t)16384)
 
 /*
- * Software-prefetch distance of a one-to-many scan over rows of `elem_bytes`-byte elements, in
- * bytes, from the plan in force (system.c; 0 = no software prefetch). Read once per scan.
+ * Software-prefetch distance of a one-to-many scan over rows of `elem_bytes`-byte elements,
+ * `row_bytes` apart, in bytes, from the plan in force (system.c; 0 = no software prefetch).
+ * Read once per scan.
  */
-size_t kestrel_scan_prefetch_bytes(size_t elem_bytes);
+size_t kestrel_scan_prefetch_bytes(size_t elem_bytes, size_t row_bytes);
 
 /* ---- registration: each family fills the entries it implements for one tier ---- */
 

@@ -96,7 +96,10 @@ struct KernelBenchCommand: ParsableCommand {
         }
         guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be in 1...100") }
         if let list = prefetchSweep {
-            do { _ = try PrefetchSweep.parse(list, dtype: try spec().dtype) } catch { throw ValidationError(error.description) }
+            do {
+                let spec = try spec()
+                _ = try PrefetchSweep.parse(list, dtype: spec.dtype, dim: spec.dim)
+            } catch { throw ValidationError(error.description) }
         }
         if all || stream {
             guard (1...4096).contains(streamMib ?? 64) else { throw ValidationError("--stream-mib must be in 1...4096") }
@@ -129,7 +132,7 @@ struct KernelBenchCommand: ParsableCommand {
         }
         if let list = prefetchSweep {
             let spec = try spec()
-            let sweep = PrefetchSweep(spec: spec, options: try PrefetchSweep.parse(list, dtype: spec.dtype), rounds: rounds,
+            let sweep = PrefetchSweep(spec: spec, options: try PrefetchSweep.parse(list, dtype: spec.dtype, dim: spec.dim), rounds: rounds,
                                       policy: policy, triad: StreamTriad(), seed: seed)
             try sweep.run(json: json) { print($0); fflush(nil) }
             return

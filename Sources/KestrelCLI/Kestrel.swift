@@ -51,7 +51,9 @@ struct InfoCommand: ParsableCommand {
             "supported: \(ISALevel.supported.map(\.rawValue).joined(separator: " "))",
             "active: \(ISALevel.active.rawValue)",
             "prefetch: scans f32 \(distance(plan.scanBytesF32)), f16/bf16 \(distance(plan.scanBytesF16)), "
-                + "i8/b1 \(distance(plan.scanBytesI8)); graph \(graph) (\(plan.source.rawValue): \(plan.reason))",
+                + "i8/b1 \(distance(plan.scanBytesI8))"
+                + (plan.scanLongRowBytes == 0 ? "" : ", none for rows of >= \(plan.scanLongRowBytes) B")
+                + "; graph \(graph) (\(plan.source.rawValue): \(plan.reason))",
         ]
         for name in rejected { out.append("prefetch: \(name) ignored (not off, auto or a value in range); the rule applies") }
         return out

@@ -71,6 +71,10 @@ public struct PrefetchPlan: Sendable, Equatable {
     public var scanBytesF16: Int
     /// Bytes ahead that int8 and binary scans prefetch (0 = none).
     public var scanBytesI8: Int
+    /// Scans whose rows are at least this many bytes apart get no software prefetch, whatever the
+    /// distances say (the hardware prefetchers follow a row that spans most of a 4 KiB page);
+    /// 0 = no such limit.
+    public var scanLongRowBytes: Int
     /// Vectors ahead of the distance computation that an HNSW walk prefetches (0 = none, which
     /// also turns off the prefetch of link lists).
     public var graphAhead: Int
@@ -87,11 +91,12 @@ public struct PrefetchPlan: Sendable, Equatable {
     public static let maxGraphAhead = Int(KESTREL_GRAPH_PREFETCH_MAX_AHEAD)
 
     /// Creates a plan; `source` and `reason` describe it in reports.
-    public init(scanBytesF32: Int, scanBytesF16: Int, scanBytesI8: Int, graphAhead: Int, graphMaxLines: Int,
-                source: Source = .call, reason: String = "set by PrefetchPlan.activate()") {
+    public init(scanBytesF32: Int, scanBytesF16: Int, scanBytesI8: Int, scanLongRowBytes: Int = 0, graphAhead: Int,
+                graphMaxLines: Int, source: Source = .call, reason: String = "set by PrefetchPlan.activate()") {
         self.scanBytesF32 = scanBytesF32
         self.scanBytesF16 = scanBytesF16
         self.scanBytesI8 = scanBytesI8
+        self.scanLongRowBytes = scanLongRowBytes
         self.graphAhead = graphAhead
         self.graphMaxLines = graphMaxLines
         self.source = source
@@ -102,6 +107,7 @@ public struct PrefetchPlan: Sendable, Equatable {
         scanBytesF32 = Int(c.scan_bytes.0)
         scanBytesF16 = Int(c.scan_bytes.1)
         scanBytesI8 = Int(c.scan_bytes.2)
+        scanLongRowBytes = Int(c.scan_long_row_bytes)
         graphAhead = Int(c.graph_ahead)
         graphMaxLines = Int(c.graph_max_lines)
         switch c.source {
@@ -134,13 +140,22 @@ public struct PrefetchPlan: Sendable, Equatable {
         return (bits & 1 != 0 ? ["KESTREL_PREFETCH"] : []) + (bits & 2 != 0 ? ["KESTREL_GRAPH_PREFETCH"] : [])
     }
 
-    /// The same plan with every scan distance set to `bytes` (0 = no software prefetch).
+    /// The same plan with every scan distance set to `bytes` for every row length (0 = no
+    /// software prefetch), as `KESTREL_PREFETCH=<bytes>` does.
     public func withScanBytes(_ bytes: Int) -> PrefetchPlan {
         var p = self
         p.scanBytesF32 = bytes
         p.scanBytesF16 = bytes
         p.scanBytesI8 = bytes
+        p.scanLongRowBytes = 0
         return p
+    }
+
+    /// The distance a scan over rows `rowBytes` apart of elements `elementBytes` wide gets
+    /// (0 = no software prefetch): what the C drivers read.
+    public func scanBytes(elementBytes: Int, rowBytes: Int) -> Int {
+        if scanLongRowBytes > 0 && rowBytes >= scanLongRowBytes { return 0 }
+        return elementBytes >= 4 ? scanBytesF32 : elementBytes == 2 ? scanBytesF16 : scanBytesI8
     }
 
     /// Makes this plan the one in force for the whole process (later scans and searches use it).
@@ -152,6 +167,9 @@ public struct PrefetchPlan: Sendable, Equatable {
         where !(0...Self.maxScanBytes).contains(v) {
             throw .invalidArgument(name: name, reason: "must be in 0...\(Self.maxScanBytes) bytes, got \(v)")
         }
+        guard scanLongRowBytes >= 0, scanLongRowBytes <= Int(UInt32.max) else {
+            throw .invalidArgument(name: "scanLongRowBytes", reason: "must be in 0...\(UInt32.max), got \(scanLongRowBytes)")
+        }
         guard (0...Self.maxGraphAhead).contains(graphAhead) else {
             throw .invalidArgument(name: "graphAhead", reason: "must be in 0...\(Self.maxGraphAhead), got \(graphAhead)")
         }
@@ -160,6 +178,7 @@ public struct PrefetchPlan: Sendable, Equatable {
         }
         var c = kestrel_prefetch_plan()
         c.scan_bytes = (UInt32(scanBytesF32), UInt32(scanBytesF16), UInt32(scanBytesI8))
+        c.scan_long_row_bytes = UInt32(scanLongRowBytes)
         c.graph_ahead = UInt32(graphAhead)
         c.graph_max_lines = UInt32(graphMaxLines)
         guard kestrel_set_prefetch_plan(&c) == KESTREL_OK else {
@@ -179,6 +198,7 @@ public struct PrefetchPlan: Sendable, Equatable {
         var c = kestrel_prefetch_plan()
         c.scan_bytes = (UInt32(clamping: base.scanBytesF32), UInt32(clamping: base.scanBytesF16),
                         UInt32(clamping: base.scanBytesI8))
+        c.scan_long_row_bytes = UInt32(clamping: base.scanLongRowBytes)
         c.graph_ahead = UInt32(clamping: base.graphAhead)
         c.graph_max_lines = UInt32(clamping: base.graphMaxLines)
         c.source = KESTREL_PREFETCH_FROM_RULE

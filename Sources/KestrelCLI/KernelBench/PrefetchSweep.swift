@@ -9,8 +9,11 @@ struct PrefetchSweep {
     struct Option: Sendable, Equatable {
         /// As typed ("off", "6144", "rule").
         let label: String
-        /// Bytes ahead (0 = no software prefetch).
+        /// Bytes ahead this scan gets (0 = no software prefetch).
         let bytes: Int
+        /// The plan put in force while it is timed: the rule itself, or the start-up plan with
+        /// every scan distance set to `bytes` for every row length.
+        let plan: PrefetchPlan
     }
 
     /// The result of one option over every round.
@@ -30,13 +33,13 @@ struct PrefetchSweep {
     /// Parses "off,2048,6k,rule" (the same grammar as `KESTREL_PREFETCH`; "rule" is this CPU's
     /// rule for the scan's dtype).
     /// - Throws: `KestrelError.invalidArgument` for an empty list or a value the grammar rejects.
-    static func parse(_ text: String, dtype: BenchDType) throws(KestrelError) -> [Option] {
+    static func parse(_ text: String, dtype: BenchDType, dim: Int) throws(KestrelError) -> [Option] {
         let rule = PrefetchPlan.rule
         var out: [Option] = []
         for raw in text.split(separator: ",") {
             let token = raw.trimmingCharacters(in: .whitespaces)
             if token == "rule" {
-                out.append(Option(label: "rule", bytes: scanBytes(rule, dtype)))
+                out.append(Option(label: "rule", bytes: scanBytes(rule, dtype, dim: dim), plan: rule))
                 continue
             }
             let zero = PrefetchPlan(scanBytesF32: 0, scanBytesF16: 0, scanBytesI8: 0, graphAhead: 0, graphMaxLines: 1)
@@ -46,19 +49,22 @@ struct PrefetchSweep {
                     name: "prefetch-sweep",
                     reason: "'\(token)' is not off, rule or a byte count in 64...\(PrefetchPlan.maxScanBytes) (k suffix: KiB)")
             }
-            out.append(Option(label: token, bytes: plan.scanBytesF32))
+            out.append(Option(label: token, bytes: plan.scanBytesF32,
+                              plan: PrefetchPlan.current.withScanBytes(plan.scanBytesF32)))
         }
         guard !out.isEmpty else { throw .invalidArgument(name: "prefetch-sweep", reason: "empty list") }
         return out
     }
 
-    /// The scan distance of `plan` for rows of `dtype`.
-    static func scanBytes(_ plan: PrefetchPlan, _ dtype: BenchDType) -> Int {
+    /// The scan distance `plan` gives a scan of packed `dtype` rows of `dim` elements.
+    static func scanBytes(_ plan: PrefetchPlan, _ dtype: BenchDType, dim: Int) -> Int {
+        let element: Int
         switch dtype {
-        case .f32: return plan.scanBytesF32
-        case .f16, .bf16: return plan.scanBytesF16
-        case .i8, .b1: return plan.scanBytesI8
+        case .f32: element = 4
+        case .f16, .bf16: element = 2
+        case .i8, .b1: element = 1
         }
+        return plan.scanBytes(elementBytes: element, rowBytes: dtype.bytes(dim: dim))
     }
 
     /// Runs every round and prints the table (or JSON lines); restores the start-up plan after.
@@ -69,7 +75,6 @@ struct PrefetchSweep {
         let out = try AlignedBuffer(byteCount: 4 * spec.count, zeroed: true)
         let kernel = try KernelCatalog.distance(
             table, op: spec.op, dtype: spec.dtype, shape: .many, vectors: vectors, out: out)
-        let startup = PrefetchPlan.current
         defer { PrefetchPlan.restoreStartup() }
         let loadBefore = MachineLoad.oneMinute()
         let bytesPerVector = Double(spec.dtype.bytes(dim: spec.dim))
@@ -79,7 +84,7 @@ struct PrefetchSweep {
             triads.append(try triad.run().gigabytesPerSecond)
             for k in 0..<options.count {
                 let i = (k + round) % options.count
-                try startup.withScanBytes(options[i].bytes).activate()
+                try options[i].plan.activate()
                 let m = measure(policy, kernel.run)
                 results[i].append(BenchStatistics.gigabytesPerSecond(
                     bytes: bytesPerVector, nanoseconds: m.nanosecondsPerCall / Double(spec.count)))
@@ -87,8 +92,8 @@ struct PrefetchSweep {
         }
         let loadAfter = MachineLoad.oneMinute()
         let triadMedian = Self.median(triads)
-        let rule = Self.scanBytes(PrefetchPlan.rule, spec.dtype)
-        let ruleIndex = options.firstIndex { $0.bytes == rule }
+        let rule = Self.scanBytes(PrefetchPlan.rule, spec.dtype, dim: spec.dim)
+        let ruleIndex = options.firstIndex { $0.label == "rule" } ?? options.firstIndex { $0.bytes == rule }
         if json {
             emit(JSONLine([
                 ("kind", .string("prefetch-sweep")), ("op", .string(spec.op.rawValue)),
@@ -107,7 +112,7 @@ struct PrefetchSweep {
                 + "\(loadAfter.map { Format.fixed($0, 2) } ?? "?") after")
             emit("STREAM triad (\(triad.threads) thread, one per round): median \(Format.fixed(triadMedian, 2)) GB/s "
                 + "(\(Format.fixed(triads.min() ?? 0, 2))–\(Format.fixed(triads.max() ?? 0, 2)))")
-            emit("this CPU's rule for \(spec.dtype.rawValue): \(rule == 0 ? "off" : "\(rule) bytes")")
+            emit("this CPU's rule for this scan: \(rule == 0 ? "off" : "\(rule) bytes") (\(PrefetchPlan.rule.reason))")
             emit("")
             emit("distance".padding(toLength: 10, withPad: " ", startingAt: 0)
                 + "  GB/s median (min–max)      % of triad   vs rule")

@@ -26,8 +26,8 @@ public struct CPUDescription: Sendable, Equatable {
     /// This machine's description.
     public static var current: CPUDescription { CPUDescription(kestrel_cpu_describe().pointee) }
 
-    /// Wraps the C description.
-    init(_ c: kestrel_cpu_description) {
+    /// Wraps a C description (`kestrel_cpu_describe()`, or one built to ask the rule about another CPU).
+    public init(_ c: kestrel_cpu_description) {
         switch c.vendor {
         case KESTREL_VENDOR_INTEL: vendor = "intel"
         case KESTREL_VENDOR_AMD: vendor = "amd"
@@ -103,7 +103,8 @@ public struct PrefetchPlan: Sendable, Equatable {
         self.reason = reason
     }
 
-    init(_ c: kestrel_prefetch_plan) {
+    /// Wraps a C plan (`kestrel_prefetch_current()`, `kestrel_prefetch_rule(_:)`).
+    public init(_ c: kestrel_prefetch_plan) {
         scanBytesF32 = Int(c.scan_bytes.0)
         scanBytesF16 = Int(c.scan_bytes.1)
         scanBytesI8 = Int(c.scan_bytes.2)

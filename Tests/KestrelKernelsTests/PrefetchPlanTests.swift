@@ -1,3 +1,4 @@
+import Foundation
 import KestrelKernels
 import KestrelTensor
 import Testing

@@ -141,6 +141,15 @@ public struct PrefetchPlan: Sendable, Equatable {
         return (bits & 1 != 0 ? ["KESTREL_PREFETCH"] : []) + (bits & 2 != 0 ? ["KESTREL_GRAPH_PREFETCH"] : [])
     }
 
+    /// One line for reports: "scans 6144/6144/8192 B (f32/f16/i8), graph 3 ahead (rule)", with
+    /// the long-row limit when there is one.
+    public var summary: String {
+        func d(_ b: Int) -> String { b == 0 ? "off" : "\(b)" }
+        return "scans \(d(scanBytesF32))/\(d(scanBytesF16))/\(d(scanBytesI8)) B (f32/f16/i8)"
+            + (scanLongRowBytes == 0 ? "" : ", none for rows >= \(scanLongRowBytes) B")
+            + ", graph \(graphAhead == 0 ? "off" : "\(graphAhead) ahead") (\(source.rawValue))"
+    }
+
     /// The same plan with every scan distance set to `bytes` for every row length (0 = no
     /// software prefetch), as `KESTREL_PREFETCH=<bytes>` does.
     public func withScanBytes(_ bytes: Int) -> PrefetchPlan {

@@ -102,7 +102,8 @@ ALWAYS_INLINE kestrel_status many(elem_kind k, dist_op op, const void *qp, const
     float qq = 0.0f, res[MAX_ROWS], res2[MAX_ROWS];
     if (op == OP_COS) block(k, op, 0, 1, q, NULL, 0, dim, NULL, res, res2, &qq);
     const size_t pass = (size_t)R * sb, pf_bytes = kestrel_scan_prefetch_bytes(elem_bytes(k), sb);
-    const size_t ahead = pf_bytes == 0 ? 0 : pass >= pf_bytes ? (size_t)R : (size_t)R * ((pf_bytes + pass - 1) / pass);
+    /* Rows between a pass and the one prefetched meanwhile: the distance in whole passes (0: none). */
+    const size_t ahead = pf_bytes == 0 ? 0 : (size_t)R * (pass >= pf_bytes ? 1 : (pf_bytes + pass - 1) / pass);
     size_t r = 0;
     for (; r + (size_t)R <= count; r += (size_t)R) {
         const uint8_t *pf = ahead && r + ahead + (size_t)R <= count ? base + (r + ahead) * sb : NULL;

@@ -7,8 +7,9 @@ import _KestrelTestSupport
 /// The prefetch plan chosen at start-up: the per-CPU rule, the environment override grammar, the
 /// checks of `kestrel_set_prefetch_plan`, and that no plan changes a single result bit.
 ///
-/// Serialized: the plan is process-wide. Other suites running meanwhile are unaffected in what
-/// they check, since every plan returns identical results (which is what this suite verifies).
+/// Serialized, and every test that replaces or checks the process-wide plan holds
+/// `withPrefetchPlanExclusive` (other test targets share the process); other suites running
+/// meanwhile are unaffected, since every plan returns identical results (what this suite verifies).
 @Suite(.serialized) struct PrefetchPlanTests {
     // MARK: - CPU description and rule
 
@@ -67,12 +68,14 @@ import _KestrelTestSupport
     }
 
     @Test func startupPlanIsTheRuleUnlessTheEnvironmentSaysOtherwise() {
-        PrefetchPlan.restoreStartup()
-        let current = PrefetchPlan.current
-        let env = PrefetchPlan.applyingEnvironment(
-            scan: getenvString("KESTREL_PREFETCH"), graph: getenvString("KESTREL_GRAPH_PREFETCH"), to: .rule)
-        #expect(current == env.plan)
-        #expect(PrefetchPlan.rejectedEnvironment == env.rejected)
+        withPrefetchPlanExclusive {
+            PrefetchPlan.restoreStartup()
+            let current = PrefetchPlan.current
+            let env = PrefetchPlan.applyingEnvironment(
+                scan: getenvString("KESTREL_PREFETCH"), graph: getenvString("KESTREL_GRAPH_PREFETCH"), to: .rule)
+            #expect(current == env.plan)
+            #expect(PrefetchPlan.rejectedEnvironment == env.rejected)
+        }
     }
 
     // MARK: - Environment grammar
@@ -123,29 +126,31 @@ import _KestrelTestSupport
     }
 
     @Test func outOfRangePlansAreRefusedAndChangeNothing() throws {
-        defer { PrefetchPlan.restoreStartup() }
-        let before = PrefetchPlan.current
-        let bad = [
-            before.withScanBytes(PrefetchPlan.maxScanBytes + 1),
-            PrefetchPlan(scanBytesF32: 0, scanBytesF16: -1, scanBytesI8: 0, graphAhead: 3, graphMaxLines: 16),
-            PrefetchPlan(scanBytesF32: 0, scanBytesF16: 0, scanBytesI8: 0, graphAhead: 17, graphMaxLines: 16),
-            PrefetchPlan(scanBytesF32: 0, scanBytesF16: 0, scanBytesI8: 0, graphAhead: 3, graphMaxLines: 0),
-            PrefetchPlan(scanBytesF32: 0, scanBytesF16: 0, scanBytesI8: 0, graphAhead: 3, graphMaxLines: 65),
-        ]
-        for plan in bad {
-            #expect(throws: KestrelError.self) { try plan.activate() }
+        try withPrefetchPlanExclusive {
+            defer { PrefetchPlan.restoreStartup() }
+            let before = PrefetchPlan.current
+            let bad = [
+                before.withScanBytes(PrefetchPlan.maxScanBytes + 1),
+                PrefetchPlan(scanBytesF32: 0, scanBytesF16: -1, scanBytesI8: 0, graphAhead: 3, graphMaxLines: 16),
+                PrefetchPlan(scanBytesF32: 0, scanBytesF16: 0, scanBytesI8: 0, graphAhead: 17, graphMaxLines: 16),
+                PrefetchPlan(scanBytesF32: 0, scanBytesF16: 0, scanBytesI8: 0, graphAhead: 3, graphMaxLines: 0),
+                PrefetchPlan(scanBytesF32: 0, scanBytesF16: 0, scanBytesI8: 0, graphAhead: 3, graphMaxLines: 65),
+            ]
+            for plan in bad {
+                #expect(throws: KestrelError.self) { try plan.activate() }
+                #expect(PrefetchPlan.current == before)
+            }
+            var c = kestrel_prefetch_current()
+            c.scan_bytes.0 = KESTREL_PREFETCH_MAX_BYTES + 1
+            #expect(kestrel_set_prefetch_plan(&c) == KESTREL_ERR_INVALID_ARGUMENT)
+            let custom = PrefetchPlan(scanBytesF32: 128, scanBytesF16: 256, scanBytesI8: 512, graphAhead: 1, graphMaxLines: 2)
+            try custom.activate()
+            let now = PrefetchPlan.current
+            #expect(now.scanBytesF32 == 128 && now.scanBytesF16 == 256 && now.scanBytesI8 == 512)
+            #expect(now.graphAhead == 1 && now.graphMaxLines == 2 && now.source == .call)
+            #expect(kestrel_set_prefetch_plan(nil) == KESTREL_OK)
             #expect(PrefetchPlan.current == before)
         }
-        var c = kestrel_prefetch_current()
-        c.scan_bytes.0 = KESTREL_PREFETCH_MAX_BYTES + 1
-        #expect(kestrel_set_prefetch_plan(&c) == KESTREL_ERR_INVALID_ARGUMENT)
-        let custom = PrefetchPlan(scanBytesF32: 128, scanBytesF16: 256, scanBytesI8: 512, graphAhead: 1, graphMaxLines: 2)
-        try custom.activate()
-        let now = PrefetchPlan.current
-        #expect(now.scanBytesF32 == 128 && now.scanBytesF16 == 256 && now.scanBytesI8 == 512)
-        #expect(now.graphAhead == 1 && now.graphMaxLines == 2 && now.source == .call)
-        #expect(kestrel_set_prefetch_plan(nil) == KESTREL_OK)
-        #expect(PrefetchPlan.current == before)
     }
 
     // MARK: - Results do not depend on the plan
@@ -167,49 +172,51 @@ import _KestrelTestSupport
     }
 
     @Test func floatScansAreBitIdenticalUnderEveryPlan() throws {
-        defer { PrefetchPlan.restoreStartup() }
-        var rng = SeededRNG(seed: 0x9F)
-        for (dim, count) in [(1, 9), (17, 70), (100, 130), (768, 41), (768, 200), (3000, 12)] {
-            let q32 = (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) }
-            let b32 = (0..<(dim * count)).map { _ in Float.random(in: -1...1, using: &rng) }
-            var q16 = [UInt16](repeating: 0, count: dim), b16 = [UInt16](repeating: 0, count: dim * count)
-            kestrel_f32_to_f16(q32, &q16, dim)
-            kestrel_f32_to_f16(b32, &b16, dim * count)
-            var qb = [UInt16](repeating: 0, count: dim), bb = [UInt16](repeating: 0, count: dim * count)
-            kestrel_f32_to_bf16(q32, &qb, dim)
-            kestrel_f32_to_bf16(b32, &bb, dim * count)
-            for level in ISALevel.supported {
-                let t = try #require(level.kernels).pointee
-                var reference: [[UInt32]] = []
-                for (k, plan) in Self.plans().enumerated() {
-                    try plan.activate()
-                    var outs: [[UInt32]] = []
-                    for f in [t.dot_f32_many!, t.l2sq_f32_many!, t.cosine_f32_many!] {
-                        var out = [Float](repeating: -7, count: count)
-                        #expect(f(q32, b32, dim, count, dim, &out) == KESTREL_OK)
-                        outs.append(out.map(\.bitPattern))
-                    }
-                    for f in [t.dot_f16_many!, t.l2sq_f16_many!, t.cosine_f16_many!] {
-                        var out = [Float](repeating: -7, count: count)
-                        #expect(f(q16, b16, dim, count, dim, &out) == KESTREL_OK)
-                        outs.append(out.map(\.bitPattern))
-                    }
-                    for f in [t.dot_bf16_many!, t.l2sq_bf16_many!, t.cosine_bf16_many!] {
-                        var out = [Float](repeating: -7, count: count)
-                        #expect(f(qb, bb, dim, count, dim, &out) == KESTREL_OK)
-                        outs.append(out.map(\.bitPattern))
-                    }
-                    if k == 0 {
-                        reference = outs
-                        // And the one-pair kernel of the same tier, row by row (off plan).
-                        b32.withUnsafeBufferPointer { b in
-                            for r in 0..<count {
-                                let p = t.l2sq_f32!(q32, b.baseAddress! + r * dim, dim)
-                                #expect(p.bitPattern == outs[1][r], "\(level) l2sq_f32 dim \(dim) row \(r)")
-                            }
+        try withPrefetchPlanExclusive {
+            defer { PrefetchPlan.restoreStartup() }
+            var rng = SeededRNG(seed: 0x9F)
+            for (dim, count) in [(1, 9), (17, 70), (100, 130), (768, 41), (768, 200), (3000, 12)] {
+                let q32 = (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) }
+                let b32 = (0..<(dim * count)).map { _ in Float.random(in: -1...1, using: &rng) }
+                var q16 = [UInt16](repeating: 0, count: dim), b16 = [UInt16](repeating: 0, count: dim * count)
+                kestrel_f32_to_f16(q32, &q16, dim)
+                kestrel_f32_to_f16(b32, &b16, dim * count)
+                var qb = [UInt16](repeating: 0, count: dim), bb = [UInt16](repeating: 0, count: dim * count)
+                kestrel_f32_to_bf16(q32, &qb, dim)
+                kestrel_f32_to_bf16(b32, &bb, dim * count)
+                for level in ISALevel.supported {
+                    let t = try #require(level.kernels).pointee
+                    var reference: [[UInt32]] = []
+                    for (k, plan) in Self.plans().enumerated() {
+                        try plan.activate()
+                        var outs: [[UInt32]] = []
+                        for f in [t.dot_f32_many!, t.l2sq_f32_many!, t.cosine_f32_many!] {
+                            var out = [Float](repeating: -7, count: count)
+                            #expect(f(q32, b32, dim, count, dim, &out) == KESTREL_OK)
+                            outs.append(out.map(\.bitPattern))
                         }
-                    } else {
-                        #expect(outs == reference, "\(level) dim \(dim) count \(count): plan \(plan) differs from off")
+                        for f in [t.dot_f16_many!, t.l2sq_f16_many!, t.cosine_f16_many!] {
+                            var out = [Float](repeating: -7, count: count)
+                            #expect(f(q16, b16, dim, count, dim, &out) == KESTREL_OK)
+                            outs.append(out.map(\.bitPattern))
+                        }
+                        for f in [t.dot_bf16_many!, t.l2sq_bf16_many!, t.cosine_bf16_many!] {
+                            var out = [Float](repeating: -7, count: count)
+                            #expect(f(qb, bb, dim, count, dim, &out) == KESTREL_OK)
+                            outs.append(out.map(\.bitPattern))
+                        }
+                        if k == 0 {
+                            reference = outs
+                            // And the one-pair kernel of the same tier, row by row (off plan).
+                            b32.withUnsafeBufferPointer { b in
+                                for r in 0..<count {
+                                    let p = t.l2sq_f32!(q32, b.baseAddress! + r * dim, dim)
+                                    #expect(p.bitPattern == outs[1][r], "\(level) l2sq_f32 dim \(dim) row \(r)")
+                                }
+                            }
+                        } else {
+                            #expect(outs == reference, "\(level) dim \(dim) count \(count): plan \(plan) differs from off")
+                        }
                     }
                 }
             }
@@ -217,42 +224,44 @@ import _KestrelTestSupport
     }
 
     @Test func integerScansAreBitIdenticalUnderEveryPlan() throws {
-        defer { PrefetchPlan.restoreStartup() }
-        var rng = SeededRNG(seed: 0x1F)
-        for (dim, count) in [(1, 9), (31, 70), (100, 130), (768, 41), (768, 200), (5000, 12)] {
-            let q = (0..<dim).map { _ in Int8.random(in: .min ... .max, using: &rng) }
-            let base = (0..<(dim * count)).map { _ in Int8.random(in: .min ... .max, using: &rng) }
-            let uq = q.map { UInt8(bitPattern: $0) }, ub = base.map { UInt8(bitPattern: $0) }
-            for level in ISALevel.supported {
-                let t = try #require(level.kernels).pointee
-                var reference: [[UInt32]] = []
-                for (k, plan) in Self.plans().enumerated() {
-                    try plan.activate()
-                    var outs: [[UInt32]] = []
-                    for f in [t.dot_i8_many!, t.l2sq_i8_many!] {
-                        var out = [Int32](repeating: -7, count: count)
-                        #expect(f(q, base, dim, count, dim, &out) == KESTREL_OK)
-                        outs.append(out.map { UInt32(bitPattern: $0) })
-                    }
-                    var cos = [Float](repeating: -7, count: count)
-                    #expect(t.cosine_i8_many!(q, base, dim, count, dim, &cos) == KESTREL_OK)
-                    outs.append(cos.map(\.bitPattern))
-                    var ham = [UInt32](repeating: .max, count: count)
-                    #expect(t.hamming_b1_many!(uq, ub, dim, count, dim, &ham) == KESTREL_OK)
-                    outs.append(ham)
-                    var jac = [Float](repeating: -7, count: count)
-                    #expect(t.jaccard_b1_many!(uq, ub, dim, count, dim, &jac) == KESTREL_OK)
-                    outs.append(jac.map(\.bitPattern))
-                    if k == 0 {
-                        reference = outs
-                        base.withUnsafeBufferPointer { b in
-                            for r in 0..<count {
-                                let p = t.l2sq_i8!(q, b.baseAddress! + r * dim, dim)
-                                #expect(Int64(Int32(bitPattern: outs[1][r])) == p, "\(level) l2sq_i8 dim \(dim) row \(r)")
-                            }
+        try withPrefetchPlanExclusive {
+            defer { PrefetchPlan.restoreStartup() }
+            var rng = SeededRNG(seed: 0x1F)
+            for (dim, count) in [(1, 9), (31, 70), (100, 130), (768, 41), (768, 200), (5000, 12)] {
+                let q = (0..<dim).map { _ in Int8.random(in: .min ... .max, using: &rng) }
+                let base = (0..<(dim * count)).map { _ in Int8.random(in: .min ... .max, using: &rng) }
+                let uq = q.map { UInt8(bitPattern: $0) }, ub = base.map { UInt8(bitPattern: $0) }
+                for level in ISALevel.supported {
+                    let t = try #require(level.kernels).pointee
+                    var reference: [[UInt32]] = []
+                    for (k, plan) in Self.plans().enumerated() {
+                        try plan.activate()
+                        var outs: [[UInt32]] = []
+                        for f in [t.dot_i8_many!, t.l2sq_i8_many!] {
+                            var out = [Int32](repeating: -7, count: count)
+                            #expect(f(q, base, dim, count, dim, &out) == KESTREL_OK)
+                            outs.append(out.map { UInt32(bitPattern: $0) })
                         }
-                    } else {
-                        #expect(outs == reference, "\(level) dim \(dim) count \(count): plan \(plan) differs from off")
+                        var cos = [Float](repeating: -7, count: count)
+                        #expect(t.cosine_i8_many!(q, base, dim, count, dim, &cos) == KESTREL_OK)
+                        outs.append(cos.map(\.bitPattern))
+                        var ham = [UInt32](repeating: .max, count: count)
+                        #expect(t.hamming_b1_many!(uq, ub, dim, count, dim, &ham) == KESTREL_OK)
+                        outs.append(ham)
+                        var jac = [Float](repeating: -7, count: count)
+                        #expect(t.jaccard_b1_many!(uq, ub, dim, count, dim, &jac) == KESTREL_OK)
+                        outs.append(jac.map(\.bitPattern))
+                        if k == 0 {
+                            reference = outs
+                            base.withUnsafeBufferPointer { b in
+                                for r in 0..<count {
+                                    let p = t.l2sq_i8!(q, b.baseAddress! + r * dim, dim)
+                                    #expect(Int64(Int32(bitPattern: outs[1][r])) == p, "\(level) l2sq_i8 dim \(dim) row \(r)")
+                                }
+                            }
+                        } else {
+                            #expect(outs == reference, "\(level) dim \(dim) count \(count): plan \(plan) differs from off")
+                        }
                     }
                 }
             }

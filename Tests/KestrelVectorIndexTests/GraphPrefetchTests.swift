@@ -1,5 +1,6 @@
 import KestrelTensor
 import Testing
+import _KestrelTestSupport
 
 @testable import KestrelVectorIndex
 
@@ -8,6 +9,10 @@ import Testing
 /// (one thread: deterministic) or for searching.
 @Suite(.serialized) struct GraphPrefetchTests {
     @Test func searchAndBuildGiveIdenticalResultsUnderEveryGraphPrefetch() throws {
+        try withPrefetchPlanExclusive { try check() }
+    }
+
+    func check() throws {
         defer { PrefetchPlan.restoreStartup() }
         let dim = 40, n = 3000, nq = 40, k = 10
         let base = clustered(n, dim: dim, seed: 21)

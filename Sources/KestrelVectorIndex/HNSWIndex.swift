@@ -257,7 +257,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         }
     }
 
-    static let readOnlyError = KestrelError.invalidArgument(name: "index", reason: "index is memory-mapped read-only")
+    static let readOnlyError = KestrelError.readOnly(reason: "the index is memory-mapped read-only (load it without mapping to change it)")
 
     /// Grows the arrays to at least `nodes` nodes and `upperRows` upper-layer rows (exclusive lock held).
     func growLocked(nodes: Int, upperRows: Int) throws(KestrelError) {
@@ -299,7 +299,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     public func train(_ samples: [Float]) throws(KestrelError) {
         guard !isReadOnly else { throw Self.readOnlyError }
         guard !samples.isEmpty, samples.count % dimension == 0 else {
-            throw .dimensionMismatch(expected: "a positive multiple of \(dimension) floats", actual: "\(samples.count)")
+            throw .dimensionMismatch(expected: [-1, dimension], actual: [samples.count])
         }
         try withBuffer(samples) { (b) throws(KestrelError) in
             let prepared = try prepareSample(b, rows: b.count / dimension)
@@ -346,7 +346,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         guard threads >= 1 else { throw .invalidArgument(name: "threads", reason: "must be ≥ 1, got \(threads)") }
         let n = newKeys.count
         guard src.count == n * dimension else {
-            throw .dimensionMismatch(expected: "\(n) × \(dimension) = \(n * dimension) floats", actual: "\(src.count)")
+            throw .dimensionMismatch(expected: [n, dimension], actual: [src.count])
         }
         if n == 0 { return }
         if n > 1 && Set(newKeys).count != n {

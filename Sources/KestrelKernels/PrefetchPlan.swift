@@ -1,4 +1,4 @@
-import KestrelKernels
+import CKestrelKernels
 
 /// What the kernels detected about this CPU at start-up: vendor, family / model and cache sizes.
 ///

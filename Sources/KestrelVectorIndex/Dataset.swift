@@ -46,15 +46,18 @@ public enum Dataset {
     ///   "open", `EISDIR` for a directory, "stat" or "mmap", with the errno) for an unreadable
     ///   file; `invalidArgument` for an unknown extension.
     public static func readFloats(_ url: URL) throws(KestrelError) -> DatasetMatrix<Float> {
+        let ext = url.pathExtension.lowercased()
+        guard ["fvecs", "bvecs", "npy"].contains(ext) else {
+            throw .invalidArgument(name: "url", reason: "unknown vector format '.\(url.pathExtension)' (use .fvecs, .bvecs or .npy)")
+        }
         let file = try MappedFile.map(path: url.path)
         return try parsing(url, file) { (raw) throws(KestrelError) in
-            switch url.pathExtension.lowercased() {
+            switch ext {
             case "fvecs": return try parseFvecs(raw)
             case "bvecs":
                 let b = try parseBvecs(raw)
                 return try DatasetMatrix(rows: b.rows, dimension: b.dimension, values: b.values.map { Float($0) })
-            case "npy": return try parseNPYFloats(raw)
-            default: throw .invalidArgument(name: "url", reason: "unknown vector format '.\(url.pathExtension)' (use .fvecs, .bvecs or .npy)")
+            default: return try parseNPYFloats(raw)
             }
         }
     }
@@ -62,13 +65,13 @@ public enum Dataset {
     /// Reads int32 rows (e.g. ground-truth neighbour ids) from an `.ivecs` or int32 `.npy` file.
     /// - Throws: as ``readFloats(_:)``.
     public static func readInts(_ url: URL) throws(KestrelError) -> DatasetMatrix<Int32> {
+        let ext = url.pathExtension.lowercased()
+        guard ext == "ivecs" || ext == "npy" else {
+            throw .invalidArgument(name: "url", reason: "unknown id format '.\(url.pathExtension)' (use .ivecs or .npy)")
+        }
         let file = try MappedFile.map(path: url.path)
         return try parsing(url, file) { (raw) throws(KestrelError) in
-            switch url.pathExtension.lowercased() {
-            case "ivecs": return try parseIvecs(raw)
-            case "npy": return try parseNPYInts(raw)
-            default: throw .invalidArgument(name: "url", reason: "unknown id format '.\(url.pathExtension)' (use .ivecs or .npy)")
-            }
+            ext == "ivecs" ? try parseIvecs(raw) : try parseNPYInts(raw)
         }
     }
 

@@ -90,7 +90,7 @@ final class MappedFile: @unchecked Sendable {
 
     /// Maps `path`.
     /// - Throws: `KestrelError.io` (operation "open", "stat" or "mmap", with errno) when the
-    ///   file cannot be opened or mapped.
+    ///   file cannot be opened or mapped; "open" with `EISDIR` for a directory.
     static func map(path: String) throws(KestrelError) -> MappedFile {
         // Every failure is decided before the object exists, so deinit only ever sees a mapping.
         let fd = open(path, O_RDONLY)
@@ -98,6 +98,8 @@ final class MappedFile: @unchecked Sendable {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
+        // open(2) accepts a directory; say so rather than let mmap fail with ENODEV.
+        guard (st.st_mode & S_IFMT) != S_IFDIR else { throw .io(path: path, operation: "open", errno: EISDIR) }
         let size = Int(st.st_size)
         if size == 0 {
             // mmap refuses zero bytes; an empty file is still "readable" (and then rejected as truncated).

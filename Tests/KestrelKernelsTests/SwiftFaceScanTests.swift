@@ -77,7 +77,7 @@ import _KestrelTestSupport
         #expect(out == (try Distance.l2sq(query: q, rows: base)))
     }
 
-    @Test func badGeometryThrowsExactErrors() {
+    @Test func badGeometryThrowsExactErrors() throws {
         let q = [Float](repeating: 1, count: 3), base = [Float](repeating: 1, count: 10)
         var e = #expect(throws: KestrelError.self) { try Distance.dot(query: q, rows: base, stride: 2) }
         #expect(e == .invalidArgument(name: "stride", reason: "stride 2 is less than the dimension 3"))
@@ -107,7 +107,7 @@ import _KestrelTestSupport
         }
         // At the cap the int32 results are still exact.
         let cap = [Int8](repeating: -128, count: 32_768)
-        #expect(try Distance.dot(query: cap, rows: cap) == [Int32(32_768 * 16_384 - 1) + 1])
+        #expect(try Distance.dot(query: cap, rows: cap) == [Int32(32_768 * 16_384)])
     }
 
     @Test func emptyScansTouchNothing() throws {

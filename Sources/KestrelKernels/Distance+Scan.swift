@@ -82,7 +82,7 @@ extension Distance {
     /// exact because the dimension is capped).
     /// - Throws: as ``dot(query:rows:stride:into:tier:)``, and
     ///   `.invalidArgument(name: "dimension", …)` when the dimension exceeds 32768 (use the
-    ///   one-pair ``dot(_:_:tier:)-(some Collection<Int8>,_,_)`` there, which returns `Int64`).
+    ///   one-pair `dot(_:_:tier:)` there, which returns `Int64`).
     public static func dot(query: some Collection<Int8>, rows: some Collection<Int8>, stride: Int? = nil,
                            into out: UnsafeMutableBufferPointer<Int32>, tier: ISALevel? = nil) throws(KestrelError) {
         try requireInt32Dimension(query.count)
@@ -90,7 +90,7 @@ extension Distance {
     }
 
     /// Writes the exact int8 squared Euclidean distances of `query` to the rows into `out`.
-    /// - Throws: as ``dot(query:rows:stride:into:tier:)-(some Collection<Int8>,_,_,_,_)``.
+    /// - Throws: as `dot(query:rows:stride:into:tier:)`.
     public static func l2sq(query: some Collection<Int8>, rows: some Collection<Int8>, stride: Int? = nil,
                             into out: UnsafeMutableBufferPointer<Int32>, tier: ISALevel? = nil) throws(KestrelError) {
         try requireInt32Dimension(query.count)
@@ -106,7 +106,7 @@ extension Distance {
 
     /// The exact int8 inner products of `query` with every row of `rows`.
     /// - Throws: as ``dot(query:rows:stride:tier:)`` and the dimension cap of
-    ///   ``dot(query:rows:stride:into:tier:)-(some Collection<Int8>,_,_,_,_)``.
+    ///   `dot(query:rows:stride:into:tier:)`.
     public static func dot(query: some Collection<Int8>, rows: some Collection<Int8>, stride: Int? = nil,
                            tier: ISALevel? = nil) throws(KestrelError) -> [Int32] {
         try allocatingScan(query.count, rows.count, stride) { (out) throws(KestrelError) in
@@ -115,7 +115,7 @@ extension Distance {
     }
 
     /// The exact int8 squared Euclidean distances of `query` to every row of `rows`.
-    /// - Throws: as ``dot(query:rows:stride:tier:)-(some Collection<Int8>,_,_,_)``.
+    /// - Throws: as `dot(query:rows:stride:tier:)`.
     public static func l2sq(query: some Collection<Int8>, rows: some Collection<Int8>, stride: Int? = nil,
                             tier: ISALevel? = nil) throws(KestrelError) -> [Int32] {
         try allocatingScan(query.count, rows.count, stride) { (out) throws(KestrelError) in

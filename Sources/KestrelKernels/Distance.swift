@@ -32,7 +32,7 @@ public enum Distance {
     }
 
     /// The squared Euclidean distance Σ (aᵢ − bᵢ)².
-    /// - Parameters: as ``dot(_:_:tier:)-(some Collection<E>,_,_)``.
+    /// - Parameters: as `dot(_:_:tier:)`.
     /// - Returns: the squared distance; 0 for empty vectors.
     /// - Throws: `KestrelError.dimensionMismatch` when the lengths differ; `.unsupported` for
     ///   a tier this CPU cannot run.
@@ -43,7 +43,7 @@ public enum Distance {
 
     /// The cosine distance 1 − a·b / (|a|·|b|), clamped to [0, 2]: 0 for identical vectors at
     /// every tier, 1 when exactly one vector has zero norm, 0 when both have.
-    /// - Parameters: as ``dot(_:_:tier:)-(some Collection<E>,_,_)``.
+    /// - Parameters: as `dot(_:_:tier:)`.
     /// - Throws: `KestrelError.dimensionMismatch` when the lengths differ; `.unsupported` for
     ///   a tier this CPU cannot run.
     public static func cosine<E: FloatDistanceElement>(_ a: some Collection<E>, _ b: some Collection<E>,
@@ -72,7 +72,7 @@ public enum Distance {
     }
 
     /// The cosine distance of int8 vectors, from the exact integer dot product and norms (the
-    /// final division in `Double`); zero-norm rules as ``cosine(_:_:tier:)-(some Collection<E>,_,_)``.
+    /// final division in `Double`); zero-norm rules as `cosine(_:_:tier:)`.
     /// Identical at every tier.
     /// - Throws: `KestrelError.dimensionMismatch` when the lengths differ; `.unsupported` for
     ///   a tier this CPU cannot run.
@@ -125,21 +125,21 @@ public enum Distance {
 
 #if compiler(>=6.2)
 extension Distance {
-    /// ``dot(_:_:tier:)-(some Collection<E>,_,_)`` over spans.
+    /// `dot(_:_:tier:)` over spans.
     /// - Throws: `KestrelError.dimensionMismatch` when the lengths differ; `.unsupported` for
     ///   a tier this CPU cannot run.
     public static func dot<E: FloatDistanceElement>(_ a: Span<E>, _ b: Span<E>, tier: ISALevel? = nil) throws(KestrelError) -> Float {
         try a.withUnsafeBufferPointer { (a) throws(KestrelError) in try b.withUnsafeBufferPointer { (b) throws(KestrelError) in try floatPair(.dot, a, b, tier) } }
     }
 
-    /// ``l2sq(_:_:tier:)-(some Collection<E>,_,_)`` over spans.
+    /// `l2sq(_:_:tier:)` over spans.
     /// - Throws: `KestrelError.dimensionMismatch` when the lengths differ; `.unsupported` for
     ///   a tier this CPU cannot run.
     public static func l2sq<E: FloatDistanceElement>(_ a: Span<E>, _ b: Span<E>, tier: ISALevel? = nil) throws(KestrelError) -> Float {
         try a.withUnsafeBufferPointer { (a) throws(KestrelError) in try b.withUnsafeBufferPointer { (b) throws(KestrelError) in try floatPair(.l2sq, a, b, tier) } }
     }
 
-    /// ``cosine(_:_:tier:)-(some Collection<E>,_,_)`` over spans.
+    /// `cosine(_:_:tier:)` over spans.
     /// - Throws: `KestrelError.dimensionMismatch` when the lengths differ; `.unsupported` for
     ///   a tier this CPU cannot run.
     public static func cosine<E: FloatDistanceElement>(_ a: Span<E>, _ b: Span<E>, tier: ISALevel? = nil) throws(KestrelError) -> Float {

@@ -8,7 +8,7 @@
  * past either end is accessed.
  */
 #include "internal/kestrel_internal.h"
-#include "internal/kestrel_convert.h"
+#include "internal/kestrel_tiers.h"
 
 #if KESTREL_ARM64
 #include <arm_neon.h>

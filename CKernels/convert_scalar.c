@@ -1,6 +1,6 @@
 /* Scalar reference for f32 <-> f16/bf16 conversion (round-to-nearest-even, bit-exact). */
 #include "internal/kestrel_internal.h"
-#include "internal/kestrel_convert.h"
+#include "internal/kestrel_tiers.h"
 
 void kestrel_f32_to_f16_scalar(const float *src, uint16_t *dst, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = kestrel_f32_to_f16_1(src[i]);

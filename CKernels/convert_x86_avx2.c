@@ -11,7 +11,7 @@
  * past either end is accessed.
  */
 #include "internal/kestrel_internal.h"
-#include "internal/kestrel_convert.h"
+#include "internal/kestrel_tiers.h"
 
 #if KESTREL_X86
 #include <immintrin.h>

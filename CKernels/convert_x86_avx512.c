@@ -4,7 +4,7 @@
  * and rounding behaviour as their 256-bit forms); tails use masked loads and stores.
  */
 #include "internal/kestrel_internal.h"
-#include "internal/kestrel_convert.h"
+#include "internal/kestrel_tiers.h"
 
 #if KESTREL_X86
 #include <immintrin.h>

@@ -1,6 +1,6 @@
 /* Scalar reference for f32/f16/bf16 distances: sequential f32 accumulation. */
 #include "internal/kestrel_internal.h"
-#include "internal/distance_float.h"
+#include "internal/kestrel_tiers.h"
 
 float kestrel_dot_f32_scalar(const float *a, const float *b, size_t n) {
     float s = 0.0f;

@@ -15,7 +15,14 @@
  *                                one step of op (OP_DOT: acc += qv * rv; OP_L2: acc += (qv - rv)^2;
  *                                OP_COS: acc += qv * rv, acc2 += rv * rv), one FMA chain per u;
  *   reduce(acc)                  the sum of the U accumulators' lanes, as (0 + 1) + (2 + 3).
- * Then KESTREL_FLOAT_TIER_KERNELS(tier) defines the tier's 18 exported kernels.
+ * Then KESTREL_FLOAT_TIER_KERNELS(tier) defines the tier's 18 exported kernels,
+ * kestrel_{dot,l2sq,cosine}_{f32,f16,bf16}[_many]_<tier>, whose prototypes are written out in
+ * kestrel_tiers.h (a tier must have its block there first, or the build fails on
+ * -Wmissing-prototypes). A tier file is therefore, in order:
+ *   1. #include "internal/distance_float_simd.h" (kestrel_tiers.h, elem_kind, dist_op, helpers);
+ *   2. the target region (KESTREL_TARGET_<ISA>_BEGIN) and the primitives listed above;
+ *   3. #include "internal/distance_float_driver.h", then KESTREL_FLOAT_TIER_KERNELS(<tier>);
+ *   4. the end of the target region; registration in distance_float_scalar.c.
  * Not part of the public API.
  */
 #ifndef KESTREL_DISTANCE_FLOAT_DRIVER_H
@@ -139,7 +146,7 @@ ALWAYS_INLINE kestrel_status many(elem_kind k, dist_op op, const void *qp, const
         return many(kind, OP_COS, q, base, dim, count, stride, out);                                         \
     }
 
-/* Every exported kernel of the tier (the names declared by distance_float.h). */
+/* Every exported kernel of the tier (the names declared in kestrel_tiers.h). */
 #define KESTREL_FLOAT_TIER_KERNELS(tier)                   \
     KESTREL_FLOAT_KIND_KERNELS(K_F32, float, f32, tier)    \
     KESTREL_FLOAT_KIND_KERNELS(K_F16, uint16_t, f16, tier) \

@@ -9,7 +9,7 @@
 #define KESTREL_DISTANCE_FLOAT_SIMD_H
 
 #include "kestrel_internal.h"
-#include "distance_float.h"
+#include "kestrel_tiers.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 /* The loops over accumulators and rows must unroll so that everything stays in registers. */

@@ -10,7 +10,7 @@
 #ifndef KESTREL_DISTANCE_INT_H
 #define KESTREL_DISTANCE_INT_H
 
-#include "kestrel_internal.h"
+#include "kestrel_tiers.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define KESTREL_ALWAYS_INLINE inline __attribute__((always_inline))
@@ -41,46 +41,7 @@ static inline size_t kestrel_prefetch_rows(size_t stride_bytes) {
     return r < 4 ? 4 : r > 64 ? 64 : r;
 }
 
-#define KESTREL_INT_DECLARE_TIER(tier)                                                                          \
-    int64_t kestrel_dot_i8_##tier(const int8_t *a, const int8_t *b, size_t n);                                  \
-    int64_t kestrel_l2sq_i8_##tier(const int8_t *a, const int8_t *b, size_t n);                                 \
-    float kestrel_cosine_i8_##tier(const int8_t *a, const int8_t *b, size_t n);                                 \
-    kestrel_status kestrel_dot_i8_many_##tier(const int8_t *q, const int8_t *base, size_t dim, size_t count,    \
-                                              size_t stride, int32_t *out);                                     \
-    kestrel_status kestrel_l2sq_i8_many_##tier(const int8_t *q, const int8_t *base, size_t dim, size_t count,   \
-                                               size_t stride, int32_t *out);                                    \
-    kestrel_status kestrel_cosine_i8_many_##tier(const int8_t *q, const int8_t *base, size_t dim, size_t count, \
-                                                 size_t stride, float *out);
+/* The per-tier prototypes of this family are in kestrel_tiers.h. */
 
-#define KESTREL_BIN_DECLARE_TIER(tier)                                                                           \
-    uint64_t kestrel_hamming_b1_##tier(const uint8_t *a, const uint8_t *b, size_t nbytes);                       \
-    float kestrel_jaccard_b1_##tier(const uint8_t *a, const uint8_t *b, size_t nbytes);                          \
-    kestrel_status kestrel_hamming_b1_many_##tier(const uint8_t *q, const uint8_t *base, size_t nbytes,          \
-                                                  size_t count, size_t stride, uint32_t *out);                   \
-    kestrel_status kestrel_jaccard_b1_many_##tier(const uint8_t *q, const uint8_t *base, size_t nbytes,          \
-                                                  size_t count, size_t stride, float *out);
-
-/* Scalar reference (distance_int_scalar.c). */
-KESTREL_INT_DECLARE_TIER(scalar)
-KESTREL_BIN_DECLARE_TIER(scalar)
-
-#if KESTREL_X86
-/* AVX2 (distance_int_x86_avx2.c). */
-KESTREL_INT_DECLARE_TIER(avx2)
-KESTREL_BIN_DECLARE_TIER(avx2)
-/* AVX-512 BW (distance_int_x86_avx512.c). */
-KESTREL_INT_DECLARE_TIER(avx512)
-KESTREL_BIN_DECLARE_TIER(avx512)
-/* AVX-512 VNNI (distance_int_x86_avx512.c); binary distances have no VNNI form. */
-KESTREL_INT_DECLARE_TIER(avx512vnni)
-#endif
-
-#if KESTREL_ARM64
-/* NEON (distance_int_arm_neon.c). */
-KESTREL_INT_DECLARE_TIER(neon)
-KESTREL_BIN_DECLARE_TIER(neon)
-/* NEON + dot product (distance_int_arm_neon.c); binary distances have no dotprod form. */
-KESTREL_INT_DECLARE_TIER(neondot)
-#endif
 
 #endif

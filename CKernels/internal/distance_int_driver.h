@@ -18,6 +18,19 @@
  * [lo, hi) never longer than KESTREL_I8_BLOCK. A tier whose steps need a whole vector (AVX2's
  * overlapping tail loads) passes its vector length as MIN_N and shorter inputs take the scalar
  * helpers below; the other tiers pass 1.
+ *
+ * The generators and the exported names they define (prototypes written out, per tier, in
+ * kestrel_tiers.h; a name missing there fails the build on -Wmissing-prototypes):
+ *   KESTREL_I8_PAIR_KERNELS(tier, MIN_N, DOT_BLOCK, L2SQ_BLOCK, COS_BLOCK)
+ *       kestrel_dot_i8_<tier>, kestrel_l2sq_i8_<tier>, kestrel_cosine_i8_<tier>;
+ *   KESTREL_I8_MANY_KERNELS(tier, MIN_N, BLOCK_DOT, BLOCK_L2, BLOCK_COS)
+ *       kestrel_{dot,l2sq,cosine}_i8_many_<tier> (needs the tier's pair kernels above);
+ *   KESTREL_BIN_MANY_KERNELS(tier, MIN_N, BIN_ROWS, ROWS_HAM, ROWS_JAC)
+ *       kestrel_{hamming,jaccard}_b1_many_<tier>; the tier writes the one-pair
+ *       kestrel_{hamming,jaccard}_b1_<tier> itself.
+ * A tier file includes this header, opens its target region, defines the block functions
+ * and BLOCK macros above, expands the generators, closes the region; registration is in
+ * distance_int_scalar.c.
  */
 #ifndef KESTREL_DISTANCE_INT_DRIVER_H
 #define KESTREL_DISTANCE_INT_DRIVER_H

@@ -20,7 +20,7 @@
 #ifndef KESTREL_INTERNAL_MATH_H
 #define KESTREL_INTERNAL_MATH_H
 
-#include "kestrel_internal.h"
+#include "kestrel_tiers.h"
 
 #define KESTREL_EXP_LOG2E 0x1.715476p+0f
 #define KESTREL_EXP_LN2_HI 0x1.62e4p-1f       /* 0x3f317200: 0.693145751953125 */
@@ -58,34 +58,7 @@ static inline int kestrel_softmax_fill(float m, float *fill) {
     return 0;
 }
 
-/* scalar reference (math_scalar.c) */
-void kestrel_exp_f32_scalar(const float *x, float *y, size_t n);
-void kestrel_softmax_f32_scalar(const float *x, float *y, size_t n);
-void kestrel_axpy_f32_scalar(float alpha, const float *x, float *y, size_t n);
-void kestrel_scale_f32_scalar(float alpha, const float *x, float *y, size_t n);
-void kestrel_add_f32_scalar(const float *a, const float *b, float *out, size_t n);
-void kestrel_mul_f32_scalar(const float *a, const float *b, float *out, size_t n);
-float kestrel_sum_f32_scalar(const float *x, size_t n);
-float kestrel_max_f32_scalar(const float *x, size_t n);
-float kestrel_sumsq_f32_scalar(const float *x, size_t n);
+/* The per-tier prototypes of this family are in kestrel_tiers.h. */
 
-#define KESTREL_MATH_TIER_PROTOTYPES(tier)                                                \
-    void kestrel_exp_f32_##tier(const float *x, float *y, size_t n);                     \
-    void kestrel_softmax_f32_##tier(const float *x, float *y, size_t n);                 \
-    void kestrel_axpy_f32_##tier(float alpha, const float *x, float *y, size_t n);       \
-    void kestrel_scale_f32_##tier(float alpha, const float *x, float *y, size_t n);      \
-    void kestrel_add_f32_##tier(const float *a, const float *b, float *out, size_t n);   \
-    void kestrel_mul_f32_##tier(const float *a, const float *b, float *out, size_t n);   \
-    float kestrel_sum_f32_##tier(const float *x, size_t n);                              \
-    float kestrel_max_f32_##tier(const float *x, size_t n);                              \
-    float kestrel_sumsq_f32_##tier(const float *x, size_t n);
-
-#if KESTREL_X86
-KESTREL_MATH_TIER_PROTOTYPES(avx2)
-KESTREL_MATH_TIER_PROTOTYPES(avx512)
-#endif
-#if KESTREL_ARM64
-KESTREL_MATH_TIER_PROTOTYPES(neon)
-#endif
 
 #endif

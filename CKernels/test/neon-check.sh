@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# C-level cross-tier check of the kernel tables (CKernels/test/neon_check.c):
+# C-level cross-tier check of the kernel tables (CKernels/test/*.c):
 #  1. cross-compiles every CKernels/*.c plus the driver for aarch64 (x86 files compile to nothing there)
 #     and runs it under qemu-aarch64 -cpu max for the NEON and NEON-dotprod tiers (both must exist);
 #  2. builds the same driver natively and runs it on this machine's SIMD tiers (unsupported ones are
@@ -53,8 +53,8 @@ run_driver() {
   if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then status=1; fi
 }
 
-echo "neon-check: $CROSS_CC ${FLAGS[*]} -static CKernels/*.c CKernels/test/neon_check.c"
-"$CROSS_CC" "${FLAGS[@]}" -static -o "$work/neon_check_aarch64" CKernels/*.c CKernels/test/neon_check.c -lm
+echo "neon-check: $CROSS_CC ${FLAGS[*]} -static CKernels/*.c CKernels/test/*.c"
+"$CROSS_CC" "${FLAGS[@]}" -static -o "$work/neon_check_aarch64" CKernels/*.c CKernels/test/*.c -lm
 # KESTREL_ISA would cap the active tier; the check expects the best one (neondot under -cpu max).
 run_driver env -u KESTREL_ISA "$QEMU" -cpu max -L "$SYSROOT" "$work/neon_check_aarch64" \
   --require --expect-active neondot --label "neon-check (aarch64, qemu -cpu max)" neon neondot
@@ -65,8 +65,8 @@ case "$(uname -m)" in
   *) native_tiers=() ;;
 esac
 if [ ${#native_tiers[@]} -gt 0 ]; then
-  echo "neon-check: $NATIVE_CC ${FLAGS[*]} CKernels/*.c CKernels/test/neon_check.c (native $(uname -m))"
-  "$NATIVE_CC" "${FLAGS[@]}" -o "$work/neon_check_native" CKernels/*.c CKernels/test/neon_check.c -lm -lpthread
+  echo "neon-check: $NATIVE_CC ${FLAGS[*]} CKernels/*.c CKernels/test/*.c (native $(uname -m))"
+  "$NATIVE_CC" "${FLAGS[@]}" -o "$work/neon_check_native" CKernels/*.c CKernels/test/*.c -lm -lpthread
   run_driver env -u KESTREL_ISA "$work/neon_check_native" --label "neon-check (native $(uname -m))" "${native_tiers[@]}"
 fi
 

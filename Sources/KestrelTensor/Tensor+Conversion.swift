@@ -4,7 +4,7 @@ extension Tensor {
     /// The tensor converted to `target`, as a new contiguous tensor (a contiguous `self` is
     /// returned unchanged when `target == dtype`).
     ///
-    /// f32 <-> f16/bf16 use the C kernels (`kestrel_f32_to_f16`, ... : round to nearest even,
+    /// f32 <-> f16/bf16 use the SIMD kernels (``Conversion``: round to nearest even,
     /// bit-identical at every ISA tier, NaN stays NaN, overflow becomes ±Inf). To int8/uint8,
     /// values round to nearest even and saturate to the type's range. Conversions between two
     /// non-f32 types go through f32 (exact widening first, so only one rounding).
@@ -24,14 +24,21 @@ extension Tensor {
         let from = src.elementBase
         let to = out.storage.baseAddress
         switch (dtype, target) {
+        #if !(os(macOS) && arch(x86_64))
         case (.f32, .f16):
+            try Conversion.convert(buffer(from, Float.self, n), into: mutableBuffer(to, Float16.self, n))
+        case (.f16, .f32):
+            try Conversion.convert(buffer(from, Float16.self, n), into: mutableBuffer(to, Float.self, n))
+        #else
+        case (.f32, .f16):  // no Float16 in Swift on Intel Macs: the C kernel on the raw bits
             kestrel_f32_to_f16(from.assumingMemoryBound(to: Float.self), to.assumingMemoryBound(to: UInt16.self), n)
-        case (.f32, .bf16):
-            kestrel_f32_to_bf16(from.assumingMemoryBound(to: Float.self), to.assumingMemoryBound(to: UInt16.self), n)
         case (.f16, .f32):
             kestrel_f16_to_f32(from.assumingMemoryBound(to: UInt16.self), to.assumingMemoryBound(to: Float.self), n)
+        #endif
+        case (.f32, .bf16):
+            try Conversion.convert(buffer(from, Float.self, n), into: mutableBuffer(to, BFloat16.self, n))
         case (.bf16, .f32):
-            kestrel_bf16_to_f32(from.assumingMemoryBound(to: UInt16.self), to.assumingMemoryBound(to: Float.self), n)
+            try Conversion.convert(buffer(from, BFloat16.self, n), into: mutableBuffer(to, Float.self, n))
         case (.f32, .int8):
             let s = from.assumingMemoryBound(to: Float.self)
             let d = to.assumingMemoryBound(to: Int8.self)
@@ -59,4 +66,14 @@ extension Tensor {
     func contiguousF32() throws(KestrelError) -> Tensor {
         dtype == .f32 ? try contiguous() : try converted(to: .f32)
     }
+}
+
+/// `n` elements of `T` at `p`, for the Swift face's buffer forms.
+private func buffer<T>(_ p: UnsafeRawPointer, _: T.Type, _ n: Int) -> UnsafeBufferPointer<T> {
+    UnsafeBufferPointer(start: p.assumingMemoryBound(to: T.self), count: n)
+}
+
+/// `n` writable elements of `T` at `p`.
+private func mutableBuffer<T>(_ p: UnsafeMutableRawPointer, _: T.Type, _ n: Int) -> UnsafeMutableBufferPointer<T> {
+    UnsafeMutableBufferPointer(start: p.assumingMemoryBound(to: T.self), count: n)
 }

@@ -8,10 +8,23 @@ import Testing
         #expect(ISALevel.scalar.kernels != nil)
     }
 
+    /// Every function-pointer entry of every supported table is non-null. The entries are read
+    /// as raw pointer-sized words from the first (`dot_f32`) to the end of the struct, so an
+    /// entry added to the C struct is covered without editing this test.
     @Test func everySupportedTableIsComplete() throws {
+        let first = try #require(MemoryLayout<kestrel_kernel_table>.offset(of: \.dot_f32))
+        let last = try #require(MemoryLayout<kestrel_kernel_table>.offset(of: \.sumsq_f32))
+        let word = MemoryLayout<UnsafeRawPointer?>.size
+        // The struct is `isa` then function pointers only, with nothing after the last one.
+        #expect(last + word == MemoryLayout<kestrel_kernel_table>.size)
+        let entries = (last - first) / word + 1
+        #expect(entries == 41)  // 14 distances, 14 scans, 4 conversions, 9 math
         for level in ISALevel.supported {
             let table = try #require(level.kernels)
             #expect(table.pointee.isa == level.cValue)
+            let raw = UnsafeRawPointer(table)
+            let missing = (0..<entries).filter { raw.loadUnaligned(fromByteOffset: first + $0 * word, as: UInt.self) == 0 }
+            #expect(missing.isEmpty, "\(level): null entries at positions \(missing)")
         }
     }
 

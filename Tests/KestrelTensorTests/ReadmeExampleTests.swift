@@ -1,21 +1,8 @@
-import CKestrelKernels
 import KestrelTensor
 import Testing
 
 /// The code samples of README.md, kept here so they are known to compile and run.
 @Suite struct ReadmeExampleTests {
-    @Test func kernelsSample() {
-        // README: KestrelKernels
-        let a: [Float] = [1, 2, 3], b: [Float] = [4, 5, 6]
-        let d = kestrel_l2sq_f32(a, b, a.count)             // 27, on the best SIMD tier
-        let base: [Float] = [4, 5, 6, 1, 2, 3]               // two rows of 3
-        var out = [Float](repeating: 0, count: 2)
-        let status = kestrel_l2sq_f32_many(a, base, 3, 2, 3, &out)  // [27, 0]
-        #expect(d == 27)
-        #expect(status == KESTREL_OK && out == [27, 0])
-        #expect(ISALevel.supported.contains(.scalar))
-    }
-
     @Test func tensorSample() throws {
         // README: KestrelTensor
         let backend = AcceleratedBackend()

@@ -84,10 +84,17 @@ let package = Package(
                 "KestrelVectorIndex", "KestrelProfiling", "KestrelAdaptation",
             ]
         ),
+        // Benchmark and demo code (built-in HNSW benchmark, synthetic data, report rendering, SVG
+        // charts, token-usage analysis) shared by the CLI and the tests. Not a product: library
+        // users never link it.
+        .target(
+            name: "KestrelBenchmarkKit",
+            dependencies: ["KestrelTensor", "KestrelVectorIndex", "KestrelProfiling"]
+        ),
         .executableTarget(
             name: "KestrelCLI",
             dependencies: [
-                "Kestrel", "CKestrelKernels",
+                "Kestrel", "KestrelBenchmarkKit", "CKestrelKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .target(name: "CKestrelBLAS", condition: .when(platforms: openBLASPlatforms)),
             ]
@@ -101,7 +108,10 @@ let package = Package(
             ]
         ),
         // @testable import of the executable target (SwiftPM supports it on Linux and macOS).
-        .testTarget(name: "KestrelCLITests", dependencies: ["KestrelCLI", "CKestrelKernels", "KestrelTensor", "KestrelVectorIndex"]),
+        .testTarget(
+            name: "KestrelCLITests",
+            dependencies: ["KestrelCLI", "KestrelBenchmarkKit", "CKestrelKernels", "KestrelTensor", "KestrelVectorIndex"]
+        ),
         .testTarget(
             name: "KestrelTensorTests",
             dependencies: [
@@ -111,15 +121,22 @@ let package = Package(
         ),
         .testTarget(
             name: "KestrelVectorIndexTests",
-            dependencies: ["KestrelVectorIndex", "_KestrelTestSupport"]
+            dependencies: ["KestrelVectorIndex", "KestrelBenchmarkKit", "_KestrelTestSupport"]
         ),
         .testTarget(
             name: "KestrelProfilingTests",
             dependencies: [
-                "KestrelProfiling",
+                // The report rendering tests use the suite fixtures here; rendering lives in the kit.
+                "KestrelProfiling", "KestrelBenchmarkKit",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
+        .testTarget(
+            name: "KestrelBenchmarkKitTests",
+            dependencies: [
+                "KestrelBenchmarkKit", "KestrelProfiling", "KestrelVectorIndex", "KestrelTensor", "_KestrelTestSupport",
             ]
         ),
     ],

@@ -45,6 +45,17 @@ let package = Package(
             path: "Benchmarks/MatmulBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // KestrelVectorIndex: FlatIndex and HNSWIndex searches and HNSW insertion.
+        .executableTarget(
+            name: "IndexBenchmarks",
+            dependencies: [
+                "KestrelBenchmarkSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KestrelVectorIndex", package: "Kestrel"),
+            ],
+            path: "Benchmarks/IndexBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // The recording side of KestrelProfiling: LatencyRecorder, ConcurrentLatencyRecorder, MonotonicClock.
         .executableTarget(
             name: "ProfilingBenchmarks",

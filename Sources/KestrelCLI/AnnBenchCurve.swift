@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kestrel
+import KestrelBenchmarkKit
 
 extension AnnBenchCommand {
     /// `kestrel ann-bench --curve N1,N2,…`: for every N, one ``HNSWBenchmark`` run on N clustered

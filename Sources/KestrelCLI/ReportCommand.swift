@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kestrel
+import KestrelBenchmarkKit
 
 /// How `kestrel report` renders a saved benchmark report.
 enum ReportFormat: String, CaseIterable, ExpressibleByArgument {

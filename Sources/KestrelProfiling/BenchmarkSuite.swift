@@ -2,8 +2,8 @@
 ///
 /// Usage by a CLI: create a suite, let every module register its cases
 /// (`KestrelAttention.registerBenchmarks(into: &suite)`), then `run(suite: "all", …)` with a
-/// progress callback, and print ``BenchmarkReport/targetsTable()``. Not thread-safe: register
-/// and run from one thread.
+/// progress callback (``BenchmarkProgressPrinter``), then save or inspect the report (the `kestrel` CLI
+/// renders it as tables, Markdown and SVG charts). Not thread-safe: register and run from one thread.
 public struct BenchmarkSuite {
     /// Registered cases, in registration order.
     public private(set) var cases: [BenchmarkCase] = []

@@ -154,19 +154,29 @@ public enum Comparison {
             Measurer.innerIterations(perCall: Measurer.warmUp(options.warmUpNanoseconds, s.body).perCall,
                                      target: options.targetSampleNanoseconds)
         }
-        var samples = [[Double]](repeating: [], count: subjects.count)
+        return try collect(names: subjects.map(\.name), innerIterations: inner, options: options) { i in
+            Measurer.timeInnerLoop(inner[i], overhead: overhead, subjects[i].body)
+        }
+    }
+
+    /// The sampling loop of ``run(baseline:candidates:options:)``: rounds of one sample per subject
+    /// (index 0 is the baseline) in shuffled order, extended while a verdict is undecided. The
+    /// seam where tests inject samples drawn from known distributions instead of timings.
+    package static func collect(names: [String], innerIterations: [Int] = [], options: ComparisonOptions,
+                                sample: (Int) -> Double) throws(ProfilingError) -> ComparisonResult {
+        try options.validate()
+        guard names.count >= 2 else { throw .invalidArgument(name: "candidates", reason: "at least one is needed") }
+        var samples = [[Double]](repeating: [], count: names.count)
         var rng = SplitMix64(seed: options.seed)
-        var order = Array(subjects.indices)
+        var order = Array(names.indices)
         while true {
             for _ in 0..<options.rounds {
                 if options.randomizeOrder { order.shuffle(using: &rng) }
-                for i in order {
-                    samples[i].append(Measurer.timeInnerLoop(inner[i], overhead: overhead, subjects[i].body))
-                }
+                for i in order { samples[i].append(sample(i)) }
             }
-            let result = try analyze(baselineName: baseline.name, baseline: samples[0],
-                                     candidates: candidates.indices.map { (candidates[$0].name, samples[$0 + 1]) },
-                                     innerIterations: inner, options: options)
+            let result = try analyze(baselineName: names[0], baseline: samples[0],
+                                     candidates: (1..<names.count).map { (names[$0], samples[$0]) },
+                                     innerIterations: innerIterations, options: options)
             if samples[0].count + options.rounds > options.maxRounds || result.candidates.allSatisfy({ decided($0, options) }) {
                 return result
             }

@@ -88,7 +88,7 @@ enum TextFile {
 
 extension Double {
     /// Formats a non-negative count of nanoseconds with a unit chosen for readability (ns, µs, ms, s).
-    var formattedNanoseconds: String {
+    package var formattedNanoseconds: String {
         let v = self
         if v.isNaN { return "n/a" }
         if abs(v) < 1_000 { return String(format: "%.1f ns", v) }

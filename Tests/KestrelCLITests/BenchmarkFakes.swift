@@ -1,5 +1,6 @@
 import Foundation
 import Kestrel
+import KestrelBenchmarkKit
 
 @testable import KestrelCLI
 
@@ -76,6 +77,31 @@ struct FakeSIMDProbe: SIMDMeasuring {
     }
 }
 
+/// HNSW figures given as numbers: the speedup over the exact scan is exactly (N / 100)^exponent
+/// (flat scan QPS 1e8 / N, HNSW 4 × flat QPS… at the operating point), three ef points per size
+/// with recall 0.90, 0.96 and 0.99 (the operating point is ef 32, recall 0.96).
+struct FakeHNSWProbe: HNSWMeasuring {
+    var exponent = 0.8
+    /// Sizes at which no ef reaches the recall target.
+    var noOperatingPointAt: Set<Int> = []
+
+    static func speedup(_ n: Int, exponent: Double) -> Double { pow(Double(n) / 100, exponent) }
+
+    func figures(count: Int) throws -> HNSWBenchmarkFigures {
+        var c = HNSWBenchmarkConfiguration()
+        c.count = count
+        let flat = 1e8 / Double(count)
+        let op = flat * Self.speedup(count, exponent: exponent)
+        let reached = !noOperatingPointAt.contains(count)
+        let points = [HNSWBenchmarkPoint(ef: 16, qps: op * 2, recall: 0.90),
+                      HNSWBenchmarkPoint(ef: 32, qps: op, recall: reached ? 0.96 : 0.93),
+                      HNSWBenchmarkPoint(ef: 64, qps: op / 2, recall: reached ? 0.99 : 0.94)]
+        return HNSWBenchmarkFigures(configuration: c, buildSeconds: Double(count) * 1e-5, indexBytes: count * 400,
+                                    flatScanQPS: flat, flatBatchQPS: flat * 3, points: points,
+                                    operatingPoint: reached ? points[1] : nil)
+    }
+}
+
 /// Memory measurements given as numbers.
 struct FakeMemoryProbe: MemoryMeasuring {
     var triad = 12.0
@@ -109,16 +135,18 @@ struct FakeMemoryProbe: MemoryMeasuring {
 }
 
 extension SuiteCatalog {
-    /// The standard suite names with the simd and memory suites on fake probes.
-    static func fake(simd: FakeSIMDProbe = FakeSIMDProbe(), memory: FakeMemoryProbe = FakeMemoryProbe(),
-                     supported: [ISALevel] = [.scalar, .avx2, .avx512], active: ISALevel = .avx512) -> SuiteCatalog {
+    /// The standard suite names with the simd, hnsw and memory suites on fake probes.
+    static func fake(simd: FakeSIMDProbe = FakeSIMDProbe(), hnsw: FakeHNSWProbe = FakeHNSWProbe(),
+                     memory: FakeMemoryProbe = FakeMemoryProbe(), supported: [ISALevel] = [.scalar, .avx2, .avx512], active: ISALevel = .avx512) -> SuiteCatalog {
         SuiteCatalog(entries: [
             .built("simd") { suite, context in
                 try SIMDSuite(probe: simd, settings: context.settings, charts: context.charts, supported: supported,
                               active: active).register(into: &suite)
             },
             .absent("flash-attention", module: "KestrelAttention"),
-            .absent("hnsw", module: "KestrelVectorIndex"),
+            .built("hnsw") { suite, context in
+                try HNSWSuite(settings: context.settings, charts: context.charts, probe: hnsw).register(into: &suite)
+            },
             .absent("quantization", module: "KestrelQuantization"),
             .absent("adaptation", module: "KestrelAdaptation"),
             .built("memory") { suite, context in

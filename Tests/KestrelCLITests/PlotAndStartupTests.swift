@@ -24,7 +24,7 @@ import FoundationXML
         let result = try BenchmarkRunner.test(.fake(), output: output).run(BenchmarkRequest(plot: plots.path))
         let names = Set(result.files.map(\.lastPathComponent))
         #expect(names == ["latency-simd.l2sq-f32-query-latency.svg", "latency-memory.cli-startup.svg",
-                          "speedup-vs-dim.svg", "index.html"])
+                          "speedup-vs-dim.svg", "hnsw-recall-vs-qps.svg", "hnsw-speedup-vs-size.svg", "index.html"])
         for f in result.files where f.pathExtension == "svg" {
             #expect(try wellFormed(f), "\(f.lastPathComponent) is not well-formed XML")
             let text = try String(contentsOf: f, encoding: .utf8)
@@ -34,8 +34,14 @@ import FoundationXML
         #expect(sweep.contains("avx2") && sweep.contains("avx512"))
         let index = try String(contentsOf: plots.appendingPathComponent("index.html"), encoding: .utf8)
         for n in names where n.hasSuffix(".svg") { #expect(index.contains("src=\"\(n)\"")) }
-        // No recall-vs-QPS chart: the HNSW suite does not exist yet.
-        #expect(!names.contains { $0.contains("recall") })
+        // The HNSW charts: one recall/QPS line with the fake's three ef points (QPS 2x, 1x, 0.5x
+        // of the operating point at the largest full-run size), and the measured speedups beside their fit.
+        let recall = try String(contentsOf: plots.appendingPathComponent("hnsw-recall-vs-qps.svg"), encoding: .utf8)
+        #expect(recall.components(separatedBy: "<polyline").count - 1 == 1)
+        #expect(recall.contains("100000 vectors") && recall.contains("recall@10"))
+        let growth = try String(contentsOf: plots.appendingPathComponent("hnsw-speedup-vs-size.svg"), encoding: .utf8)
+        #expect(growth.components(separatedBy: "<polyline").count - 1 == 2)
+        #expect(growth.contains(">measured</text>") && growth.contains(">fit</text>"))
     }
 
     @Test func plotIntoAFileIsRefused() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import KestrelBenchmarkKit
 @testable import KestrelProfiling
 
 /// A thrown error that is not a ProfilingError (as other modules' cases throw KestrelError).

@@ -1,5 +1,6 @@
 import Foundation
 @testable import KestrelVectorIndex
+import KestrelBenchmarkKit
 import KestrelTensor
 import Testing
 import _KestrelTestSupport

@@ -1,4 +1,5 @@
 import Foundation
+import KestrelBenchmarkKit
 @testable import KestrelVectorIndex
 import _KestrelTestSupport
 

@@ -1,4 +1,5 @@
 import Kestrel
+import KestrelBenchmarkKit
 
 /// A line chart a benchmark case asks for (e.g. speedup against vector length); written by
 /// `--plot DIR` as `<fileName>.svg`.

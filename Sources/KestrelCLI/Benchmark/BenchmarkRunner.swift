@@ -1,5 +1,6 @@
 import Foundation
 import Kestrel
+import KestrelBenchmarkKit
 
 /// What `kestrel benchmark` was asked to do (the validated command line).
 struct BenchmarkRequest: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import Foundation
 import Kestrel
+import KestrelBenchmarkKit
 
 /// Writes the SVG charts of `kestrel benchmark --plot DIR`: a latency histogram for every case
 /// with a latency distribution, every line chart the cases produced (speedup against size; a

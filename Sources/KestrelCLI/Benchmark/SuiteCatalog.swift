@@ -65,7 +65,7 @@ struct SuiteCatalog {
             },
             .absent("flash-attention", module: "KestrelAttention"),
             .built("hnsw") { suite, context in
-                try HNSWSuite(settings: context.settings).register(into: &suite)
+                try HNSWSuite(settings: context.settings, charts: context.charts).register(into: &suite)
             },
             .absent("quantization", module: "KestrelQuantization"),
             .absent("adaptation", module: "KestrelAdaptation"),

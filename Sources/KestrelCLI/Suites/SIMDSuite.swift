@@ -1,5 +1,6 @@
 import CKestrelKernels
 import Kestrel
+import KestrelBenchmarkKit
 
 /// A one-to-many scan's throughput next to this machine's memory bandwidth.
 struct ScanBandwidth: Sendable, Equatable {

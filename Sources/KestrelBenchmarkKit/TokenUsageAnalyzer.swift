@@ -1,3 +1,5 @@
+import KestrelProfiling
+
 /// One model call's token usage.
 public struct TokenUsageRecord: Codable, Sendable, Equatable {
     /// Operation (prompt template, endpoint, agent step) the call belongs to.

@@ -1,4 +1,5 @@
 import Foundation
+import KestrelProfiling
 
 /// One line of an ``SVGChart``: y against x.
 public struct ChartSeries: Codable, Sendable, Equatable {

@@ -56,23 +56,16 @@ public struct SyntheticClusters: Sendable {
     }
 }
 
-/// SplitMix64 with Box–Muller normals (deterministic, dependency-free).
+/// Uniform and Box–Muller normal draws on the package's ``SplitMix64`` (same bit stream, so the
+/// data is what it always was for a given seed).
 struct SplitMix {
-    var state: UInt64
+    var bits: SplitMix64
     var spare: Float? = nil
 
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    init(seed: UInt64) { bits = SplitMix64(seed: seed) }
 
     /// Uniform in (0, 1].
-    mutating func unit() -> Double { (Double(next() >> 11) + 1) / 9_007_199_254_740_992.0 }
+    mutating func unit() -> Double { (Double(bits.next() >> 11) + 1) / 9_007_199_254_740_992.0 }
 
     mutating func gaussian() -> Float {
         if let s = spare {

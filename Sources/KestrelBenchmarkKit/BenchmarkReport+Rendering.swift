@@ -1,4 +1,5 @@
 import Foundation
+import KestrelProfiling
 
 extension BenchmarkReport {
     /// The targets table a CLI prints at the end of a run: one row per case with a target
@@ -83,41 +84,6 @@ extension BenchmarkReport {
             }
         }
         return out
-    }
-
-    static func measured(_ r: BenchmarkCaseResult) -> String {
-        guard let v = r.value else {
-            return r.status == .skipped ? "skipped" + (r.notes.first.map { ": \($0)" } ?? "") : (r.error != nil ? "error" : "—")
-        }
-        var s = formatValue(v, r.unit)
-        if let ci = r.interval { s += " [\(formatNumber(ci.lower)), \(formatNumber(ci.upper))]" }
-        return s
-    }
-
-    static func formatNumber(_ v: Double) -> String {
-        abs(v) >= 1e5 || (abs(v) < 1e-3 && v != 0) ? String(format: "%.3e", v) : String(format: "%.4g", v)
-    }
-
-    static func formatValue(_ v: Double, _ unit: String) -> String {
-        switch unit {
-        case "ns": return v.formattedNanoseconds
-        case "×", "x": return formatNumber(v) + "×"
-        case "%": return formatNumber(v) + "%"
-        case "": return formatNumber(v)
-        default: return formatNumber(v) + " " + unit
-        }
-    }
-
-    static func statusText(_ s: BenchmarkStatus, colors: Bool) -> String {
-        guard colors else { return s.rawValue }
-        let code: String
-        switch s {
-        case .pass: code = "32"
-        case .warn: code = "33"
-        case .fail: code = "31"
-        case .skipped, .info: code = "2"
-        }
-        return "\u{1B}[\(code)m\(s.rawValue)\u{1B}[0m"
     }
 
     static func escape(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|") }

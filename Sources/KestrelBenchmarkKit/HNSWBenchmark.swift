@@ -1,5 +1,7 @@
 import Foundation
+import KestrelProfiling
 import KestrelTensor
+import KestrelVectorIndex
 
 /// Settings of the built-in HNSW benchmark (``HNSWBenchmark/run(_:)``).
 public struct HNSWBenchmarkConfiguration: Sendable {
@@ -49,6 +51,13 @@ public struct HNSWBenchmarkPoint: Sendable {
     public var qps: Double
     /// Mean recall@k against exact search.
     public var recall: Double
+
+    /// A measured point (tests build figures by hand).
+    package init(ef: Int, qps: Double, recall: Double) {
+        self.ef = ef
+        self.qps = qps
+        self.recall = recall
+    }
 }
 
 /// Figures of one run of the built-in HNSW benchmark.
@@ -69,6 +78,18 @@ public struct HNSWBenchmarkFigures: Sendable {
     public var operatingPoint: HNSWBenchmarkPoint?
     /// `operatingPoint.qps / flatScanQPS`.
     public var speedupOverFlatScan: Double? { operatingPoint.map { $0.qps / flatScanQPS } }
+    /// Figures as measured (tests build them by hand).
+    package init(configuration: HNSWBenchmarkConfiguration, buildSeconds: Double, indexBytes: Int, flatScanQPS: Double,
+                 flatBatchQPS: Double, points: [HNSWBenchmarkPoint], operatingPoint: HNSWBenchmarkPoint?) {
+        self.configuration = configuration
+        self.buildSeconds = buildSeconds
+        self.indexBytes = indexBytes
+        self.flatScanQPS = flatScanQPS
+        self.flatBatchQPS = flatBatchQPS
+        self.points = points
+        self.operatingPoint = operatingPoint
+    }
+
     /// `operatingPoint.qps / flatBatchQPS`.
     public var speedupOverFlatBatch: Double? { operatingPoint.map { $0.qps / flatBatchQPS } }
 }
@@ -119,9 +140,7 @@ public enum HNSWBenchmark {
             var found: [[SearchResult]] = []
             for _ in 0..<max(1, c.searchRepeats) {
                 t0 = now()
-                found = try withBuffer(queries) { (q) throws(KestrelError) in
-                    try index.search(batch: q, k: c.k, ef: ef, threads: c.searchThreads)
-                }
+                found = try index.search(batch: queries, k: c.k, ef: ef, threads: c.searchThreads)
                 best = min(best, now() - t0)
             }
             let qps = Double(c.queries) / best
@@ -144,5 +163,5 @@ public enum HNSWBenchmark {
         return total == 0 ? 1 : Double(hits) / Double(total)
     }
 
-    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+    static func now() -> Double { Double(MonotonicClock.now()) * 1e-9 }
 }

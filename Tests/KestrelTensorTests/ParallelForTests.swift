@@ -1,3 +1,4 @@
+import Foundation
 import KestrelTensor
 import Synchronization
 import Testing
@@ -22,10 +23,97 @@ import Testing
     }
 
     @Test func badArgumentsThrow() {
-        #expect(throws: KestrelError.self) { try parallelFor(0..<10, threads: 0) { _ in } }
-        #expect(throws: KestrelError.self) { try parallelFor(0..<10, grain: 0) { _ in } }
-        #expect(throws: KestrelError.self) { try BLASThreads.setCount(0) }
-        #expect(activeProcessorCount >= 1)
+        let e1 = #expect(throws: KestrelError.self) { try parallelFor(0..<10, threads: 0) { _ in } }
+        if case .invalidArgument(let name, _) = e1 { #expect(name == "threads") } else { Issue.record("\(String(describing: e1))") }
+        let e2 = #expect(throws: KestrelError.self) { try parallelFor(0..<10, threads: 2, grain: 0) { _, _ in } }
+        if case .invalidArgument(let name, _) = e2 { #expect(name == "grain") } else { Issue.record("\(String(describing: e2))") }
+        let e3 = #expect(throws: KestrelError.self) { try BLASThreads.setCount(0) }
+        if case .invalidArgument(let name, _) = e3 { #expect(name == "n") } else { Issue.record("\(String(describing: e3))") }
+        let e4 = #expect(throws: KestrelError.self) { try BLASThreads.setCount(4097) }
+        if case .invalidArgument(let name, _) = e4 { #expect(name == "n") } else { Issue.record("\(String(describing: e4))") }
+        // The same figure as Foundation's (affinity mask and cgroup quota honoured).
+        #expect(activeProcessorCount == max(1, ProcessInfo.processInfo.activeProcessorCount))
+    }
+
+    @Test func workerNumbersAreInRangeAndNeverConcurrent() throws {
+        for (count, threads, grain) in [(1000, 3, 1), (7, 8, 2), (1, 4, 1), (64, 1, 5)] {
+            let busy = Mutex([Bool](repeating: false, count: threads))
+            let visits = Mutex([Int](repeating: 0, count: count))
+            let overlaps = Atomic<Int>(0), outOfRange = Atomic<Int>(0)
+            let workersSeen = Mutex(Set<Int>())
+            try parallelFor(0..<count, threads: threads, grain: grain) { chunk, worker in
+                guard worker >= 0 && worker < min(threads, (count + grain - 1) / grain) else {
+                    outOfRange.add(1, ordering: .relaxed)
+                    return
+                }
+                busy.withLock { b in
+                    if b[worker] { overlaps.add(1, ordering: .relaxed) }
+                    b[worker] = true
+                }
+                workersSeen.withLock { _ = $0.insert(worker) }
+                visits.withLock { v in for i in chunk { v[i] += 1 } }
+                busy.withLock { $0[worker] = false }
+            }
+            #expect(outOfRange.load(ordering: .relaxed) == 0)
+            #expect(overlaps.load(ordering: .relaxed) == 0)
+            #expect(visits.withLock { $0 }.allSatisfy { $0 == 1 }, "count \(count) threads \(threads) grain \(grain)")
+            // Worker 0 is the caller and always takes part.
+            #expect(workersSeen.withLock { $0.contains(0) })
+        }
+        // Worker 0 runs on the calling thread.
+        let caller = pthread_self()
+        let onCaller = Mutex(false)
+        try parallelFor(0..<1, threads: 4) { _, worker in
+            if worker == 0 { onCaller.withLock { $0 = pthread_equal(pthread_self(), caller) != 0 } }
+        }
+        #expect(onCaller.withLock { $0 })
+    }
+
+    @Test func setCountInsideARegionIsAppliedWhenItEnds() throws {
+        let original = BLASThreads.count
+        defer { try? BLASThreads.setCount(original) }
+        try BLASThreads.setCount(1)
+        try BLASThreads.setCount(2)
+        let two = BLASThreads.count  // OpenBLAS may cap; Accelerate reports 1
+        try BLASThreads.setCount(1)
+        let inside = try BLASThreads.singleThreaded { () throws(KestrelError) -> Int in
+            try BLASThreads.setCount(2)
+            return BLASThreads.count
+        }
+        #expect(inside == 1)
+        #expect(BLASThreads.count == two)
+    }
+
+    /// The interleaving that broke the old save/restore pair: region A begins, region B begins
+    /// on another thread, A ends while B still runs. BLAS must stay at 1 until B ends, then
+    /// return to the count from before A.
+    @Test func overlappingRegionsOnTwoThreadsRestoreOnlyWhenTheLastEnds() throws {
+        let original = BLASThreads.count
+        defer { try? BLASThreads.setCount(original) }
+        try BLASThreads.setCount(2)
+        let before = BLASThreads.count
+        let bEntered = DispatchSemaphore(value: 0), aLeft = DispatchSemaphore(value: 0), bDone = DispatchSemaphore(value: 0)
+        let seenInB = Mutex<[Int]>([])
+        let b = Thread {
+            BLASThreads.singleThreaded {
+                bEntered.signal()
+                aLeft.wait()
+                seenInB.withLock { $0.append(BLASThreads.count) }
+            }
+            bDone.signal()
+        }
+        let afterA: Int = BLASThreads.singleThreaded {
+            b.start()
+            bEntered.wait()
+            return BLASThreads.count
+        }
+        let betweenAandB = BLASThreads.count
+        aLeft.signal()
+        bDone.wait()
+        #expect(afterA == 1)
+        #expect(betweenAandB == 1)
+        #expect(seenInB.withLock { $0 } == [1])
+        #expect(BLASThreads.count == before)
     }
 
     @Test func blasIsSingleThreadedInsideAndRestoredAfter() throws {

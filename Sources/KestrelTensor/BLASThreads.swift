@@ -32,6 +32,13 @@ public enum BLASThreads {
         #endif
     }
 
+    /// The count BLAS calls use outside single-threaded regions: ``count`` when none is active,
+    /// else the value the last region to leave will restore. Tests compare it before and after
+    /// concurrent work that other tests' regions may overlap.
+    package static var countOutsideRegions: Int {
+        region.withLock { r in r.depth > 0 ? r.saved : count }
+    }
+
     /// Sets the number of threads BLAS calls may use (OpenBLAS caps it at its build limit).
     ///
     /// Inside a single-threaded region (``singleThreaded(_:)``, ``parallelFor(_:threads:grain:_:)``)

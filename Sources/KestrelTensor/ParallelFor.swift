@@ -24,13 +24,21 @@ public var activeProcessorCount: Int {
     Swift.max(1, ProcessInfo.processInfo.activeProcessorCount)
 }
 
+/// Limits of the package's parallel loop.
+package enum Parallel {
+    /// Most threads one call starts, whatever the caller asks: each costs a 4 MiB stack (and a
+    /// search scratch), so a thread count of millions would exhaust memory; past a few per core
+    /// more threads only add contention.
+    package static let maxThreads = Swift.max(64, 4 * activeProcessorCount)
+}
+
 /// Runs `body` over `range` split into chunks, on `threads` workers, and returns when all
 /// chunks are done. Every index of `range` is passed exactly once, inside exactly one chunk.
 ///
 /// Workers take chunks of `grain` consecutive indices from a shared atomic counter (dynamic
 /// scheduling, so uneven chunks balance out). The calling thread is worker 0; the others are
 /// threads started for this call (4 MiB stacks) and joined before it returns, so exactly
-/// `min(threads, chunks)` run and nothing is left running or pooled afterwards.
+/// `min(threads, chunks, 4 × cores or at least 64)` run and nothing is left running or pooled afterwards.
 /// While the region runs, BLAS is held to one thread (``BLASThreads/singleThreaded(_:)``) so BLAS
 /// calls inside `body` do not oversubscribe the cores; the previous count is restored after.
 ///
@@ -83,7 +91,7 @@ private func runParallel(_ range: Range<Int>, threads: Int, grain: Int,
     if range.isEmpty { return }
     let count = range.count
     let chunks = (count - 1) / grain + 1
-    let workers = Swift.min(threads, chunks)
+    let workers = Swift.min(threads, chunks, Parallel.maxThreads)
     BLASThreads.singleThreaded {
         let next = Atomic<Int>(0)
         func work(_ worker: Int) {

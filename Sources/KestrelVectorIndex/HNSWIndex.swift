@@ -263,6 +263,9 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     func growLocked(nodes: Int, upperRows: Int) throws(KestrelError) {
         guard nodes < Int(UInt32.max) - 1 else { throw .capacityExceeded(limit: Int(UInt32.max) - 2, requested: nodes) }
         if nodes > capacity {
+            // All per-node arrays together must fit, checked before any of them is reallocated.
+            let fullBytes = parameters.keepFullPrecision ? dimension * 4 : 0
+            _ = try SizeCheck.bytes(nodes, codec.stride + fullBytes + (1 + maxM0) * 4 + 15)
             let n = nodeCount
             func regrow(_ r: MemoryRegion, _ elem: Int) throws(KestrelError) -> MemoryRegion {
                 try MemoryRegion(copying: r.base, byteCount: n * elem, capacityBytes: nodes * elem)

@@ -57,11 +57,10 @@ let package = Package(
         .target(
             name: "KestrelVectorIndex",
             dependencies: [
+                // BLAS only through KestrelTensor (BLAS, BLASThreads): one owner of its thread count.
                 "KestrelKernels", "CKestrelKernels", "KestrelTensor", "KestrelQuantization",
-                .target(name: "CKestrelBLAS", condition: .when(platforms: openBLASPlatforms)),
                 .product(name: "Atomics", package: "swift-atomics"),
-            ],
-            linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
+            ]
         ),
         // Depends on nothing of ours: it measures any closure (ARCHITECTURE.md).
         .target(

@@ -113,14 +113,16 @@ struct AnalyzeCommand: ParsableCommand {
     // MARK: - roofline
 
     static func roofline(_ s: SuiteSettings, remeasure: Bool) throws -> String {
+        // The workloads are single-threaded measurements: the matmul too.
+        try BLASThreads.singleThreaded { try rooflineSingleThreaded(s, remeasure: remeasure) }
+    }
+
+    private static func rooflineSingleThreaded(_ s: SuiteSettings, remeasure: Bool) throws -> String {
         let peaks = try RooflineProbe.cachedPeaks(threads: 1, flopsKernel: FMAPeak.axpyKernel(), remeasure: remeasure)
         let model = RooflineModel(peaks: peaks)
         var out = "Roofline (1 thread)\n\ncompute roof: \(Format.fixed(peaks.peakFlopsPerSecond / 1e9, 1)) GFLOP/s "
             + "(\(peaks.flopsKernel))\nbandwidth roof: \(Format.fixed(peaks.memoryBandwidthBytesPerSecond / 1e9, 2)) GB/s "
             + "(\(peaks.bandwidthKernel))\nridge point: \(Format.fixed(peaks.ridgePoint, 2)) FLOP/B; measured \(peaks.measuredAt)\n\n"
-        let blasThreads = BLASThreads.count
-        try BLASThreads.setCount(1)
-        defer { try? BLASThreads.setCount(blasThreads) }
         var workloads: [Workload] = []
         for dtype in ["f32", "f16", "i8"] {
             workloads.append(try Workload.scan(try KernelBenchSpec.validate(

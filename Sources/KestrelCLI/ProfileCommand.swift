@@ -99,15 +99,14 @@ struct ProfileCommand: ParsableCommand {
 
     /// Builds the workload, measures it and analyses the observation.
     func profile() throws -> ProfileResult {
-        let blasThreads = BLASThreads.count
-        defer { if BLASThreads.count != blasThreads { try? BLASThreads.setCount(blasThreads) } }
-        let w: Workload
         switch workload {
-        case .scan: w = try Workload.scan(scanSpec())
-        case .matmul:
-            try BLASThreads.setCount(1)
-            w = try Workload.matmul(size)
+        case .scan: return try profile(try Workload.scan(scanSpec()))
+        // A one-thread profile: BLAS held to the calling thread, restored after.
+        case .matmul: return try BLASThreads.singleThreaded { try profile(try Workload.matmul(size)) }
         }
+    }
+
+    private func profile(_ w: Workload) throws -> ProfileResult {
         var peaks: MachinePeaks?
         var unavailable: String?
         do {

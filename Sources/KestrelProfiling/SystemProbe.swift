@@ -72,6 +72,8 @@ public struct MemoryStatus: Codable, Sendable, Equatable {
 /// (a `getrusage` call and one small procfs read) and may be called from any thread.
 public enum SystemProbe {
     /// Processors this process may run on (affinity and cgroup quota respected where Foundation does).
+    /// The same figure as KestrelTensor's `activeProcessorCount` (this module imports nothing of
+    /// ours, so it reads it itself); the CLI uses this one.
     public static var activeProcessorCount: Int { Swift.max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
     /// Logical processors of the machine.

@@ -155,8 +155,8 @@ extension AcceleratedBackend {
         let aBase = UnsafePointer(a.elementBase.assumingMemoryBound(to: Float.self))
         let bBase = UnsafePointer(b.elementBase.assumingMemoryBound(to: Float.self))
         let n = p.n, k = p.k
-        let bm = try blasInt(m, "M"), bn = try blasInt(n, "N"), bk = try blasInt(k, "K")
-        let lda = try blasInt(la.ld, "lda"), ldb = try blasInt(lb.ld, "ldb")
+        // Checked before the loop so an oversized batch fails before writing anything.
+        _ = try (blasInt(m, "M"), blasInt(n, "N"), blasInt(k, "K"), blasInt(la.ld, "lda"), blasInt(lb.ld, "ldb"))
         for i in 0..<batch {
             let aP = aBase + i * p.batchStrideA
             let bP = bBase + i * p.batchStrideB
@@ -168,9 +168,8 @@ extension AcceleratedBackend {
                 // One column: y[M] = op(A) · (column of op(B)).
                 try gemv(la, rows: m, cols: k, aP, bP, incx: k == 1 ? 1 : p.bRS, cP)
             } else {
-                cblas_sgemm(CblasRowMajor, la.transposed ? CblasTrans : CblasNoTrans,
-                            lb.transposed ? CblasTrans : CblasNoTrans,
-                            bm, bn, bk, 1, aP, lda, bP, ldb, 0, cP, bn)
+                try BLAS.sgemm(transposeA: la.transposed, transposeB: lb.transposed, m: m, n: n, k: k,
+                               alpha: 1, a: aP, lda: la.ld, b: bP, ldb: lb.ld, beta: 0, c: cP, ldc: n)
             }
         }
     }

@@ -2,12 +2,6 @@ import Foundation
 import CKestrelKernels
 import KestrelTensor
 
-#if canImport(CKestrelBLAS)
-import CKestrelBLAS
-#elseif canImport(Accelerate)
-import Accelerate
-#endif
-
 /// Exact nearest-neighbour search by scanning every vector.
 ///
 /// Vectors sit in one 64-byte-aligned buffer (encoded by the chosen ``VectorStorageKind``); a
@@ -290,16 +284,15 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
         withBufferNoThrow(prepared) { pq in
             let qs = SendablePointer(pq.baseAddress!)
             lock.withShared {
-                if usesGEMM && nq >= 8 && rowCount >= 64 {
-                    let saved = BLASThreads.limitToOne()
-                    defer { BLASThreads.restore(saved) }
+                if usesGEMM && nq >= 8 && rowCount >= 64 && gemmSizesFit {
+                    // parallelForEach holds BLAS at one thread: the tiles are the parallelism.
                     let tiles = (nq + Self.queryTile - 1) / Self.queryTile
-                    Parallel.forEach(count: tiles, threads: min(threads, tiles)) { [self] tile, _ in
+                    parallelForEach(tiles, threads: min(threads, tiles)) { [self] tile, _ in
                         gemmTile(qs.pointer, tile: tile, nq: nq, k: k, filter: filter, into: results)
                     }
                 } else {
                     let bytes = scratchBytes
-                    Parallel.forEach(count: nq, threads: min(threads, nq), chunk: 16) { [self] i, _ in
+                    parallelForEach(nq, threads: min(threads, nq), chunk: 16) { [self] i, _ in
                         let scratch = pool.take(nodes: 0, bytes: bytes)
                         results.buffer[i] = (try? searchLocked(qs.pointer + i * d, k: k, filter: filter, scratch: scratch)) ?? []
                         pool.give(scratch)
@@ -312,6 +305,10 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
 
     static let queryTile = 64
     static let rowTile = 4096
+
+    /// Whether the GEMM operands' dimension and row pitch fit BLAS's 32-bit sizes (else the
+    /// batch takes the per-query scan).
+    var gemmSizesFit: Bool { dimension <= Int(Int32.max) && codec.stride / 4 <= Int(Int32.max) }
 
     /// One tile of ≤ 64 prepared queries against every row via GEMM, exact re-scoring of the best 2k.
     func gemmTile(_ q: UnsafePointer<Float>, tile: Int, nq: Int, k: Int, filter: ((UInt64) -> Bool)?, into results: SendableBuffer<[SearchResult]>) {
@@ -332,8 +329,12 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
         var start = 0
         while start < rowCount {
             let n = min(Self.rowTile, rowCount - start)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(n), Int32(d), 1,
-                        q + q0 * d, Int32(d), xb + start * strideF, Int32(strideF), 0, scores, Int32(n))
+            do {
+                try BLAS.sgemm(transposeA: false, transposeB: true, m: qn, n: n, k: d, alpha: 1, a: q + q0 * d, lda: d,
+                               b: xb + start * strideF, ldb: strideF, beta: 0, c: scores, ldc: n)
+            } catch {
+                preconditionFailure("GEMM sizes are checked by gemmSizesFit: \(error)")
+            }
             for j in 0..<qn {
                 let row = scores + j * n
                 for i in 0..<n {
@@ -373,23 +374,4 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
 /// Runs `body` on an array's storage (no throw).
 @inline(__always) func withBufferNoThrow<T, R>(_ a: [T], _ body: (UnsafeBufferPointer<T>) -> R) -> R {
     a.withUnsafeBufferPointer(body)
-}
-
-/// Keeps OpenBLAS single-threaded inside our own parallel regions (no effect with Accelerate).
-enum BLASThreads {
-    static func limitToOne() -> Int32 {
-        #if canImport(CKestrelBLAS)
-        let n = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        return n
-        #else
-        return 1
-        #endif
-    }
-
-    static func restore(_ n: Int32) {
-        #if canImport(CKestrelBLAS)
-        openblas_set_num_threads(n)
-        #endif
-    }
 }

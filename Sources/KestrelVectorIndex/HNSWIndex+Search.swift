@@ -79,7 +79,7 @@ extension HNSWIndex {
                 ? localityOrder(qs.pointer, count: nq, threads: workers) : nil
             let sendableOrder = order.map { SendableArray($0) }
             let scratches = SendableArray((0..<workers).map { _ in pool.take(nodes: cap, bytes: bytes) })
-            Parallel.forEach(count: nq, threads: workers, chunk: 8) { [self] j, t in
+            parallelForEach(nq, threads: workers, chunk: 8) { [self] j, t in
                 let i = sendableOrder?.values[j] ?? j
                 // Rows were validated above, so this cannot throw.
                 results.buffer[i] = (try? searchLocked(qs.pointer + i * d, k: k, ef: efValue, filter: filter,
@@ -121,7 +121,7 @@ extension HNSWIndex {
         let d = dimension
         let qs = SendablePointer(queries)
         let scratches = SendableArray((0..<threads).map { _ in pool.take(nodes: cap, bytes: bytes) })
-        Parallel.forEach(count: nq, threads: threads, chunk: 64) { [self] i, t in
+        parallelForEach(nq, threads: threads, chunk: 64) { [self] i, t in
             var node = UInt32(truncatingIfNeeded: ep)
             if let q = try? prepareQuery(qs.pointer + i * d, scratch: scratches.values[t]) {
                 node = descend(q, view, from: ep).node

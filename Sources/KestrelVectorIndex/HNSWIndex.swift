@@ -403,7 +403,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
             let g = view
             let cap = capacity
             let codeBytes = codec.stride
-            Parallel.forEach(count: n, threads: threads, chunk: 1) { [self] i, _ in
+            parallelForEach(n, threads: threads, chunk: 1) { [self] i, _ in
                 let scratch = pool.take(nodes: cap, bytes: codeBytes)
                 _ = scratch.begin(nodes: cap, bytes: codeBytes, words: 4 * (maxM0 + 1))
                 link(UInt32(first + i), g, scratch)

@@ -130,7 +130,8 @@ extension VectorIndex {
         try withBuffer(vector) { (b) throws(KestrelError) in try add(key: key, vector: b) }
     }
 
-    /// Adds a row-major batch given as an array, on `threads` threads (default 1).
+    /// Adds a row-major batch given as an array, on `threads` threads (default 1, like every
+    /// `threads:` in Kestrel; pass `activeProcessorCount` for every core).
     public func add(keys: [UInt64], vectors: [Float], threads: Int = 1) throws(KestrelError) {
         try withBuffer(vectors) { (b) throws(KestrelError) in try add(keys: keys, vectors: b, threads: threads) }
     }
@@ -140,7 +141,8 @@ extension VectorIndex {
         try withBuffer(query) { (b) throws(KestrelError) in try search(b, k: k, filter: filter) }
     }
 
-    /// Searches a row-major batch of queries given as an array on `threads` threads.
+    /// Searches a row-major batch of queries given as an array on `threads` threads (default 1,
+    /// like every `threads:` in Kestrel; pass `activeProcessorCount` for every core).
     public func search(
         batch queries: [Float], k: Int, threads: Int = 1, filter: (@Sendable (UInt64) -> Bool)? = nil
     ) throws(KestrelError) -> [[SearchResult]] {

@@ -53,15 +53,6 @@ import Testing
         #expect(timed >= 0.01e9)
     }
 
-    @Test func monotonicClockNeverGoesBack() {
-        var last = MonotonicClock.nanoseconds()
-        for _ in 0..<1000 {
-            let now = MonotonicClock.nanoseconds()
-            #expect(now >= last)
-            last = now
-        }
-    }
-
     @Test func jsonLineEscapesAndNulls() throws {
         var line = JSONLine()
         line.append("s", .string("a\"b\\c\n\u{1}"))

@@ -15,6 +15,13 @@ import _KestrelTestSupport
 
     func checkMatmul(_ a: Tensor, _ b: Tensor, ta: Bool, tb: Bool, _ what: String,
                      sourceLocation: SourceLocation = #_sourceLocation) throws {
+        // Bits are compared below: hold BLAS at one thread for both products, whatever other
+        // suites' parallel regions do to the process-wide count meanwhile.
+        try BLASThreads.singleThreaded { try checkMatmulAtOneBLASThread(a, b, ta: ta, tb: tb, what, sourceLocation: sourceLocation) }
+    }
+
+    private func checkMatmulAtOneBLASThread(_ a: Tensor, _ b: Tensor, ta: Bool, tb: Bool, _ what: String,
+                                            sourceLocation: SourceLocation) throws {
         let got = try acc.matmul(a, b, transposeA: ta, transposeB: tb)
         let want = try ref.matmul(a, b, transposeA: ta, transposeB: tb)
         let bound = try ref.matmul(absolute(a), absolute(b), transposeA: ta, transposeB: tb)

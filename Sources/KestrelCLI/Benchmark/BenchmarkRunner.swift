@@ -101,7 +101,7 @@ struct BenchmarkRunner {
             out(report.terminalReport(colors: colors))
             if let l = loadAverage() {
                 out("load average (1 min): " + (loadBefore.map { "\(Format.fixed($0, 2)) before, " } ?? "")
-                    + "\(Format.fixed(l, 2)) after the run, on \(MachineLoad.activeProcessors) active processors\n")
+                    + "\(Format.fixed(l, 2)) after the run, on \(SystemProbe.activeProcessorCount) active processors\n")
             }
             if let comparison, let path = request.baseline {
                 out("\nAgainst the baseline \(path):\n" + comparison.terminalReport())

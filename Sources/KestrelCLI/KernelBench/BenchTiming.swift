@@ -1,20 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// Nanoseconds from `clock_gettime(CLOCK_MONOTONIC)`: never jumps with wall-clock changes.
-enum MonotonicClock {
-    /// The current monotonic time in nanoseconds (arbitrary epoch).
-    static func nanoseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
-}
+import KestrelProfiling
 
 /// Pure statistics and unit conversions used by the benchmarks (kept free of I/O so tests cover them).
 enum BenchStatistics {
@@ -75,12 +59,12 @@ func measure(_ policy: TimingPolicy, _ body: () -> Double) -> Measurement {
     var checksum = 0.0
     // Warm-up doubles as the per-call estimate for sizing the samples.
     var warmCalls = 0
-    let w0 = MonotonicClock.nanoseconds()
+    let w0 = MonotonicClock.now()
     var elapsed: UInt64 = 0
     repeat {
         checksum += body()
         warmCalls += 1
-        elapsed = MonotonicClock.nanoseconds() - w0
+        elapsed = MonotonicClock.now() - w0
     } while Double(elapsed) < policy.warmupSeconds * 1e9
     let calls = policy.callsPerSample(estimatedNanosecondsPerCall: Double(elapsed) / Double(warmCalls))
 
@@ -88,9 +72,9 @@ func measure(_ policy: TimingPolicy, _ body: () -> Double) -> Measurement {
     samples.reserveCapacity(policy.repetitions)
     var total: UInt64 = 0
     while samples.count < policy.repetitions || Double(total) < policy.minSeconds * 1e9 {
-        let t0 = MonotonicClock.nanoseconds()
+        let t0 = MonotonicClock.now()
         for _ in 0..<calls { checksum += body() }
-        let dt = MonotonicClock.nanoseconds() - t0
+        let dt = MonotonicClock.now() - t0
         total += dt
         samples.append(Double(dt) / Double(calls))
     }

@@ -113,19 +113,19 @@ struct KernelBenchSuite {
     /// - Throws: `KestrelError` when a buffer cannot be allocated or a kernel reports an error.
     func run() throws(KestrelError) -> [TargetCheck] {
         guard levels.first == .scalar else { throw .invalidArgument(name: "levels", reason: "must start with scalar") }
-        let start = MonotonicClock.nanoseconds()
+        let start = MonotonicClock.now()
         let load = MachineLoad.oneMinute()
         if json {
             emit(JSONLine([
                 ("kind", .string("machine")), ("cpu", .string(ISALevel.cpuName)),
                 ("tiers", .string(levels.map(\.rawValue).joined(separator: " "))),
-                ("active_cpus", .int(MachineLoad.activeProcessors)),
+                ("active_cpus", .int(SystemProbe.activeProcessorCount)),
                 ("prefetch", .string(PrefetchPlan.current.summary)),
                 ("loadavg_1m", load.map { .double($0) } ?? .null),
             ]).text)
         } else {
             emit("kestrel kernel-bench --all")
-            emit("cpu: \(ISALevel.cpuName) (\(MachineLoad.activeProcessors) active); "
+            emit("cpu: \(ISALevel.cpuName) (\(SystemProbe.activeProcessorCount) active); "
                 + "tiers: \(levels.map(\.rawValue).joined(separator: " "))"
                 + (load.map { "; load average before the run: \(Format.fixed($0, 2))" } ?? ""))
             emit("prefetch: \(PrefetchPlan.current.summary)")
@@ -205,7 +205,7 @@ struct KernelBenchSuite {
         }
         for c in checks { emit(json ? c.jsonLine.text : c.text) }
         if !json {
-            let seconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
+            let seconds = Double(MonotonicClock.now() - start) / 1e9
             emit("")
             emit("total \(Format.fixed(seconds, 1)) s")
         }

@@ -10,7 +10,4 @@ enum MachineLoad {
         else { return nil }
         return Double(first)
     }
-
-    /// Processors the OS lets this process use.
-    static var activeProcessors: Int { ProcessInfo.processInfo.activeProcessorCount }
 }

@@ -223,7 +223,7 @@ extension HNSWIndex {
     func checkInvariants() -> String? {
         structure.withShared {
             let g = view
-            let n = nodeCount
+            let n = alloc.withLock { nodeCount }
             var top = -1
             var live = 0
             for i in 0..<n {

@@ -169,24 +169,25 @@ extension HNSWIndex {
     ) throws(KestrelError) -> [SearchResult] {
         let q = try prepareQuery(query, scratch: scratch)
         let prepared = UnsafePointer(scratch.bytes.assumingMemoryBound(to: Float.self))
-        let live = alloc.withLock { liveCount }
+        // Inserts reserve ids beside searches: read the node count with the live count, under `alloc`.
+        let (live, nodes) = alloc.withLock { (liveCount, nodeCount) }
         let ep = entry.load(ordering: .acquiring)
         if live == 0 || ep == Self.emptyEntry { return [] }
         let g = view
         var beam = max(ef, k)
         if let filter {
-            let passRate = estimatePassRate(filter, g)
+            let passRate = estimatePassRate(filter, g, nodes: nodes)
             if passRate < parameters.exactSearchSelectivity || passRate == 0 {
-                return exactScan(q, prepared: prepared, k: k, filter: filter, g: g, scratch: scratch)
+                return exactScan(q, prepared: prepared, k: k, filter: filter, g: g, nodes: nodes, scratch: scratch)
             }
-            beam = min(max(beam, Int((Double(k) / passRate).rounded(.up))), max(nodeCount, k))
+            beam = min(max(beam, Int((Double(k) / passRate).rounded(.up))), max(nodes, k))
         }
         let (cur, dist) = descend(q, g, from: ep)
         let epoch = scratch.nextEpoch()
         if let filter {
             g.searchLayer(q, entry: cur, entryDist: dist, ef: beam, level: 0, scratch: scratch, epoch: epoch,
                           accept: AcceptFiltered(filter: filter))
-        } else if live == nodeCount {
+        } else if live == nodes {
             // No tombstones (a remove that finished before this search decremented `live`).
             g.searchLayer(q, entry: cur, entryDist: dist, ef: beam, level: 0, scratch: scratch, epoch: epoch,
                           accept: AcceptAll())
@@ -226,9 +227,8 @@ extension HNSWIndex {
         return out
     }
 
-    /// Fraction of ≤ 256 evenly spaced live nodes whose key passes `filter`.
-    func estimatePassRate(_ filter: (UInt64) -> Bool, _ g: GraphView) -> Double {
-        let n = nodeCount
+    /// Fraction of ≤ 256 evenly spaced live nodes among the first `n` whose key passes `filter`.
+    func estimatePassRate(_ filter: (UInt64) -> Bool, _ g: GraphView, nodes n: Int) -> Double {
         let samples = min(n, 256)
         var seen = 0
         var passed = 0
@@ -241,14 +241,14 @@ extension HNSWIndex {
         return seen == 0 ? 0 : Double(passed) / Double(seen)
     }
 
-    /// Exact top-k over every live node that passes `filter` (the fallback for selective filters).
+    /// Exact top-k over every live node among the first `n` that passes `filter` (the fallback for
+    /// selective filters). Nodes an insert has reserved but not yet published are still `empty`.
     func exactScan(
         _ q: UnsafeRawPointer, prepared: UnsafePointer<Float>, k: Int, filter: (UInt64) -> Bool,
-        g: GraphView, scratch: SearchScratch
+        g: GraphView, nodes n: Int, scratch: SearchScratch
     ) -> [SearchResult] {
         var heap = scratch.results
         heap.clear()
-        let n = nodeCount
         let fullRows = full.map { UnsafeRawPointer($0.base) }
         let rowBytes = dimension * 4
         let ex = exactScorer

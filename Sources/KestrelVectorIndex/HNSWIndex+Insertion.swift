@@ -43,71 +43,75 @@ extension HNSWIndex {
         let base = src.baseAddress!
         let row = UnsafeMutablePointer<Float>.allocate(capacity: d)
         defer { row.deallocate() }
-        let sample: [Float]? = try structure.withShared { () throws(KestrelError) -> [Float]? in
-            for r in 0..<n { try codec.prepare(base + r * d, rowIndex: r, into: row) }
-            return codec.isTrained ? nil : try prepareSample(src, rows: n)
+        let sample: [Float]? = try structure.withShared { (a) throws(KestrelError) -> [Float]? in
+            for r in 0..<n { try a.codec.prepare(base + r * d, rowIndex: r, into: row) }
+            return a.codec.isTrained ? nil : try prepareSample(a.codec, src, rows: n)
         }
         // No-op when a concurrent insert trained the codec first.
-        if let sample { structure.withExclusive { trainLocked(sample) } }
+        if let sample { structure.withExclusive { trainLocked(&$0, sample) } }
 
         while true {
-            let placed: Bool = structure.withShared {
-                guard let first = reserveNodes(n) else { return false }
-                writeRows(newKeys, base, first: first, row: row)
-                linkNodes(first: first, count: n, threads: threads)
+            let placed: Bool = structure.withShared { a in
+                guard let first = reserveNodes(a, n) else { return false }
+                writeRows(a, newKeys, base, first: first, row: row)
+                linkNodes(a, first: first, count: n, threads: threads)
                 return true
             }
             if placed { return }
             // Too little room: grow (exclusive, rare), then reserve again — a concurrent insert
             // may have used the room first.
-            try structure.withExclusive { () throws(KestrelError) in try growForInsert(n) }
+            try structure.withExclusive { (a) throws(KestrelError) in try growForInsert(&a, n) }
         }
     }
 
     /// Reserves `n` consecutive node ids and their upper-layer rows (structure lock held shared),
     /// or returns nil when the arrays are too small. Sets the levels and row offsets of the new
     /// nodes; their state stays `empty` until ``writeRows`` publishes them.
-    func reserveNodes(_ n: Int) -> Int? {
-        alloc.withLock { () -> Int? in
-            let first = nodeCount
-            guard first + n <= capacity else { return nil }
+    func reserveNodes(_ a: GraphArrays, _ n: Int) -> Int? {
+        let g = view(a)
+        return counts.withLock { (c) -> Int? in
+            let first = c.nodeCount
+            guard first + n <= a.capacity else { return nil }
             var rows = 0
             for r in 0..<n { rows += level(for: first + r) }
-            guard upperUsed + rows <= upperCapacity else { return nil }
-            let g = view
+            guard c.upperUsed + rows <= a.upperCapacity else { return nil }
             for r in 0..<n {
                 let id = first + r
                 let lv = level(for: id)
                 g.levels[id] = UInt8(lv)
-                g.upperStart[id] = UInt32(upperUsed)
-                upperUsed += lv
+                g.upperStart[id] = UInt32(c.upperUsed)
+                c.upperUsed += lv
             }
-            nodeCount += n
+            c.nodeCount += n
+            c.reserved += n
             return first
         }
     }
 
     /// Grows the arrays so that `n` more nodes fit (structure lock held exclusively). Single
     /// inserts double the capacity; batches grow to exactly what they need.
-    func growForInsert(_ n: Int) throws(KestrelError) {
+    func growForInsert(_ a: inout GraphArrays, _ n: Int) throws(KestrelError) {
+        let (nodeCount, upperUsed) = counts.withLock { ($0.nodeCount, $0.upperUsed) }
         let levelsNeeded = (0..<n).reduce(0) { $0 + level(for: nodeCount + $1) }
         let needNodes = nodeCount + n
-        if needNodes > capacity || upperUsed + levelsNeeded > upperCapacity {
-            let grownNodes = needNodes > capacity ? max(needNodes, n > 1 ? 0 : capacity * 2) : capacity
-            let grownRows = max(upperUsed + levelsNeeded, n > 1 ? 0 : upperCapacity * 2)
-            try growLocked(nodes: grownNodes, upperRows: max(grownRows, upperCapacity))
+        if needNodes > a.capacity || upperUsed + levelsNeeded > a.upperCapacity {
+            let grownNodes = needNodes > a.capacity ? max(needNodes, n > 1 ? 0 : a.capacity * 2) : a.capacity
+            let grownRows = max(upperUsed + levelsNeeded, n > 1 ? 0 : a.upperCapacity * 2)
+            try growLocked(&a, nodes: grownNodes, upperRows: max(grownRows, a.upperCapacity))
         }
     }
 
     /// Encodes the rows of reserved nodes `first ..< first + keys.count` (validated before) and
     /// publishes them: key map entry, state `live` (release store, after the row), live count.
     /// A key already present turns its old node into a tombstone. Structure lock held shared;
-    /// the ids belong to this insert, so the rows are written without the `alloc` mutex.
-    func writeRows(_ newKeys: [UInt64], _ base: UnsafePointer<Float>, first: Int, row: UnsafeMutablePointer<Float>) {
-        let g = view
-        let c = codec
+    /// the ids belong to this insert, so the rows are written without the `counts` mutex.
+    func writeRows(
+        _ a: GraphArrays, _ newKeys: [UInt64], _ base: UnsafePointer<Float>, first: Int, row: UnsafeMutablePointer<Float>
+    ) {
+        let g = view(a)
+        let c = a.codec
         let d = dimension
-        let fullBase = full?.base.assumingMemoryBound(to: Float.self)
+        let fullBase = a.full?.base.assumingMemoryBound(to: Float.self)
         for r in 0..<newKeys.count {
             let id = first + r
             // Cannot throw: validated by the caller.
@@ -116,25 +120,26 @@ extension HNSWIndex {
             fullBase.map { ($0 + id * d).update(from: row, count: d) }
             g.keys[id] = newKeys[r]
         }
-        alloc.withLock {
+        counts.withLock { c in
             for r in 0..<newKeys.count {
                 let id = first + r
-                if let old = keyMap.insert(UInt32(id), keyOf: { g.keys[Int($0)] }) {
+                if let old = c.keyMap.insert(UInt32(id), keyOf: { g.keys[Int($0)] }) {
                     LinkAccess.store(g.states + Int(old), NodeState.deleted)
-                    liveCount -= 1
+                    c.liveCount -= 1
                 }
                 LinkAccess.store(g.states + id, NodeState.live)
-                liveCount += 1
+                c.liveCount += 1
             }
+            c.reserved -= newKeys.count
         }
     }
 
     /// Links the published nodes `first ..< first + count` on `threads` threads (structure lock
     /// held shared).
-    func linkNodes(first: Int, count n: Int, threads: Int) {
-        let g = view
-        let cap = capacity
-        let codeBytes = codec.stride
+    func linkNodes(_ a: GraphArrays, first: Int, count n: Int, threads: Int) {
+        let g = view(a)
+        let cap = a.capacity
+        let codeBytes = a.codec.stride
         Parallel.forEach(count: n, threads: threads, chunk: 1) { [self] i, _ in
             let scratch = pool.take(nodes: cap, bytes: codeBytes)
             _ = scratch.begin(nodes: cap, bytes: codeBytes, words: 4 * (maxM0 + 1))

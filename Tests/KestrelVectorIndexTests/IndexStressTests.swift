@@ -87,10 +87,10 @@ struct StressRun {
     let target: any StressTarget
     let dim: Int
     let seed: UInt64
-    var rounds = 5
+    var rounds = 8
     var threads = 4
     var keysPerThread = 48
-    var opsPerRound = 40
+    var opsPerRound = 60
 
     /// The test's seed, or `KESTREL_STRESS_SEED` when set (soak runs vary it).
     static func seed(_ fixed: UInt64) -> UInt64 {

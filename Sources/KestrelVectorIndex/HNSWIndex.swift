@@ -59,16 +59,22 @@ public struct HNSWParameters: Sendable, Equatable {
 /// on layer 0. The graph lives in flat arrays indexed by node id (no object per node), the
 /// vectors in one 64-byte-aligned buffer encoded by the chosen ``VectorStorageKind``.
 ///
-/// **Thread-safety** (`@unchecked Sendable`, checked by a ThreadSanitizer test): any number of
-/// searches and inserts may run at once.
-/// - A reader–writer *structure lock* is held shared by searches and by the linking phase of
-///   inserts, and exclusively only while ids are allocated and vectors written (short), when the
-///   arrays grow, during ``compact()`` and training.
+/// **Thread-safety** (`@unchecked Sendable`; every claim below has a stress test, run under
+/// ThreadSanitizer and AddressSanitizer in CI — see Documentation/Reliability.md, "Concurrency"):
+/// every method may be called from any thread at any time.
+/// - Searches (single, batch, filtered), inserts, removals, `contains` and `count` run
+///   concurrently: they hold the reader–writer *structure lock* shared. An insert reserves its
+///   node ids, writes its rows and links them within one shared hold.
+/// - ``compact()``, ``optimizeLayout()``, ``save(to:)``, ``reserve(capacity:)``, ``train(_:)`` and
+///   an insert that must grow the arrays hold it exclusively: they wait for running searches and
+///   inserts to finish, and those started meanwhile wait for them. A renumbering therefore never
+///   sees a half-linked node, and a saved file is a consistent snapshot.
 /// - Each node has a one-byte spin lock taken by inserts that rewrite its links; searches never
 ///   lock nodes — link words are published with release stores and read with acquire loads.
-/// - Keys, counts and the key map sit behind a mutex; the entry point is an atomic word.
+/// - Counts and the key map sit behind a mutex; the entry point is an atomic word.
 /// A search that overlaps an insert may or may not see the new vector; a search overlapping the
-/// replacement of a key may briefly see neither version. Removed keys are never returned.
+/// replacement of a key may briefly see neither version. A key whose `remove` has returned is
+/// never returned by a search that starts afterwards.
 ///
 /// Removal leaves a tombstone that still routes searches; ``compact()`` drops tombstones,
 /// repairs the links that pointed at them and renumbers the nodes.

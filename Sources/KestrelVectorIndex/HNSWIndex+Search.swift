@@ -218,13 +218,30 @@ extension HNSWIndex {
             }
             sorted.sort()
         }
-        let n = min(k, sorted.count)
-        var out = [SearchResult]()
-        out.reserveCapacity(n)
-        for i in 0..<n {
-            out.append(SearchResult(key: g.keys[Int(packedID(sorted[i]))], distance: packedDistance(sorted[i])))
-        }
+        let out = distinctResults(sorted, k: k, g: g)
         heap.clear()
+        return out
+    }
+
+    /// The first `k` distinct keys of `sorted` (packed pairs, ascending). An insert that replaces
+    /// a key runs beside searches, so one search can admit the key's old node before the
+    /// replacement and its new node after it; the nearer version is kept.
+    func distinctResults(_ sorted: UnsafeMutableBufferPointer<UInt64>, k: Int, g: GraphView) -> [SearchResult] {
+        var out = [SearchResult]()
+        out.reserveCapacity(min(k, sorted.count))
+        // A linear check for the usual small k; a set (allocated only then) for large k.
+        let useSet = k > 32
+        var seen = Set<UInt64>()
+        for p in sorted {
+            if out.count >= k { break }
+            let key = g.keys[Int(packedID(p))]
+            if useSet {
+                if !seen.insert(key).inserted { continue }
+            } else if out.contains(where: { $0.key == key }) {
+                continue
+            }
+            out.append(SearchResult(key: key, distance: packedDistance(p)))
+        }
         return out
     }
 
@@ -264,7 +281,7 @@ extension HNSWIndex {
             }
         }
         let sorted = heap.sortedAscending()
-        let out = sorted.map { SearchResult(key: g.keys[Int(packedID($0))], distance: packedDistance($0)) }
+        let out = distinctResults(sorted, k: k, g: g)
         heap.clear()
         scratch.results = heap
         return out

@@ -73,8 +73,8 @@ public struct HNSWParameters: Sendable, Equatable {
 ///   lock nodes — link words are published with release stores and read with acquire loads.
 /// - Counts and the key map sit behind a mutex; the entry point is an atomic word.
 /// A search that overlaps an insert may or may not see the new vector; a search overlapping the
-/// replacement of a key may briefly see neither version. A key whose `remove` has returned is
-/// never returned by a search that starts afterwards.
+/// replacement of a key may see the old version, the new one or neither, but never returns a key
+/// twice. A key whose `remove` has returned is never returned by a search that starts afterwards.
 ///
 /// Removal leaves a tombstone that still routes searches; ``compact()`` drops tombstones,
 /// repairs the links that pointed at them and renumbers the nodes.

@@ -8,7 +8,8 @@
 #   SANITIZE=thread Scripts/soak-index.sh 5           # the same under ThreadSanitizer (debug build)
 #   SANITIZE=address Scripts/soak-index.sh 5          # ... or AddressSanitizer
 #
-# The three stress tests (HNSW f32, HNSW int8 with kept f32 rows, FlatIndex) run side by side.
+# The three stress tests (HNSW f32, HNSW int8 with kept f32 rows, FlatIndex) run in parallel as
+# far as the test runner's width allows (on 2 cores two at a time: up to 2 × MINUTES in total).
 # A failure prints the round, thread, operation and seed; rerun with the same SEED to replay each
 # thread's operation sequence (the interleaving itself is up to the scheduler).
 set -euo pipefail

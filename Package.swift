@@ -8,7 +8,8 @@ let package = Package(
     name: "Kestrel",
     platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
-        .library(name: "KestrelKernels", targets: ["KestrelKernels"]),
+        // The Swift face and, for C callers, the C API beneath it.
+        .library(name: "KestrelKernels", targets: ["KestrelKernels", "CKestrelKernels"]),
         .library(name: "KestrelTensor", targets: ["KestrelTensor"]),
         .library(name: "KestrelQuantization", targets: ["KestrelQuantization"]),
         .library(name: "KestrelAttention", targets: ["KestrelAttention"]),
@@ -29,12 +30,14 @@ let package = Package(
     targets: [
         // C11 SIMD kernels with run-time dispatch; the only place with intrinsics.
         .target(
-            name: "KestrelKernels",
+            name: "CKestrelKernels",
             path: "CKernels",
             exclude: ["test"],
             publicHeadersPath: "include",
             linkerSettings: [.linkedLibrary("m", .when(platforms: openBLASPlatforms))]
         ),
+        // The Swift face over the C kernels, and the error type every module throws.
+        .target(name: "KestrelKernels", dependencies: ["CKestrelKernels"]),
         .systemLibrary(
             name: "CKestrelBLAS",
             path: "Sources/CKestrelBLAS",
@@ -44,7 +47,7 @@ let package = Package(
         .target(
             name: "KestrelTensor",
             dependencies: [
-                "KestrelKernels",
+                "KestrelKernels", "CKestrelKernels",
                 .target(name: "CKestrelBLAS", condition: .when(platforms: openBLASPlatforms)),
             ],
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
@@ -54,7 +57,7 @@ let package = Package(
         .target(
             name: "KestrelVectorIndex",
             dependencies: [
-                "KestrelKernels", "KestrelTensor", "KestrelQuantization",
+                "KestrelKernels", "CKestrelKernels", "KestrelTensor", "KestrelQuantization",
                 .target(name: "CKestrelBLAS", condition: .when(platforms: openBLASPlatforms)),
                 .product(name: "Atomics", package: "swift-atomics"),
             ],
@@ -84,25 +87,25 @@ let package = Package(
         .executableTarget(
             name: "KestrelCLI",
             dependencies: [
-                "Kestrel",
+                "Kestrel", "CKestrelKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .target(name: "CKestrelBLAS", condition: .when(platforms: openBLASPlatforms)),
             ]
         ),
-        .target(name: "_KestrelTestSupport", dependencies: ["KestrelKernels", "KestrelTensor"]),
+        .target(name: "_KestrelTestSupport", dependencies: ["KestrelKernels", "CKestrelKernels", "KestrelTensor"]),
         .testTarget(
             name: "KestrelKernelsTests",
             dependencies: [
-                "KestrelKernels", "_KestrelTestSupport",
+                "KestrelKernels", "CKestrelKernels", "_KestrelTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         // @testable import of the executable target (SwiftPM supports it on Linux and macOS).
-        .testTarget(name: "KestrelCLITests", dependencies: ["KestrelCLI", "KestrelTensor", "KestrelVectorIndex"]),
+        .testTarget(name: "KestrelCLITests", dependencies: ["KestrelCLI", "CKestrelKernels", "KestrelTensor", "KestrelVectorIndex"]),
         .testTarget(
             name: "KestrelTensorTests",
             dependencies: [
-                "KestrelTensor", "_KestrelTestSupport",
+                "KestrelTensor", "CKestrelKernels", "_KestrelTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -1,3 +1,4 @@
+import CKestrelKernels
 import ArgumentParser
 import Foundation
 import Kestrel

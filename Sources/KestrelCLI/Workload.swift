@@ -1,3 +1,4 @@
+import CKestrelKernels
 import Kestrel
 
 /// A built-in operation for `kestrel profile` and `kestrel analyze`: its inputs (owned, kept

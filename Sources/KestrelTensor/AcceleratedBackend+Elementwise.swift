@@ -1,4 +1,4 @@
-import KestrelKernels
+import CKestrelKernels
 
 extension AcceleratedBackend {
     /// A fresh contiguous f32 result of `dims`, from the pool when there is one.

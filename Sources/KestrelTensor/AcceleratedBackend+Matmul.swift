@@ -58,7 +58,7 @@ extension AcceleratedBackend {
             throw .invalidArgument(name: "out", reason: "result tensor must be f32, got \(out.dtype)")
         }
         guard plan.isOutShape(out.shape.dims) else {
-            throw .dimensionMismatch(expected: "out \(plan.outDims)", actual: "out \(out.shape)")
+            throw .dimensionMismatch(expected: plan.outDims, actual: out.shape.dims)
         }
         if !isKnownUniquelyReferenced(&out.storage) || !out.isContiguous {
             out = try Tensor(allocating: out.shape, dtype: .f32, zeroed: false, pool: pool)

@@ -1,4 +1,4 @@
-import KestrelKernels
+import CKestrelKernels
 
 /// Scalar conversions between f32 and the storage types, matching the C conversion kernels.
 enum ElementCodec {

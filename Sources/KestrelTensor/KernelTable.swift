@@ -1,4 +1,4 @@
-import KestrelKernels
+import CKestrelKernels
 
 /// A C kernel table pinned to one ISA tier, or following the process's active tier.
 struct KernelTable: @unchecked Sendable {  // the tables are immutable and valid forever

@@ -65,7 +65,7 @@ public enum LinearAlgebra {
         let x = try matrixCopy(a, "a")
         let n = x.shape.dims[0]
         guard x.shape.dims[1] == n else {
-            throw .dimensionMismatch(expected: "a square matrix [\(n), \(n)]", actual: "\(a.shape)")
+            throw .dimensionMismatch(expected: [n, n], actual: a.shape.dims)
         }
         let w = try Tensor.zeros([n])
         if n == 0 { return SymmetricEigen(values: w, vectors: x) }
@@ -95,7 +95,7 @@ public enum LinearAlgebra {
         guard !rcond.isNaN else { throw .invalidArgument(name: "rcond", reason: "NaN") }
         let (m, n) = (x.shape.dims[0], x.shape.dims[1])
         guard b.shape.dims[0] == m else {
-            throw .dimensionMismatch(expected: "b with \(m) rows for a \(a.shape)", actual: "b \(b.shape)")
+            throw .dimensionMismatch(expected: [m] + b.shape.dims.dropFirst(), actual: b.shape.dims)
         }
         let bv = try finiteF32(b, "b")
         let nrhs = b.rank == 2 ? b.shape.dims[1] : 1

@@ -51,10 +51,10 @@ enum OperandChecks {
         let (ad, bd) = (a.shape.dims, b.shape.dims)
         let (m, k, kb, n) = (ad[ra - 2], ad[ra - 1], bd[rb - 2], bd[rb - 1])
         guard k == kb else {
-            throw .dimensionMismatch(expected: "b with \(k) rows to match a \(a.shape)", actual: "b \(b.shape)")
+            throw .dimensionMismatch(expected: Array(bd.dropLast(2)) + [k, n], actual: bd)
         }
         if ra == 3 && rb == 3 && ad[0] != bd[0] {
-            throw .dimensionMismatch(expected: "b with batch \(ad[0]) to match a \(a.shape)", actual: "b \(b.shape)")
+            throw .dimensionMismatch(expected: [ad[0], kb, n], actual: bd)
         }
         let batched = ra == 3 || rb == 3
         let batch = ra == 3 ? ad[0] : (rb == 3 ? bd[0] : 1)
@@ -80,7 +80,7 @@ enum OperandChecks {
         }
         let (m, k) = (a.shape.dims[0], a.shape.dims[1])
         guard x.shape.dims[0] == k else {
-            throw .dimensionMismatch(expected: "x [\(k)] to match a \(a.shape)", actual: "x \(x.shape)")
+            throw .dimensionMismatch(expected: [k], actual: x.shape.dims)
         }
         return (m, k)
     }
@@ -90,7 +90,7 @@ enum OperandChecks {
     static func elementwise(_ a: Tensor, _ b: Tensor) throws(KestrelError) -> Int {
         let ad = a.shape.dims, bd = b.shape.dims
         guard bd.count <= ad.count, Array(ad.suffix(bd.count)) == bd else {
-            throw .dimensionMismatch(expected: "\(a.shape) (or a trailing part of it)", actual: "\(b.shape)")
+            throw .dimensionMismatch(expected: ad, actual: bd)
         }
         return b.elementCount
     }
@@ -104,8 +104,8 @@ enum OperandChecks {
             throw .invalidArgument(name: "eps", reason: "must be finite and >= 0, got \(eps)")
         }
         let n = x.shape.dims[x.rank - 1]
-        for case let (p?, name) in params where p.shape.dims != [n] {
-            throw .dimensionMismatch(expected: "\(name) [\(n)] for x \(x.shape)", actual: "\(name) \(p.shape)")
+        for case let (p?, _) in params where p.shape.dims != [n] {
+            throw .dimensionMismatch(expected: [n], actual: p.shape.dims)
         }
         return n
     }

@@ -2,8 +2,7 @@ extension Tensor {
     /// Element offset (in elements, from the storage base) of `indices`, validated.
     func storageIndex(_ indices: [Int]) throws(KestrelError) -> Int {
         guard indices.count == shape.rank else {
-            throw .dimensionMismatch(expected: "\(shape.rank) indices for shape \(shape)",
-                                     actual: "\(indices.count) indices \(indices)")
+            throw .dimensionMismatch(expected: shape.dims, actual: indices)
         }
         var off = offset
         for (axis, i) in indices.enumerated() {

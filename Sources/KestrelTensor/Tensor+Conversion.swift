@@ -1,4 +1,4 @@
-import KestrelKernels
+import CKestrelKernels
 
 extension Tensor {
     /// The tensor converted to `target`, as a new contiguous tensor (a contiguous `self` is

@@ -82,14 +82,13 @@ extension Tensor {
             known[i] = 1
             let rest = try Shape(known).elementCount
             guard rest > 0, shape.elementCount % rest == 0 else {
-                throw .dimensionMismatch(expected: "\(shape) (\(shape.elementCount) elements)", actual: "\(dims)")
+                throw .dimensionMismatch(expected: shape.dims, actual: dims)
             }
             dims[i] = shape.elementCount / rest
         }
         let newShape = try Shape(dims)
         guard newShape.elementCount == shape.elementCount else {
-            throw .dimensionMismatch(expected: "\(shape) (\(shape.elementCount) elements)",
-                                     actual: "\(newShape) (\(newShape.elementCount) elements)")
+            throw .dimensionMismatch(expected: shape.dims, actual: newShape.dims)
         }
         let base = isContiguous ? self : try materialized()
         return Tensor(storage: base.storage, shape: newShape, strides: newShape.contiguousStrides,

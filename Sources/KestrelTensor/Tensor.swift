@@ -113,8 +113,7 @@ public struct Tensor: Sendable, CustomStringConvertible {
             throw .invalidArgument(name: "dtype", reason: "\(T.self) values cannot be stored as \(dt)")
         }
         guard values.count == shape.elementCount else {
-            throw .dimensionMismatch(expected: "\(shape.elementCount) values for shape \(shape)",
-                                     actual: "\(values.count) values")
+            throw .dimensionMismatch(expected: shape.dims, actual: [values.count])
         }
         try self.init(allocating: shape, dtype: dt, zeroed: false)
         let base = storage.baseAddress

@@ -1,5 +1,5 @@
 import Foundation
-import KestrelKernels
+import CKestrelKernels
 import KestrelTensor
 
 /// A row-major matrix read from or written to a dataset file.
@@ -16,7 +16,7 @@ public struct DatasetMatrix<Element: Sendable & Equatable>: Sendable, Equatable 
     public init(rows: Int, dimension: Int, values: [Element]) throws(KestrelError) {
         guard rows >= 0, dimension >= 0 else { throw .invalidArgument(name: "rows/dimension", reason: "must be ≥ 0") }
         guard values.count == rows * dimension else {
-            throw .dimensionMismatch(expected: "\(rows) × \(dimension) values", actual: "\(values.count)")
+            throw .dimensionMismatch(expected: [rows, dimension], actual: [values.count])
         }
         self.rows = rows
         self.dimension = dimension
@@ -161,17 +161,17 @@ public enum Dataset {
 
     /// Checks a TEXMEX file: non-empty, positive consistent dimensions, whole rows.
     static func vecsShape(_ raw: UnsafeRawBufferPointer, elementSize: Int, format: String) throws(KestrelError) -> (Int, Int) {
-        guard raw.count >= 4 else { throw .corruptFile(reason: "\(format): \(raw.count) bytes, too short for a header") }
+        guard raw.count >= 4 else { throw .corruptFile(path: nil, section: nil, reason: "\(format): \(raw.count) bytes, too short for a header") }
         let d = Int(Int32(littleEndian: raw.loadUnaligned(as: Int32.self)))
-        guard d > 0, d <= 1 << 24 else { throw .corruptFile(reason: "\(format): dimension \(d) out of range") }
+        guard d > 0, d <= 1 << 24 else { throw .corruptFile(path: nil, section: nil, reason: "\(format): dimension \(d) out of range") }
         let rowBytes = 4 + d * elementSize
         guard raw.count % rowBytes == 0 else {
-            throw .corruptFile(reason: "\(format): \(raw.count) bytes is not a whole number of \(rowBytes)-byte rows")
+            throw .corruptFile(path: nil, section: nil, reason: "\(format): \(raw.count) bytes is not a whole number of \(rowBytes)-byte rows")
         }
         let rows = raw.count / rowBytes
         for r in 0..<rows {
             let dr = Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: r * rowBytes, as: Int32.self)))
-            guard dr == d else { throw .corruptFile(reason: "\(format): row \(r) has dimension \(dr), expected \(d)") }
+            guard dr == d else { throw .corruptFile(path: nil, section: nil, reason: "\(format): row \(r) has dimension \(dr), expected \(d)") }
         }
         return (rows, d)
     }
@@ -199,7 +199,7 @@ public enum Dataset {
     /// Parses a `.npy` file of `<i4`.
     public static func parseNPYInts(_ raw: UnsafeRawBufferPointer) throws(KestrelError) -> DatasetMatrix<Int32> {
         let h = try parseNPYHeader(raw)
-        guard h.descr == "<i4" else { throw .corruptFile(reason: "npy: expected '<i4' ids, found '\(h.descr)'") }
+        guard h.descr == "<i4" else { throw .corruptFile(path: nil, section: nil, reason: "npy: expected '<i4' ids, found '\(h.descr)'") }
         let n = h.rows * h.dimension
         var values = [Int32](repeating: 0, count: n)
         values.withUnsafeMutableBufferPointer { out in
@@ -218,7 +218,7 @@ public enum Dataset {
     /// Validates the magic, version, header dictionary and payload size of a `.npy` file.
     static func parseNPYHeader(_ raw: UnsafeRawBufferPointer) throws(KestrelError) -> NPYHeader {
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
-        guard raw.count >= 10, Array(raw[0..<6]) == magic else { throw .corruptFile(reason: "npy: bad magic") }
+        guard raw.count >= 10, Array(raw[0..<6]) == magic else { throw .corruptFile(path: nil, section: nil, reason: "npy: bad magic") }
         let major = raw[6]
         let headerLen: Int
         let start: Int
@@ -227,35 +227,35 @@ public enum Dataset {
             headerLen = Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt16.self)))
             start = 10
         case 2, 3:
-            guard raw.count >= 12 else { throw .corruptFile(reason: "npy: truncated header") }
+            guard raw.count >= 12 else { throw .corruptFile(path: nil, section: nil, reason: "npy: truncated header") }
             headerLen = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
             start = 12
-        default: throw .corruptFile(reason: "npy: unsupported format version \(major)")
+        default: throw .corruptFile(path: nil, section: nil, reason: "npy: unsupported format version \(major)")
         }
-        guard headerLen <= 1 << 20, start + headerLen <= raw.count else { throw .corruptFile(reason: "npy: truncated header") }
+        guard headerLen <= 1 << 20, start + headerLen <= raw.count else { throw .corruptFile(path: nil, section: nil, reason: "npy: truncated header") }
         guard let text = String(bytes: raw[start..<(start + headerLen)], encoding: major == 3 ? .utf8 : .isoLatin1) else {
-            throw .corruptFile(reason: "npy: header is not text")
+            throw .corruptFile(path: nil, section: nil, reason: "npy: header is not text")
         }
         guard let descr = npyValue(text, key: "descr"), let fortran = npyValue(text, key: "fortran_order"),
               let shapeText = npyValue(text, key: "shape")
-        else { throw .corruptFile(reason: "npy: header lacks descr, fortran_order or shape") }
+        else { throw .corruptFile(path: nil, section: nil, reason: "npy: header lacks descr, fortran_order or shape") }
         let d = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\" "))
-        guard ["<f4", "<f2", "<i4"].contains(d) else { throw .corruptFile(reason: "npy: unsupported dtype '\(d)' (use <f4, <f2 or <i4)") }
-        guard fortran.trimmingCharacters(in: .whitespaces) == "False" else { throw .corruptFile(reason: "npy: Fortran order is not supported") }
+        guard ["<f4", "<f2", "<i4"].contains(d) else { throw .corruptFile(path: nil, section: nil, reason: "npy: unsupported dtype '\(d)' (use <f4, <f2 or <i4)") }
+        guard fortran.trimmingCharacters(in: .whitespaces) == "False" else { throw .corruptFile(path: nil, section: nil, reason: "npy: Fortran order is not supported") }
         let dims = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let parsed = dims.compactMap { Int($0) }
         guard parsed.count == dims.count, (1...2).contains(parsed.count), parsed.allSatisfy({ $0 >= 0 && $0 <= 1 << 40 }) else {
-            throw .corruptFile(reason: "npy: shape '\(shapeText)' is not a 1-D or 2-D shape")
+            throw .corruptFile(path: nil, section: nil, reason: "npy: shape '\(shapeText)' is not a 1-D or 2-D shape")
         }
         let rows = parsed.count == 2 ? parsed[0] : 1
         let dim = parsed.count == 2 ? parsed[1] : parsed[0]
         let item = d == "<f2" ? 2 : 4
         let (total, overflow) = rows.multipliedReportingOverflow(by: dim)
-        guard !overflow, total <= (raw.count / item) else { throw .corruptFile(reason: "npy: payload shorter than shape \(shapeText)") }
+        guard !overflow, total <= (raw.count / item) else { throw .corruptFile(path: nil, section: nil, reason: "npy: payload shorter than shape \(shapeText)") }
         let offset = start + headerLen
         guard raw.count - offset == total * item else {
-            throw .corruptFile(reason: "npy: payload is \(raw.count - offset) bytes, shape needs \(total * item)")
+            throw .corruptFile(path: nil, section: nil, reason: "npy: payload is \(raw.count - offset) bytes, shape needs \(total * item)")
         }
         return NPYHeader(descr: d, rows: rows, dimension: dim, offset: offset)
     }

@@ -1,5 +1,5 @@
 import Foundation
-import KestrelKernels
+import CKestrelKernels
 import KestrelTensor
 
 extension FlatIndex {
@@ -29,7 +29,7 @@ extension FlatIndex {
     /// - Throws: `corruptFile` for any truncation or alteration, `unsupportedVersion`,
     ///   `invalidArgument` when the file cannot be opened.
     public static func load(from url: URL, mapped: Bool = false, verifyChecksums: Bool = true) throws(KestrelError) -> FlatIndex {
-        let file = try MappedFile(path: url.path)
+        let file = try MappedFile.map(path: url.path)
         return try load(file.bytes, mapping: mapped ? file : nil, verifyChecksums: verifyChecksums)
     }
 
@@ -49,31 +49,31 @@ extension FlatIndex {
 
     static func load(_ bytes: UnsafeRawBufferPointer, mapping: MappedFile?, verifyChecksums: Bool) throws(KestrelError) -> FlatIndex {
         let contents = try IndexFile.read(bytes, allowed: ["PARM", "KEYS", "VECT"], verifyPayloads: verifyChecksums)
-        guard contents.kind == .flat else { throw .corruptFile(reason: "not a flat index file") }
+        guard contents.kind == .flat else { throw .corruptFile(path: nil, section: nil, reason: "not a flat index file") }
         let p = try contents.section("PARM")
         var r = FieldReader(UnsafeRawBufferPointer(rebasing: bytes[p.offset..<(p.offset + p.count)]), what: "PARM")
         let codec = try VectorCodec.read(from: &r)
         let n64 = try r.u64()
         try r.finish()
-        guard n64 < UInt64(UInt32.max) else { throw .corruptFile(reason: "row count \(n64)") }
+        guard n64 < UInt64(UInt32.max) else { throw .corruptFile(path: nil, section: nil, reason: "row count \(n64)") }
         let n = Int(n64)
         // Rows are encoded with trained parameters; an untrained codec would score them with
         // defaults (binary on real vectors would index its empty offsets).
-        guard n == 0 || codec.isTrained else { throw .corruptFile(reason: "\(n) rows stored with an untrained codec") }
+        guard n == 0 || codec.isTrained else { throw .corruptFile(path: nil, section: nil, reason: "\(n) rows stored with an untrained codec") }
         let ks = try contents.section("KEYS")
         let vs = try contents.section("VECT")
-        guard ks.count == n * 8 else { throw .corruptFile(reason: "KEYS has \(ks.count) bytes for \(n) rows") }
-        guard vs.count == n * codec.stride else { throw .corruptFile(reason: "VECT has \(vs.count) bytes for \(n) rows") }
+        guard ks.count == n * 8 else { throw .corruptFile(path: nil, section: nil, reason: "KEYS has \(ks.count) bytes for \(n) rows") }
+        guard vs.count == n * codec.stride else { throw .corruptFile(path: nil, section: nil, reason: "VECT has \(vs.count) bytes for \(n) rows") }
         let index: FlatIndex
         do {
             index = try FlatIndex(dimension: codec.dimension, metric: codec.metric, storage: codec.kind, capacity: 0)
         } catch {
-            throw .corruptFile(reason: "invalid parameters: \(error)")
+            throw .corruptFile(path: nil, section: nil, reason: "invalid parameters: \(error)")
         }
         var map = [UInt64: Int](minimumCapacity: n)
         for i in 0..<n {
             let key = IndexFile.get(bytes, ks.offset + 8 * i, UInt64.self)
-            guard map.updateValue(i, forKey: key) == nil else { throw .corruptFile(reason: "duplicate key \(key)") }
+            guard map.updateValue(i, forKey: key) == nil else { throw .corruptFile(path: nil, section: nil, reason: "duplicate key \(key)") }
         }
         try index.lock.withExclusive { () throws(KestrelError) in
             index.codec = codec

@@ -1,5 +1,5 @@
 import Foundation
-import KestrelKernels
+import CKestrelKernels
 import KestrelTensor
 
 #if canImport(CKestrelBLAS)
@@ -97,7 +97,7 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
         let n = newKeys.count
         let d = dimension
         guard src.count == n * d else {
-            throw .dimensionMismatch(expected: "\(n) × \(d) = \(n * d) floats", actual: "\(src.count)")
+            throw .dimensionMismatch(expected: [n, d], actual: [src.count])
         }
         if n == 0 { return }
         if n > 1 && Set(newKeys).count != n { throw .invalidArgument(name: "keys", reason: "duplicate keys in one batch") }
@@ -174,7 +174,7 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
     /// - Complexity: O(count · dim) time, O(k) extra memory (pooled scratch).
     public func search(_ query: UnsafeBufferPointer<Float>, k: Int, filter: ((UInt64) -> Bool)?) throws(KestrelError) -> [SearchResult] {
         guard k > 0 else { throw .invalidArgument(name: "k", reason: "must be ≥ 1, got \(k)") }
-        guard query.count == dimension else { throw .dimensionMismatch(expected: "\(dimension) components", actual: "\(query.count)") }
+        guard query.count == dimension else { throw .dimensionMismatch(expected: [dimension], actual: [query.count]) }
         return try lock.withShared { () throws(KestrelError) -> [SearchResult] in
             let scratch = pool.take(nodes: 0, bytes: scratchBytes)
             defer { pool.give(scratch) }
@@ -268,7 +268,7 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
         guard k > 0 else { throw .invalidArgument(name: "k", reason: "must be ≥ 1, got \(k)") }
         guard threads >= 1 else { throw .invalidArgument(name: "threads", reason: "must be ≥ 1, got \(threads)") }
         let d = dimension
-        guard queries.count % d == 0 else { throw .dimensionMismatch(expected: "a multiple of \(d) floats", actual: "\(queries.count)") }
+        guard queries.count % d == 0 else { throw .dimensionMismatch(expected: [-1, d], actual: [queries.count]) }
         let nq = queries.count / d
         if nq == 0 { return [] }
         // Validate and prepare (normalise) every query first.

@@ -31,7 +31,7 @@ extension HNSWIndex {
         guard threads >= 1 else { throw .invalidArgument(name: "threads", reason: "must be ≥ 1, got \(threads)") }
         let n = newKeys.count
         guard src.count == n * dimension else {
-            throw .dimensionMismatch(expected: "\(n) × \(dimension) = \(n * dimension) floats", actual: "\(src.count)")
+            throw .dimensionMismatch(expected: [n, dimension], actual: [src.count])
         }
         if n == 0 { return }
         if n > 1 && Set(newKeys).count != n {

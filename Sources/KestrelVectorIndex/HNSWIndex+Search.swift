@@ -95,11 +95,11 @@ extension HNSWIndex {
         if let ef, ef < 1 { throw .invalidArgument(name: "ef", reason: "must be ≥ 1, got \(ef)") }
         if batch {
             guard count % dimension == 0 else {
-                throw .dimensionMismatch(expected: "a multiple of \(dimension) floats", actual: "\(count)")
+                throw .dimensionMismatch(expected: [-1, dimension], actual: [count])
             }
         } else {
             guard count == dimension else {
-                throw .dimensionMismatch(expected: "\(dimension) components", actual: "\(count)")
+                throw .dimensionMismatch(expected: [dimension], actual: [count])
             }
         }
     }

@@ -201,7 +201,8 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
 
     /// Raw-pointer view of the arrays `a` (valid while the structure lock that handed them out is held).
     func view(_ a: GraphArrays) -> GraphView {
-        GraphView(
+        let prefetch = PrefetchPlan.graphPrefetch
+        return GraphView(
             vectors: a.vectors.base, stride: a.codec.stride,
             links0: a.links0.base.assumingMemoryBound(to: UInt32.self), row0: 1 + maxM0,
             upper: a.upper.base.assumingMemoryBound(to: UInt32.self), rowU: 1 + maxM,
@@ -210,7 +211,8 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
             states: a.states.base.assumingMemoryBound(to: UInt8.self),
             keys: a.keys.base.assumingMemoryBound(to: UInt64.self),
             locks: NodeLocks(bytes: a.lockBytes.base.assumingMemoryBound(to: UnsafeAtomic<UInt8>.Storage.self)),
-            scorer: a.scorer, maxM: maxM, maxM0: maxM0, keepPruned: parameters.keepPrunedConnections)
+            scorer: a.scorer, maxM: maxM, maxM0: maxM0, keepPruned: parameters.keepPrunedConnections,
+            prefetchAhead: prefetch.ahead, prefetchLines: min(prefetch.maxLines, (a.codec.stride + 63) >> 6))
     }
 
     /// The level of node `id`: a pure function of the seed and the id, distributed as
@@ -237,7 +239,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         }
     }
 
-    static let readOnlyError = KestrelError.invalidArgument(name: "index", reason: "index is memory-mapped read-only")
+    static let readOnlyError = KestrelError.readOnly(reason: "the index is memory-mapped read-only (load it without mapping to change it)")
 
     /// Grows the arrays `a` (the structure lock held exclusively: the `inout` access) to at least
     /// `nodes` nodes and `upperRows` upper-layer rows.
@@ -281,7 +283,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     public func train(_ samples: [Float]) throws(KestrelError) {
         guard !isReadOnly else { throw Self.readOnlyError }
         guard !samples.isEmpty, samples.count % dimension == 0 else {
-            throw .dimensionMismatch(expected: "a positive multiple of \(dimension) floats", actual: "\(samples.count)")
+            throw .dimensionMismatch(expected: [-1, dimension], actual: [samples.count])
         }
         try withBuffer(samples) { (b) throws(KestrelError) in
             let c = structure.withShared { $0.codec }

@@ -72,7 +72,7 @@ enum IndexFile {
         /// The one section called `tag`.
         /// - Throws: `corruptFile` when it is missing.
         func section(_ tag: String) throws(KestrelError) -> (offset: Int, count: Int) {
-            guard let s = sections.first(where: { $0.tag == tag }) else { throw .corruptFile(reason: "missing section \(tag)") }
+            guard let s = sections.first(where: { $0.tag == tag }) else { throw .corruptFile(path: nil, section: nil, reason: "missing section \(tag)") }
             return (s.offset, s.count)
         }
 
@@ -83,51 +83,51 @@ enum IndexFile {
     /// header's CRC, zero reserved bytes and padding, and (when `verifyPayloads`) every payload CRC.
     /// Section tags must be unique and among `allowed`.
     static func read(_ bytes: UnsafeRawBufferPointer, allowed: Set<String>, verifyPayloads: Bool) throws(KestrelError) -> Contents {
-        guard bytes.count >= headerSize else { throw .corruptFile(reason: "file is \(bytes.count) bytes, shorter than its header") }
-        guard Array(bytes[0..<8]) == magic else { throw .corruptFile(reason: "bad magic (not a Kestrel index file)") }
+        guard bytes.count >= headerSize else { throw .corruptFile(path: nil, section: nil, reason: "file is \(bytes.count) bytes, shorter than its header") }
+        guard Array(bytes[0..<8]) == magic else { throw .corruptFile(path: nil, section: nil, reason: "bad magic (not a Kestrel index file)") }
         let v = get(bytes, 8, UInt32.self)
         guard v == version else { throw .unsupportedVersion(found: Int(v), supported: Int(version)...Int(version)) }
         guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<60])) == get(bytes, 60, UInt32.self) else {
-            throw .corruptFile(reason: "file header checksum mismatch")
+            throw .corruptFile(path: nil, section: nil, reason: "file header checksum mismatch")
         }
-        guard let kind = Kind(rawValue: get(bytes, 12, UInt32.self)) else { throw .corruptFile(reason: "unknown index kind") }
+        guard let kind = Kind(rawValue: get(bytes, 12, UInt32.self)) else { throw .corruptFile(path: nil, section: nil, reason: "unknown index kind") }
         let count = Int(get(bytes, 16, UInt32.self))
         let total = get(bytes, 24, UInt64.self)
-        guard get(bytes, 20, UInt32.self) == 0, allZero(bytes, 32, 60) else { throw .corruptFile(reason: "reserved header bytes are not zero") }
+        guard get(bytes, 20, UInt32.self) == 0, allZero(bytes, 32, 60) else { throw .corruptFile(path: nil, section: nil, reason: "reserved header bytes are not zero") }
         guard total == UInt64(bytes.count) else {
-            throw .corruptFile(reason: "file is \(bytes.count) bytes, header says \(total) (truncated or extended)")
+            throw .corruptFile(path: nil, section: nil, reason: "file is \(bytes.count) bytes, header says \(total) (truncated or extended)")
         }
-        guard count <= 64 else { throw .corruptFile(reason: "\(count) sections") }
+        guard count <= 64 else { throw .corruptFile(path: nil, section: nil, reason: "\(count) sections") }
         var pos = headerSize
         var out: [(String, Int, Int)] = []
         for _ in 0..<count {
-            guard bytes.count - pos >= headerSize else { throw .corruptFile(reason: "truncated section header at \(pos)") }
+            guard bytes.count - pos >= headerSize else { throw .corruptFile(path: nil, section: nil, reason: "truncated section header at \(pos)") }
             guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[pos..<(pos + 60)])) == get(bytes, pos + 60, UInt32.self) else {
-                throw .corruptFile(reason: "section header checksum mismatch at \(pos)")
+                throw .corruptFile(path: nil, section: nil, reason: "section header checksum mismatch at \(pos)")
             }
             guard let tag = String(bytes: bytes[pos..<(pos + 4)], encoding: .ascii), allowed.contains(tag) else {
-                throw .corruptFile(reason: "unknown section at \(pos)")
+                throw .corruptFile(path: nil, section: nil, reason: "unknown section at \(pos)")
             }
-            guard !out.contains(where: { $0.0 == tag }) else { throw .corruptFile(reason: "duplicate section \(tag)") }
+            guard !out.contains(where: { $0.0 == tag }) else { throw .corruptFile(path: nil, section: nil, reason: "duplicate section \(tag)") }
             guard get(bytes, pos + 4, UInt32.self) == 0, allZero(bytes, pos + 20, pos + 60) else {
-                throw .corruptFile(reason: "reserved bytes of section \(tag) are not zero")
+                throw .corruptFile(path: nil, section: nil, reason: "reserved bytes of section \(tag) are not zero")
             }
             let len = get(bytes, pos + 8, UInt64.self)
             let start = pos + headerSize
             guard len <= UInt64(bytes.count - start), UInt64(padded(Int(len))) <= UInt64(bytes.count - start) else {
-                throw .corruptFile(reason: "section \(tag) runs past the end of the file")
+                throw .corruptFile(path: nil, section: nil, reason: "section \(tag) runs past the end of the file")
             }
             let n = Int(len)
             if verifyPayloads {
                 guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + n)])) == get(bytes, pos + 16, UInt32.self) else {
-                    throw .corruptFile(reason: "section \(tag) checksum mismatch")
+                    throw .corruptFile(path: nil, section: nil, reason: "section \(tag) checksum mismatch")
                 }
             }
-            guard allZero(bytes, start + n, start + padded(n)) else { throw .corruptFile(reason: "section \(tag) padding is not zero") }
+            guard allZero(bytes, start + n, start + padded(n)) else { throw .corruptFile(path: nil, section: nil, reason: "section \(tag) padding is not zero") }
             out.append((tag, start, n))
             pos = start + padded(n)
         }
-        guard pos == bytes.count else { throw .corruptFile(reason: "\(bytes.count - pos) unexpected bytes after the last section") }
+        guard pos == bytes.count else { throw .corruptFile(path: nil, section: nil, reason: "\(bytes.count - pos) unexpected bytes after the last section") }
         return Contents(kind: kind, sections: out.map { (tag: $0.0, offset: $0.1, count: $0.2) })
     }
 
@@ -172,7 +172,7 @@ struct FieldReader {
 
     mutating func take<T: FixedWidthInteger>(_: T.Type) throws(KestrelError) -> T {
         let n = MemoryLayout<T>.size
-        guard bytes.count - pos >= n else { throw .corruptFile(reason: "\(what) section is truncated") }
+        guard bytes.count - pos >= n else { throw .corruptFile(path: nil, section: nil, reason: "\(what) section is truncated") }
         defer { pos += n }
         return T(littleEndian: bytes.loadUnaligned(fromByteOffset: pos, as: T.self))
     }
@@ -185,7 +185,7 @@ struct FieldReader {
 
     /// Throws unless every byte was consumed.
     func finish() throws(KestrelError) {
-        guard pos == bytes.count else { throw .corruptFile(reason: "\(what) section has \(bytes.count - pos) extra bytes") }
+        guard pos == bytes.count else { throw .corruptFile(path: nil, section: nil, reason: "\(what) section has \(bytes.count - pos) extra bytes") }
     }
 }
 

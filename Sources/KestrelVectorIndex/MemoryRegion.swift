@@ -87,29 +87,29 @@ final class MappedFile: @unchecked Sendable {
     let byteCount: Int
 
     /// Maps `path`.
-    /// - Throws: `KestrelError.invalidArgument` when the file cannot be opened or mapped.
-    init(path: String) throws(KestrelError) {
+    /// - Throws: `KestrelError.io` (operation "open", "stat" or "mmap", with errno) when the
+    ///   file cannot be opened or mapped.
+    static func map(path: String) throws(KestrelError) -> MappedFile {
+        // Every failure is decided before the object exists, so deinit only ever sees a mapping.
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw .invalidArgument(name: "url", reason: "cannot open \(path): errno \(errno)")
-        }
+        guard fd >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .invalidArgument(name: "url", reason: "cannot stat \(path)") }
+        guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
         let size = Int(st.st_size)
-        byteCount = size
         if size == 0 {
             // mmap refuses zero bytes; an empty file is still "readable" (and then rejected as truncated).
-            base = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
-            isHeap = true
-            return
+            return MappedFile(base: UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64), byteCount: 0, isHeap: true)
         }
         let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
-        guard let p, p != MAP_FAILED else {
-            throw .invalidArgument(name: "url", reason: "cannot map \(path): errno \(errno)")
-        }
-        base = p
-        isHeap = false
+        guard let p, p != MAP_FAILED else { throw .io(path: path, operation: "mmap", errno: errno) }
+        return MappedFile(base: p, byteCount: size, isHeap: false)
+    }
+
+    private init(base: UnsafeMutableRawPointer, byteCount: Int, isHeap: Bool) {
+        self.base = base
+        self.byteCount = byteCount
+        self.isHeap = isHeap
     }
 
     private let isHeap: Bool

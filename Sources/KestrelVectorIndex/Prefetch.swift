@@ -1,4 +1,4 @@
-import KestrelKernels
+import CKestrelKernels
 
 /// Software prefetch hint for the graph walk: asks for the cache line of `p` ahead of use
 /// (`kestrel_prefetch`, one instruction). Measured on 100k × 128 f32 (M 16, ef 32–64, one

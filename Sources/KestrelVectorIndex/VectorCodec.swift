@@ -1,4 +1,4 @@
-import KestrelKernels
+import CKestrelKernels
 import KestrelTensor
 
 /// The encoding of one index's vectors: codec kind, metric, and the trained parameters of the
@@ -262,7 +262,7 @@ extension DistanceMetric {
         case 1: self = .innerProduct
         case 2: self = .cosine
         case 3: self = .hamming
-        default: throw .corruptFile(reason: "unknown metric code \(fileCode)")
+        default: throw .corruptFile(path: nil, section: nil, reason: "unknown metric code \(fileCode)")
         }
     }
 }
@@ -285,7 +285,7 @@ extension VectorStorageKind {
         case 2: self = .bf16
         case 3: self = .int8
         case 4: self = .binary
-        default: throw .corruptFile(reason: "unknown storage code \(fileCode)")
+        default: throw .corruptFile(path: nil, section: nil, reason: "unknown storage code \(fileCode)")
         }
     }
 }
@@ -309,27 +309,27 @@ extension VectorCodec {
         let metric = try DistanceMetric(fileCode: try r.u8())
         let kind = try VectorStorageKind(fileCode: try r.u8())
         let trained = try r.u8()
-        guard trained <= 1, try r.u8() == 0 else { throw .corruptFile(reason: "bad codec flags") }
+        guard trained <= 1, try r.u8() == 0 else { throw .corruptFile(path: nil, section: nil, reason: "bad codec flags") }
         do {
             try validate(kind: kind, metric: metric, dimension: dim)
         } catch {
-            throw .corruptFile(reason: "invalid codec: \(error)")
+            throw .corruptFile(path: nil, section: nil, reason: "invalid codec: \(error)")
         }
         var c = VectorCodec(kind: kind, metric: metric, dimension: dim)
         let scale = try r.f32()
         let n = Int(try r.u32())
-        guard scale.isFinite, scale > 0 else { throw .corruptFile(reason: "bad codec scale") }
+        guard scale.isFinite, scale > 0 else { throw .corruptFile(path: nil, section: nil, reason: "bad codec scale") }
         let needsOffsets = trained == 1 && ((kind == .int8 && metric == .l2Squared) || (kind == .binary && metric != .hamming))
-        guard n == (needsOffsets ? dim : 0) else { throw .corruptFile(reason: "codec has \(n) offsets") }
+        guard n == (needsOffsets ? dim : 0) else { throw .corruptFile(path: nil, section: nil, reason: "codec has \(n) offsets") }
         var offs = [Float]()
         offs.reserveCapacity(n)
         for _ in 0..<n {
             let o = try r.f32()
-            guard o.isFinite else { throw .corruptFile(reason: "non-finite codec offset") }
+            guard o.isFinite else { throw .corruptFile(path: nil, section: nil, reason: "non-finite codec offset") }
             offs.append(o)
         }
         let untrainedOK = !c.isTrained
-        guard trained == 1 || untrainedOK else { throw .corruptFile(reason: "codec must be trained") }
+        guard trained == 1 || untrainedOK else { throw .corruptFile(path: nil, section: nil, reason: "codec must be trained") }
         if trained == 1 {
             c.offsets = offs
             c.scale = scale

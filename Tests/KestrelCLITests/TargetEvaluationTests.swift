@@ -1,3 +1,4 @@
+import CKestrelKernels
 import Kestrel
 import Testing
 

@@ -1,4 +1,4 @@
-import KestrelKernels
+import CKestrelKernels
 import KestrelTensor
 import Testing
 import _KestrelTestSupport

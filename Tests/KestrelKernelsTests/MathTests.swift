@@ -1,5 +1,5 @@
 import Foundation
-import KestrelKernels
+import CKestrelKernels
 import KestrelTensor
 import Testing
 import _KestrelTestSupport

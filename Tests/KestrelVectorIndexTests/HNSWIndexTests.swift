@@ -207,7 +207,7 @@ import _KestrelTestSupport
         let index = try HNSWIndex(dimension: dim)
         // Empty index: no results.
         #expect(try index.search([1, 2, 3, 4], k: 3).isEmpty)
-        #expect(throws: KestrelError.dimensionMismatch(expected: "4 components", actual: "3")) { try index.search([1, 2, 3], k: 1) }
+        #expect(throws: KestrelError.dimensionMismatch(expected: [4], actual: [3])) { try index.search([1, 2, 3], k: 1) }
         #expect(throws: KestrelError.self) { try index.add(key: 1, vector: [1, 2, 3]) }
         #expect(throws: KestrelError.nonFiniteValue(index: 2)) { try index.add(key: 1, vector: [1, 2, .nan, 4]) }
         #expect(throws: KestrelError.nonFiniteValue(index: 1)) { try index.search([0, .infinity, 0, 0], k: 1) }

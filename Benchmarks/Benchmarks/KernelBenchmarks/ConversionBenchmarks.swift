@@ -1,6 +1,6 @@
 import Benchmark
 import KestrelBenchmarkSupport
-import KestrelKernels
+import CKestrelKernels
 
 // 65 536 elements (256 KiB of f32) each way between f32 and f16/bf16: storage-codec speed.
 

@@ -1,5 +1,5 @@
 import KestrelBenchmarkSupport
-import KestrelKernels
+import CKestrelKernels
 
 /// A query of `dim` elements, `rowCount` rows of `dim` elements packed one after another
 /// (stride = dim), and output buffers with one slot per row.

@@ -1,6 +1,6 @@
 import Benchmark
 import KestrelBenchmarkSupport
-import KestrelKernels
+import CKestrelKernels
 
 // exp and softmax over a 4096-element row (an attention row of a 4K context); 1000 calls
 // per measured iteration.

@@ -1,6 +1,6 @@
 import Benchmark
 import KestrelBenchmarkSupport
-import KestrelKernels
+import CKestrelKernels
 
 // One pair of 768-dimensional vectors: the latency of a single distance (cache-resident).
 // 1000 calls per measured iteration keep the harness's overhead out of the numbers.

@@ -1,6 +1,6 @@
 import Benchmark
 import KestrelBenchmarkSupport
-import KestrelKernels
+import CKestrelKernels
 
 // One query against 10 000 rows of 768 dimensions (30 MB of f32 rows, 7.5 MB of int8): the
 // memory-bound scan of an exact (flat) vector index. One call per measured iteration.

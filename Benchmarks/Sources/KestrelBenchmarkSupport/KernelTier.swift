@@ -1,4 +1,4 @@
-import KestrelKernels
+import CKestrelKernels
 
 /// One ISA tier of the C kernels with its function table.
 ///

@@ -1,4 +1,4 @@
-import KestrelKernels
+import CKestrelKernels
 
 /// An independent reading of the index file format (Documentation/FileFormats.md), written from
 /// the document rather than from the loaders. The harness runs it on every file a loader

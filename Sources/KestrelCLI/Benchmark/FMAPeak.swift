@@ -1,3 +1,4 @@
+import CKestrelKernels
 import Kestrel
 
 /// The compute roof's FLOP loop built on the C kernels: `kestrel_axpy_f32` (dispatched to the

@@ -1,3 +1,4 @@
+import CKestrelKernels
 import Kestrel
 
 /// A distance a kernel computes.

@@ -1,3 +1,4 @@
+import CKestrelKernels
 import Kestrel
 
 /// Whether a distance kernel compares one pair or scans one query against many rows.

@@ -1,3 +1,4 @@
+import CKestrelKernels
 import Kestrel
 
 /// Times the real C kernels for the `simd` suite. Data comes from `BenchVectors` /

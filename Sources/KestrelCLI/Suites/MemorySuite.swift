@@ -1,3 +1,4 @@
+import CKestrelKernels
 import Kestrel
 
 /// Bytes of one tensor stored as f32, f16 and int8, measured from the buffers of real

@@ -1,3 +1,4 @@
+import CKestrelKernels
 import Kestrel
 
 /// A one-to-many scan's throughput next to this machine's memory bandwidth.

@@ -1,4 +1,4 @@
-import KestrelKernels
+import CKestrelKernels
 
 /// A SIMD instruction-set tier of the C kernels, as chosen at run time.
 ///
@@ -19,7 +19,7 @@ public enum ISALevel: String, CaseIterable, Sendable, Comparable {
     case neondot
 
     /// The C enum value of this tier.
-    public var cValue: kestrel_isa {
+    package var cValue: kestrel_isa {
         switch self {
         case .scalar: return KESTREL_ISA_SCALAR
         case .avx2: return KESTREL_ISA_AVX2
@@ -31,7 +31,7 @@ public enum ISALevel: String, CaseIterable, Sendable, Comparable {
     }
 
     /// Creates the level of a C enum value (nil for an unknown value).
-    public init?(_ c: kestrel_isa) {
+    package init?(_ c: kestrel_isa) {
         guard let level = ISALevel.allCases.first(where: { $0.cValue == c }) else { return nil }
         self = level
     }
@@ -49,7 +49,7 @@ public enum ISALevel: String, CaseIterable, Sendable, Comparable {
     public var isSupported: Bool { kestrel_isa_supported(cValue) != 0 }
 
     /// The tier's function table, or nil when it is not supported here.
-    public var kernels: UnsafePointer<kestrel_kernel_table>? { kestrel_kernels_for(cValue) }
+    package var kernels: UnsafePointer<kestrel_kernel_table>? { kestrel_kernels_for(cValue) }
 
     /// Makes this tier the active one for the whole process.
     /// - Throws: `KestrelError.unsupported` when this CPU cannot run it.

@@ -1,0 +1,3 @@
+// Every public API here throws `KestrelError`; re-exporting its module lets a user of this
+// product alone name the error (and `ISALevel`) without importing the layers below.
+@_exported import KestrelKernels

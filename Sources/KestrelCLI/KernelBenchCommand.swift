@@ -106,7 +106,7 @@ struct KernelBenchCommand: ParsableCommand {
             guard (1...4096).contains(streamMib ?? 64) else { throw ValidationError("--stream-mib must be in 1...4096") }
             do { try triad.validate() } catch { throw ValidationError(error.description) }
         } else {
-            do { _ = try spec() } catch { throw ValidationError(error.description) }
+            do { _ = try spec() } catch { throw ValidationError(KernelBenchSpec.flagMessage(error)) }
         }
     }
 

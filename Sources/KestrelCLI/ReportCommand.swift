@@ -40,7 +40,7 @@ struct ReportCommand: ParsableCommand {
             do {
                 data = try Data(contentsOf: URL(fileURLWithPath: input))
             } catch {
-                throw ProfilingError.io(path: input, reason: error.localizedDescription)
+                throw ProfilingError.io(path: input, underlying: error)
             }
         } else {
             data = FileHandle.standardInput.readDataToEndOfFile()

@@ -17,7 +17,8 @@ public enum KestrelError: Error, Sendable, Equatable, CustomStringConvertible {
     /// header or the file as a whole), and what was wrong.
     case corruptFile(path: String?, section: String?, reason: String)
     /// A valid file of another kind was given: `expected` names the kind the caller asked for,
-    /// `found` what the file holds (for example "flat index" against "HNSW index").
+    /// `found` what the file holds (for example "flat index" against "HNSW index"). `path` is
+    /// empty when the bytes came from memory.
     case wrongFileKind(path: String, expected: String, found: String)
     /// A file's format version is not one this build reads.
     case unsupportedVersion(found: Int, supported: ClosedRange<Int>)
@@ -46,7 +47,7 @@ public enum KestrelError: Error, Sendable, Equatable, CustomStringConvertible {
             if let section { return "\(file): section \(section): \(reason)" }
             return "\(file): \(reason)"
         case .wrongFileKind(let path, let expected, let found):
-            return "\(path) holds a \(found), not a \(expected)"
+            return "\(path.isEmpty ? "the bytes" : path) hold\(path.isEmpty ? "" : "s") a \(found), not a \(expected)"
         case .unsupportedVersion(let f, let s): return "unsupported version \(f) (supported \(s.lowerBound)...\(s.upperBound))"
         case .capacityExceeded(let l, let r):
             return r == Int.max ? "capacity exceeded: the requested size overflows (limit \(l))"

@@ -133,7 +133,7 @@ public struct BenchmarkReport: Codable, Sendable, Equatable {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try data.write(to: url, options: .atomic)
         } catch {
-            throw .io(path: url.path, reason: "\(error)")
+            throw .io(path: url.path, underlying: error)
         }
     }
 
@@ -145,7 +145,7 @@ public struct BenchmarkReport: Codable, Sendable, Equatable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw .io(path: url.path, reason: "\(error)")
+            throw .io(path: url.path, underlying: error)
         }
         return try decode(data)
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The error type thrown by every public API of KestrelProfiling.
 ///
 /// KestrelProfiling imports nothing else of Kestrel (it measures any closure), so it has its
@@ -36,5 +38,29 @@ public enum ProfilingError: Error, Sendable, Equatable, CustomStringConvertible 
         case .fitFailed(let r): return "fit failed: \(r)"
         case .incompatible(let r): return "incompatible: \(r)"
         }
+    }
+}
+
+extension ProfilingError {
+    /// `io` for a failed Foundation file operation on `path`, with the operating system's text
+    /// and errno ("Is a directory (errno 21)") instead of an `NSError` dump; a directory given
+    /// as a file is named as such even when Foundation reports no POSIX code.
+    package static func io(path: String, underlying error: any Error) -> ProfilingError {
+        let ns = error as NSError
+        var code: Int?
+        if ns.domain == NSPOSIXErrorDomain {
+            code = ns.code
+        } else if let inner = (ns.userInfo[NSUnderlyingErrorKey] as? any Error).map({ $0 as NSError }),
+                  inner.domain == NSPOSIXErrorDomain {
+            code = inner.code
+        } else if ns.domain == NSCocoaErrorDomain, ns.code == NSFileReadNoSuchFileError {
+            code = Int(ENOENT)
+        }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            code = Int(EISDIR)
+        }
+        guard let code, let text = strerror(Int32(code)) else { return .io(path: path, reason: ns.localizedDescription) }
+        return .io(path: path, reason: "\(String(cString: text)) (errno \(code))")
     }
 }

@@ -15,7 +15,8 @@ public struct DatasetMatrix<Element: Sendable & Equatable>: Sendable, Equatable 
     /// - Throws: `dimensionMismatch` when it does not, `invalidArgument` for negative sizes.
     public init(rows: Int, dimension: Int, values: [Element]) throws(KestrelError) {
         guard rows >= 0, dimension >= 0 else { throw .invalidArgument(name: "rows/dimension", reason: "must be ≥ 0") }
-        guard values.count == rows * dimension else {
+        let (product, overflow) = rows.multipliedReportingOverflow(by: dimension)
+        guard !overflow, values.count == product else {
             throw .dimensionMismatch(expected: [rows, dimension], actual: [values.count])
         }
         self.rows = rows
@@ -42,18 +43,22 @@ public enum Dataset {
     // MARK: Files
 
     /// Reads float vectors from a `.fvecs`, `.bvecs` or `.npy` file (by extension).
-    /// - Throws: `corruptFile` for malformed contents, `invalidArgument` for an unreadable file or
-    ///   an unknown extension.
+    /// - Throws: `corruptFile` (with `url`'s path) for malformed contents; `io` (operation
+    ///   "open", `EISDIR` for a directory, "stat" or "mmap", with the errno) for an unreadable
+    ///   file; `invalidArgument` for an unknown extension.
     public static func readFloats(_ url: URL) throws(KestrelError) -> DatasetMatrix<Float> {
-        let bytes = try readBytes(url)
-        return try withBytes(bytes) { (raw) throws(KestrelError) in
-            switch url.pathExtension.lowercased() {
+        let ext = url.pathExtension.lowercased()
+        guard ["fvecs", "bvecs", "npy"].contains(ext) else {
+            throw .invalidArgument(name: "url", reason: "unknown vector format '.\(url.pathExtension)' (use .fvecs, .bvecs or .npy)")
+        }
+        let file = try MappedFile.map(path: url.path)
+        return try parsing(url, file) { (raw) throws(KestrelError) in
+            switch ext {
             case "fvecs": return try parseFvecs(raw)
             case "bvecs":
                 let b = try parseBvecs(raw)
                 return try DatasetMatrix(rows: b.rows, dimension: b.dimension, values: b.values.map { Float($0) })
-            case "npy": return try parseNPYFloats(raw)
-            default: throw .invalidArgument(name: "url", reason: "unknown vector format '.\(url.pathExtension)' (use .fvecs, .bvecs or .npy)")
+            default: return try parseNPYFloats(raw)
             }
         }
     }
@@ -61,18 +66,19 @@ public enum Dataset {
     /// Reads int32 rows (e.g. ground-truth neighbour ids) from an `.ivecs` or int32 `.npy` file.
     /// - Throws: as ``readFloats(_:)``.
     public static func readInts(_ url: URL) throws(KestrelError) -> DatasetMatrix<Int32> {
-        let bytes = try readBytes(url)
-        return try withBytes(bytes) { (raw) throws(KestrelError) in
-            switch url.pathExtension.lowercased() {
-            case "ivecs": return try parseIvecs(raw)
-            case "npy": return try parseNPYInts(raw)
-            default: throw .invalidArgument(name: "url", reason: "unknown id format '.\(url.pathExtension)' (use .ivecs or .npy)")
-            }
+        let ext = url.pathExtension.lowercased()
+        guard ext == "ivecs" || ext == "npy" else {
+            throw .invalidArgument(name: "url", reason: "unknown id format '.\(url.pathExtension)' (use .ivecs or .npy)")
+        }
+        let file = try MappedFile.map(path: url.path)
+        return try parsing(url, file) { (raw) throws(KestrelError) in
+            ext == "ivecs" ? try parseIvecs(raw) : try parseNPYInts(raw)
         }
     }
 
     /// Writes float vectors as `.fvecs`, or `.npy` float32 (`.npy` with `halfPrecision` writes `<f2`).
-    /// The file is written to a temporary name and renamed.
+    /// The file is written to a temporary name and renamed (``AtomicFile``).
+    /// - Throws: `invalidArgument` for another extension; `io` as ``FlatIndex/save(to:)``.
     public static func write(_ m: DatasetMatrix<Float>, to url: URL, halfPrecision: Bool = false) throws(KestrelError) {
         switch url.pathExtension.lowercased() {
         case "fvecs": try writeAtomically(encodeVecs(m.rows, m.dimension, m.values.map { $0.bitPattern }), to: url)
@@ -91,6 +97,7 @@ public enum Dataset {
     }
 
     /// Writes int32 rows as `.ivecs` or int32 `.npy`.
+    /// - Throws: as ``write(_:to:halfPrecision:)``.
     public static func write(_ m: DatasetMatrix<Int32>, to url: URL) throws(KestrelError) {
         let bits = m.values.map { UInt32(bitPattern: $0) }
         switch url.pathExtension.lowercased() {
@@ -101,6 +108,7 @@ public enum Dataset {
     }
 
     /// Writes byte vectors as `.bvecs`.
+    /// - Throws: as ``write(_:to:halfPrecision:)``.
     public static func write(_ m: DatasetMatrix<UInt8>, to url: URL) throws(KestrelError) {
         guard url.pathExtension.lowercased() == "bvecs" else {
             throw .invalidArgument(name: "url", reason: "write bytes as .bvecs, not '.\(url.pathExtension)'")
@@ -306,11 +314,16 @@ public enum Dataset {
         return out
     }
 
-    static func readBytes(_ url: URL) throws(KestrelError) -> Data {
-        do {
-            return try Data(contentsOf: url, options: .mappedIfSafe)
+    /// Runs a parser over a mapped file (the parsers copy what they keep), naming the file in
+    /// its `corruptFile` errors.
+    static func parsing<T>(
+        _ url: URL, _ file: MappedFile, _ parse: (UnsafeRawBufferPointer) throws(KestrelError) -> T
+    ) throws(KestrelError) -> T {
+        do throws(KestrelError) {
+            defer { withExtendedLifetime(file) {} }
+            return try parse(file.bytes)
         } catch {
-            throw .invalidArgument(name: "url", reason: "cannot read \(url.path): \(error.localizedDescription)")
+            throw error.locating(path: url.path)
         }
     }
 

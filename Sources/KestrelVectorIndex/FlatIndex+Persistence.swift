@@ -5,7 +5,10 @@ import KestrelTensor
 extension FlatIndex {
     /// Writes the index atomically (temporary file, fsync, rename); see Documentation/FileFormats.md.
     /// Holds the lock shared while writing (searches continue, mutations wait).
-    /// - Throws: `invalidArgument` when the file cannot be written.
+    /// Removes temporary files that earlier saves to `url` left when their process died
+    /// (see ``AtomicFile/removeStaleTemporaryFiles(for:)``).
+    /// - Throws: `io` with operation "open" (`EISDIR` when `url` is a directory), "create",
+    ///   "write", "fsync" or "rename" and the errno when the file cannot be written.
     public func save(to url: URL) throws(KestrelError) {
         try lock.withShared { () throws(KestrelError) in
             var w = FieldWriter()
@@ -26,14 +29,23 @@ extension FlatIndex {
     ///   - mapped: use the file's pages in place (read-only mapping: the index rejects mutation;
     ///     the file must not change while the index lives).
     ///   - verifyChecksums: check every section's CRC-32C (reads the whole file once).
-    /// - Throws: `corruptFile` for any truncation or alteration, `unsupportedVersion`,
-    ///   `invalidArgument` when the file cannot be opened.
+    /// - Throws: `corruptFile(path:section:reason:)` with `url`'s path and the failing section
+    ///   tag ("PARM", "KEYS", "VECT"; nil for the file header) for any truncation, alteration or
+    ///   value the format forbids (a NaN or infinite component, non-zero row padding);
+    ///   `wrongFileKind` when the file holds an HNSW index; `unsupportedVersion`; `io` (operation
+    ///   "open", `EISDIR` for a directory, "stat" or "mmap") when the file cannot be read.
     public static func load(from url: URL, mapped: Bool = false, verifyChecksums: Bool = true) throws(KestrelError) -> FlatIndex {
         let file = try MappedFile.map(path: url.path)
-        return try load(file.bytes, mapping: mapped ? file : nil, verifyChecksums: verifyChecksums)
+        do throws(KestrelError) {
+            return try load(file.bytes, mapping: mapped ? file : nil, verifyChecksums: verifyChecksums)
+        } catch {
+            throw error.locating(path: url.path)
+        }
     }
 
     /// Loads an index from the bytes of a saved file (copied; the bytes may go away afterwards).
+    /// - Throws: as ``load(from:mapped:verifyChecksums:)``, with a nil `path` in `corruptFile`
+    ///   and an empty one in `wrongFileKind`.
     public static func load(bytes: UnsafeRawBufferPointer) throws(KestrelError) -> FlatIndex {
         try load(bytes, mapping: nil, verifyChecksums: true)
     }
@@ -48,32 +60,33 @@ extension FlatIndex {
     }
 
     static func load(_ bytes: UnsafeRawBufferPointer, mapping: MappedFile?, verifyChecksums: Bool) throws(KestrelError) -> FlatIndex {
-        let contents = try IndexFile.read(bytes, allowed: ["PARM", "KEYS", "VECT"], verifyPayloads: verifyChecksums)
-        guard contents.kind == .flat else { throw .corruptFile(path: nil, section: nil, reason: "not a flat index file") }
+        let contents = try IndexFile.read(bytes, allowed: ["PARM", "KEYS", "VECT"], verifyPayloads: verifyChecksums, expected: .flat)
         let p = try contents.section("PARM")
         var r = FieldReader(UnsafeRawBufferPointer(rebasing: bytes[p.offset..<(p.offset + p.count)]), what: "PARM")
-        let codec = try VectorCodec.read(from: &r)
+        let codec: VectorCodec
+        do throws(KestrelError) { codec = try VectorCodec.read(from: &r) } catch { throw error.locating(section: "PARM") }
         let n64 = try r.u64()
         try r.finish()
-        guard n64 < UInt64(UInt32.max) else { throw .corruptFile(path: nil, section: nil, reason: "row count \(n64)") }
+        guard n64 < UInt64(UInt32.max) else { throw .corruptFile(path: nil, section: "PARM", reason: "row count \(n64)") }
         let n = Int(n64)
         // Rows are encoded with trained parameters; an untrained codec would score them with
         // defaults (binary on real vectors would index its empty offsets).
-        guard n == 0 || codec.isTrained else { throw .corruptFile(path: nil, section: nil, reason: "\(n) rows stored with an untrained codec") }
+        guard n == 0 || codec.isTrained else { throw .corruptFile(path: nil, section: "PARM", reason: "\(n) rows stored with an untrained codec") }
         let ks = try contents.section("KEYS")
         let vs = try contents.section("VECT")
-        guard ks.count == n * 8 else { throw .corruptFile(path: nil, section: nil, reason: "KEYS has \(ks.count) bytes for \(n) rows") }
-        guard vs.count == n * codec.stride else { throw .corruptFile(path: nil, section: nil, reason: "VECT has \(vs.count) bytes for \(n) rows") }
+        guard ks.count == n * 8 else { throw .corruptFile(path: nil, section: "KEYS", reason: "\(ks.count) bytes for \(n) rows") }
+        guard vs.count == n * codec.stride else { throw .corruptFile(path: nil, section: "VECT", reason: "\(vs.count) bytes for \(n) rows") }
+        try codec.validateRows(bytes.baseAddress! + vs.offset, count: n, section: "VECT")
         let index: FlatIndex
         do {
             index = try FlatIndex(dimension: codec.dimension, metric: codec.metric, storage: codec.kind, capacity: 0)
         } catch {
-            throw .corruptFile(path: nil, section: nil, reason: "invalid parameters: \(error)")
+            throw .corruptFile(path: nil, section: "PARM", reason: "invalid parameters: \(error)")
         }
         var map = [UInt64: Int](minimumCapacity: n)
         for i in 0..<n {
             let key = IndexFile.get(bytes, ks.offset + 8 * i, UInt64.self)
-            guard map.updateValue(i, forKey: key) == nil else { throw .corruptFile(path: nil, section: nil, reason: "duplicate key \(key)") }
+            guard map.updateValue(i, forKey: key) == nil else { throw .corruptFile(path: nil, section: "KEYS", reason: "duplicate key \(key)") }
         }
         try index.lock.withExclusive { () throws(KestrelError) in
             index.codec = codec

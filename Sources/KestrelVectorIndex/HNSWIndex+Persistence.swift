@@ -7,7 +7,10 @@ extension HNSWIndex {
     /// Writes the index atomically (temporary file, fsync, rename); layout in
     /// Documentation/FileFormats.md. Holds the structure lock exclusively while writing, so the
     /// snapshot is consistent (searches and inserts wait).
-    /// - Throws: `invalidArgument` when the file cannot be written.
+    /// Removes temporary files that earlier saves to `url` left when their process died
+    /// (see ``AtomicFile/removeStaleTemporaryFiles(for:)``).
+    /// - Throws: `io` with operation "open" (`EISDIR` when `url` is a directory), "create",
+    ///   "write", "fsync" or "rename" and the errno when the file cannot be written.
     public func save(to url: URL) throws(KestrelError) {
         // Exclusive, not shared: a removal (shared) would otherwise change states and the live
         // count between the header and the sections, and the file would fail validation.
@@ -59,16 +62,27 @@ extension HNSWIndex {
     ///     through a read-only mapping when re-ranking: heap memory holds only the codes (e.g.
     ///     0.25× of f32 for int8) and each search touches at most ``rerankDepth`` f32 rows. The
     ///     index stays writable: the first insert copies the f32 vectors into memory.
-    /// - Throws: `corruptFile`, `unsupportedVersion`, `invalidArgument` (unreadable file).
+    /// - Throws: `corruptFile(path:section:reason:)` with `url`'s path and the failing section
+    ///   tag ("PARM", "KEYS", "LEVL", "STAT", "USTR", "VECT", "LNK0", "LNKU", "FULL"; nil for the
+    ///   file header) for any truncation, alteration or value the format forbids (a NaN or
+    ///   infinite component, non-zero row padding); `wrongFileKind` when the file holds a flat
+    ///   index; `unsupportedVersion`; `io` (operation "open", `EISDIR` for a directory, "stat"
+    ///   or "mmap") when the file cannot be read.
     public static func load(
         from url: URL, mapped: Bool = false, mapFullPrecision: Bool = false, verifyChecksums: Bool = true
     ) throws(KestrelError) -> HNSWIndex {
         let file = try MappedFile.map(path: url.path)
-        return try load(file.bytes, mapping: mapped ? file : nil, fullPrecisionMapping: mapFullPrecision ? file : nil,
-                        verifyChecksums: verifyChecksums)
+        do throws(KestrelError) {
+            return try load(file.bytes, mapping: mapped ? file : nil, fullPrecisionMapping: mapFullPrecision ? file : nil,
+                            verifyChecksums: verifyChecksums)
+        } catch {
+            throw error.locating(path: url.path)
+        }
     }
 
     /// Loads an index from the bytes of a saved file (copied).
+    /// - Throws: as ``load(from:mapped:mapFullPrecision:verifyChecksums:)``, with a nil `path`
+    ///   in `corruptFile` and an empty one in `wrongFileKind`.
     public static func load(bytes: UnsafeRawBufferPointer) throws(KestrelError) -> HNSWIndex {
         try load(bytes, mapping: nil, verifyChecksums: true)
     }
@@ -85,17 +99,17 @@ extension HNSWIndex {
     static func load(
         _ bytes: UnsafeRawBufferPointer, mapping: MappedFile?, fullPrecisionMapping: MappedFile? = nil, verifyChecksums: Bool
     ) throws(KestrelError) -> HNSWIndex {
-        let contents = try IndexFile.read(bytes, allowed: sectionTags, verifyPayloads: verifyChecksums)
-        guard contents.kind == .hnsw else { throw .corruptFile(path: nil, section: nil, reason: "not an HNSW index file") }
+        let contents = try IndexFile.read(bytes, allowed: sectionTags, verifyPayloads: verifyChecksums, expected: .hnsw)
         let p = try contents.section("PARM")
         var r = FieldReader(UnsafeRawBufferPointer(rebasing: bytes[p.offset..<(p.offset + p.count)]), what: "PARM")
-        let codec = try VectorCodec.read(from: &r)
+        let codec: VectorCodec
+        do throws(KestrelError) { codec = try VectorCodec.read(from: &r) } catch { throw error.locating(section: "PARM") }
         let m = Int(try r.u32())
         let efc = Int(try r.u32())
         let efs = Int(try r.u32())
         let keepPruned = try r.u8()
         let keepFull = try r.u8()
-        guard keepPruned <= 1, keepFull <= 1, try r.u8() == 0, try r.u8() == 0 else { throw .corruptFile(path: nil, section: nil, reason: "bad flags") }
+        guard keepPruned <= 1, keepFull <= 1, try r.u8() == 0, try r.u8() == 0 else { throw .corruptFile(path: nil, section: "PARM", reason: "bad flags") }
         let sel = try r.f64()
         let seed = try r.u64()
         let n64 = try r.u64()
@@ -104,27 +118,27 @@ extension HNSWIndex {
         let live64 = try r.u64()
         try r.finish()
         guard n64 < UInt64(UInt32.max) - 1, used64 <= n64 * UInt64(maxLevel), live64 <= n64 else {
-            throw .corruptFile(path: nil, section: nil, reason: "bad counts")
+            throw .corruptFile(path: nil, section: "PARM", reason: "bad counts")
         }
         // Vectors are encoded with trained parameters; an untrained codec would score them with
         // defaults (binary on real vectors would index its empty offsets).
-        guard n64 == 0 || codec.isTrained else { throw .corruptFile(path: nil, section: nil, reason: "\(n64) vectors stored with an untrained codec") }
+        guard n64 == 0 || codec.isTrained else { throw .corruptFile(path: nil, section: "PARM", reason: "\(n64) vectors stored with an untrained codec") }
         let params = HNSWParameters(M: m, efConstruction: efc, efSearch: efs, keepPrunedConnections: keepPruned == 1,
                                     keepFullPrecision: keepFull == 1, exactSearchSelectivity: sel, seed: seed)
-        guard (try? params.validated()) == params else { throw .corruptFile(path: nil, section: nil, reason: "invalid HNSW parameters") }
+        guard (try? params.validated()) == params else { throw .corruptFile(path: nil, section: "PARM", reason: "invalid HNSW parameters") }
         let index: HNSWIndex
         do {
             index = try HNSWIndex(dimension: codec.dimension, metric: codec.metric, storage: codec.kind, parameters: params, capacity: 0)
         } catch {
-            throw .corruptFile(path: nil, section: nil, reason: "invalid parameters: \(error)")
+            throw .corruptFile(path: nil, section: "PARM", reason: "invalid parameters: \(error)")
         }
         let n = Int(n64)
         let used = Int(used64)
         let hasFull = keepFull == 1 && codec.kind.isLossy && codec.metric != .hamming
-        guard contents.has("FULL") == hasFull else { throw .corruptFile(path: nil, section: nil, reason: "FULL section presence disagrees with parameters") }
+        guard contents.has("FULL") == hasFull else { throw .corruptFile(path: nil, section: "FULL", reason: "FULL section presence disagrees with parameters") }
         func section(_ tag: String, _ expected: Int) throws(KestrelError) -> (offset: Int, count: Int) {
             let s = try contents.section(tag)
-            guard s.count == expected else { throw .corruptFile(path: nil, section: nil, reason: "\(tag) has \(s.count) bytes, expected \(expected)") }
+            guard s.count == expected else { throw .corruptFile(path: nil, section: tag, reason: "\(s.count) bytes, expected \(expected)") }
             return s
         }
         let row0 = 1 + index.maxM0
@@ -137,6 +151,8 @@ extension HNSWIndex {
         let l0 = try section("LNK0", n * row0 * 4)
         let lu = try section("LNKU", used * rowU * 4)
         let fs: (offset: Int, count: Int)? = hasFull ? try section("FULL", n * codec.dimension * 4) : nil
+        try codec.validateRows(bytes.baseAddress! + vs.offset, count: n, section: "VECT")
+        if let fs { try codec.validateFullPrecisionRows(bytes.baseAddress! + fs.offset, count: n, section: "FULL") }
 
         // Structural validation: nothing below may index out of bounds on any input.
         let base = bytes.baseAddress!
@@ -148,49 +164,49 @@ extension HNSWIndex {
         var live = 0
         for i in 0..<n {
             let level = Int(levelBytes[i])
-            guard level <= maxLevel else { throw .corruptFile(path: nil, section: nil, reason: "node \(i) has level \(level)") }
+            guard level <= maxLevel else { throw .corruptFile(path: nil, section: "LEVL", reason: "node \(i) has level \(level)") }
             guard IndexFile.get(bytes, us.offset + 4 * i, UInt32.self) == UInt32(prefix) else {
-                throw .corruptFile(path: nil, section: nil, reason: "upper-layer rows of node \(i) are not where expected")
+                throw .corruptFile(path: nil, section: "USTR", reason: "upper-layer rows of node \(i) are not where expected")
             }
             prefix += level
             // Checked here, not only after the loop: the rows read below must lie inside LNKU.
-            guard prefix <= used else { throw .corruptFile(path: nil, section: nil, reason: "levels need more than the \(used) upper-layer rows") }
+            guard prefix <= used else { throw .corruptFile(path: nil, section: "LEVL", reason: "levels need more than the \(used) upper-layer rows") }
             topLevel = max(topLevel, level)
             let s = stateBytes[i]
-            guard s == NodeState.live || s == NodeState.deleted else { throw .corruptFile(path: nil, section: nil, reason: "node \(i) has state \(s)") }
+            guard s == NodeState.live || s == NodeState.deleted else { throw .corruptFile(path: nil, section: "STAT", reason: "node \(i) has state \(s)") }
             if s == NodeState.live {
                 live += 1
                 let keyOf = { (id: UInt32) in IndexFile.get(bytes, ks.offset + 8 * Int(id), UInt64.self) }
-                guard map.insert(UInt32(i), keyOf: keyOf) == nil else { throw .corruptFile(path: nil, section: nil, reason: "duplicate live key \(keyOf(UInt32(i)))") }
+                guard map.insert(UInt32(i), keyOf: keyOf) == nil else { throw .corruptFile(path: nil, section: "KEYS", reason: "duplicate live key \(keyOf(UInt32(i)))") }
             }
             let l0row = l0.offset + i * row0 * 4
             let c0 = Int(IndexFile.get(bytes, l0row, UInt32.self))
-            guard c0 <= index.maxM0 else { throw .corruptFile(path: nil, section: nil, reason: "node \(i) has \(c0) layer-0 links") }
+            guard c0 <= index.maxM0 else { throw .corruptFile(path: nil, section: "LNK0", reason: "node \(i) has \(c0) layer-0 links") }
             for j in 0..<c0 where IndexFile.get(bytes, l0row + 4 * (1 + j), UInt32.self) >= UInt32(n) {
-                throw .corruptFile(path: nil, section: nil, reason: "node \(i) links to a missing node")
+                throw .corruptFile(path: nil, section: "LNK0", reason: "node \(i) links to a missing node")
             }
             for l in 0..<level {
                 let urow = lu.offset + (prefix - level + l) * rowU * 4
                 let c = Int(IndexFile.get(bytes, urow, UInt32.self))
-                guard c <= index.maxM else { throw .corruptFile(path: nil, section: nil, reason: "node \(i) has \(c) links on layer \(l + 1)") }
+                guard c <= index.maxM else { throw .corruptFile(path: nil, section: "LNKU", reason: "node \(i) has \(c) links on layer \(l + 1)") }
                 // A target must exist on this layer: searches and inserts address its row on layer
                 // l + 1, which a node of lower level does not have (another node's row, or past the end).
                 for j in 0..<c {
                     let t = Int(IndexFile.get(bytes, urow + 4 * (1 + j), UInt32.self))
                     guard t < n, Int(levelBytes[t]) > l else {
-                        throw .corruptFile(path: nil, section: nil, reason: "node \(i) links to a node missing from layer \(l + 1)")
+                        throw .corruptFile(path: nil, section: "LNKU", reason: "node \(i) links to a node missing from layer \(l + 1)")
                     }
                 }
             }
         }
-        guard prefix == used else { throw .corruptFile(path: nil, section: nil, reason: "upper-layer row count \(used) disagrees with levels (\(prefix))") }
-        guard live == Int(live64) else { throw .corruptFile(path: nil, section: nil, reason: "live count \(live64) disagrees with states (\(live))") }
+        guard prefix == used else { throw .corruptFile(path: nil, section: "PARM", reason: "upper-layer row count \(used) disagrees with levels (\(prefix))") }
+        guard live == Int(live64) else { throw .corruptFile(path: nil, section: "PARM", reason: "live count \(live64) disagrees with states (\(live))") }
         if n == 0 {
-            guard ep == emptyEntry else { throw .corruptFile(path: nil, section: nil, reason: "entry point in an empty index") }
+            guard ep == emptyEntry else { throw .corruptFile(path: nil, section: "PARM", reason: "entry point in an empty index") }
         } else {
             let epID = Int(ep & 0xFFFF_FFFF)
             guard ep >> 32 <= UInt64(maxLevel), epID < n, Int(levelBytes[epID]) == Int(ep >> 32), Int(ep >> 32) == topLevel else {
-                throw .corruptFile(path: nil, section: nil, reason: "bad entry point")
+                throw .corruptFile(path: nil, section: "PARM", reason: "bad entry point")
             }
         }
 

@@ -247,6 +247,9 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         guard nodes < Int(UInt32.max) - 1 else { throw .capacityExceeded(limit: Int(UInt32.max) - 2, requested: nodes) }
         let (n, used) = counts.withLock { ($0.nodeCount, $0.upperUsed) }
         if nodes > a.capacity {
+            // All per-node arrays together must fit, checked before any of them is reallocated.
+            let fullBytes = parameters.keepFullPrecision ? dimension * 4 : 0
+            _ = try SizeCheck.bytes(nodes, a.codec.stride + fullBytes + (1 + maxM0) * 4 + 15)
             func regrow(_ r: MemoryRegion, _ elem: Int) throws(KestrelError) -> MemoryRegion {
                 try MemoryRegion(copying: r.base, byteCount: n * elem, capacityBytes: nodes * elem)
             }

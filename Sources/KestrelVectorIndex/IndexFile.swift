@@ -22,6 +22,14 @@ enum IndexFile {
     enum Kind: UInt32 {
         case flat = 1
         case hnsw = 2
+
+        /// What a file of this kind holds, as `wrongFileKind` names it.
+        var name: String {
+            switch self {
+            case .flat: return "flat index"
+            case .hnsw: return "HNSW index"
+            }
+        }
     }
 
     /// One section to write: a four-character tag and its payload bytes.
@@ -70,9 +78,9 @@ enum IndexFile {
         var sections: [(tag: String, offset: Int, count: Int)]
 
         /// The one section called `tag`.
-        /// - Throws: `corruptFile` when it is missing.
+        /// - Throws: `corruptFile` (section `tag`) when it is missing.
         func section(_ tag: String) throws(KestrelError) -> (offset: Int, count: Int) {
-            guard let s = sections.first(where: { $0.tag == tag }) else { throw .corruptFile(path: nil, section: nil, reason: "missing section \(tag)") }
+            guard let s = sections.first(where: { $0.tag == tag }) else { throw .corruptFile(path: nil, section: tag, reason: "missing section") }
             return (s.offset, s.count)
         }
 
@@ -82,7 +90,12 @@ enum IndexFile {
     /// Validates the container: magic, version, header CRC, declared length, every section
     /// header's CRC, zero reserved bytes and padding, and (when `verifyPayloads`) every payload CRC.
     /// Section tags must be unique and among `allowed`.
-    static func read(_ bytes: UnsafeRawBufferPointer, allowed: Set<String>, verifyPayloads: Bool) throws(KestrelError) -> Contents {
+    /// - Parameter expected: the kind the caller loads; a valid header of another kind throws
+    ///   `wrongFileKind` (with an empty path, filled in by ``KestrelError/locating(path:)``)
+    ///   before any section is looked at.
+    static func read(
+        _ bytes: UnsafeRawBufferPointer, allowed: Set<String>, verifyPayloads: Bool, expected: Kind? = nil
+    ) throws(KestrelError) -> Contents {
         guard bytes.count >= headerSize else { throw .corruptFile(path: nil, section: nil, reason: "file is \(bytes.count) bytes, shorter than its header") }
         guard Array(bytes[0..<8]) == magic else { throw .corruptFile(path: nil, section: nil, reason: "bad magic (not a Kestrel index file)") }
         let v = get(bytes, 8, UInt32.self)
@@ -91,6 +104,7 @@ enum IndexFile {
             throw .corruptFile(path: nil, section: nil, reason: "file header checksum mismatch")
         }
         guard let kind = Kind(rawValue: get(bytes, 12, UInt32.self)) else { throw .corruptFile(path: nil, section: nil, reason: "unknown index kind") }
+        if let expected, kind != expected { throw .wrongFileKind(path: "", expected: expected.name, found: kind.name) }
         let count = Int(get(bytes, 16, UInt32.self))
         let total = get(bytes, 24, UInt64.self)
         guard get(bytes, 20, UInt32.self) == 0, allZero(bytes, 32, 60) else { throw .corruptFile(path: nil, section: nil, reason: "reserved header bytes are not zero") }
@@ -106,24 +120,25 @@ enum IndexFile {
                 throw .corruptFile(path: nil, section: nil, reason: "section header checksum mismatch at \(pos)")
             }
             guard let tag = String(bytes: bytes[pos..<(pos + 4)], encoding: .ascii), allowed.contains(tag) else {
-                throw .corruptFile(path: nil, section: nil, reason: "unknown section at \(pos)")
+                let raw = bytes[pos..<(pos + 4)].map { (0x20..<0x7F).contains($0) ? String(UnicodeScalar($0)) : "?" }.joined()
+                throw .corruptFile(path: nil, section: nil, reason: "unknown section '\(raw)' at byte \(pos) in a \(kind.name) file")
             }
-            guard !out.contains(where: { $0.0 == tag }) else { throw .corruptFile(path: nil, section: nil, reason: "duplicate section \(tag)") }
+            guard !out.contains(where: { $0.0 == tag }) else { throw .corruptFile(path: nil, section: tag, reason: "duplicate section") }
             guard get(bytes, pos + 4, UInt32.self) == 0, allZero(bytes, pos + 20, pos + 60) else {
-                throw .corruptFile(path: nil, section: nil, reason: "reserved bytes of section \(tag) are not zero")
+                throw .corruptFile(path: nil, section: tag, reason: "reserved header bytes are not zero")
             }
             let len = get(bytes, pos + 8, UInt64.self)
             let start = pos + headerSize
             guard len <= UInt64(bytes.count - start), UInt64(padded(Int(len))) <= UInt64(bytes.count - start) else {
-                throw .corruptFile(path: nil, section: nil, reason: "section \(tag) runs past the end of the file")
+                throw .corruptFile(path: nil, section: tag, reason: "runs past the end of the file")
             }
             let n = Int(len)
             if verifyPayloads {
                 guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + n)])) == get(bytes, pos + 16, UInt32.self) else {
-                    throw .corruptFile(path: nil, section: nil, reason: "section \(tag) checksum mismatch")
+                    throw .corruptFile(path: nil, section: tag, reason: "checksum mismatch")
                 }
             }
-            guard allZero(bytes, start + n, start + padded(n)) else { throw .corruptFile(path: nil, section: nil, reason: "section \(tag) padding is not zero") }
+            guard allZero(bytes, start + n, start + padded(n)) else { throw .corruptFile(path: nil, section: tag, reason: "padding is not zero") }
             out.append((tag, start, n))
             pos = start + padded(n)
         }
@@ -172,7 +187,7 @@ struct FieldReader {
 
     mutating func take<T: FixedWidthInteger>(_: T.Type) throws(KestrelError) -> T {
         let n = MemoryLayout<T>.size
-        guard bytes.count - pos >= n else { throw .corruptFile(path: nil, section: nil, reason: "\(what) section is truncated") }
+        guard bytes.count - pos >= n else { throw .corruptFile(path: nil, section: what, reason: "truncated") }
         defer { pos += n }
         return T(littleEndian: bytes.loadUnaligned(fromByteOffset: pos, as: T.self))
     }
@@ -185,71 +200,21 @@ struct FieldReader {
 
     /// Throws unless every byte was consumed.
     func finish() throws(KestrelError) {
-        guard pos == bytes.count else { throw .corruptFile(path: nil, section: nil, reason: "\(what) section has \(bytes.count - pos) extra bytes") }
+        guard pos == bytes.count else { throw .corruptFile(path: nil, section: what, reason: "\(bytes.count - pos) extra bytes") }
     }
 }
 
-/// Crash-safe file replacement: write `<name>.tmp-<pid>-<n>` in the same directory, fsync it,
-/// rename it over the target, fsync the directory. A crash leaves either the old file or the new.
-enum AtomicFile {
-    /// A sink handed to the writer closure.
-    struct Sink {
-        let fd: Int32
-        let path: String
-
-        func write(_ b: UnsafeRawBufferPointer) throws(KestrelError) {
-            var done = 0
-            while done < b.count {
-                let n = Glibc_write(fd, b.baseAddress! + done, b.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw .invalidArgument(name: "url", reason: "write to \(path) failed: errno \(errno)")
-                }
-                done += n
-            }
+extension KestrelError {
+    /// This error with the file's `path` filled in where a loader that saw only bytes left it
+    /// out (`corruptFile` with a nil path, `wrongFileKind` with an empty one); other errors unchanged.
+    /// Likewise `section`, for errors thrown by a reader of one section's fields.
+    func locating(path: String? = nil, section: String? = nil) -> KestrelError {
+        switch self {
+        case .corruptFile(let p, let s, let reason) where (p == nil && path != nil) || (s == nil && section != nil):
+            return .corruptFile(path: p ?? path, section: s ?? section, reason: reason)
+        case .wrongFileKind("", let expected, let found) where path != nil:
+            return .wrongFileKind(path: path!, expected: expected, found: found)
+        default: return self
         }
     }
-
-    static func write(_ bytes: UnsafeRawBufferPointer, to url: URL) throws(KestrelError) {
-        try write(to: url) { (s) throws(KestrelError) in try s.write(bytes) }
-    }
-
-    static func write(to url: URL, _ body: (Sink) throws(KestrelError) -> Void) throws(KestrelError) {
-        let path = url.path
-        let tmp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw .invalidArgument(name: "url", reason: "cannot create \(tmp): errno \(errno)") }
-        var ok = false
-        defer {
-            if !ok { unlink(tmp) }
-        }
-        do {
-            try body(Sink(fd: fd, path: tmp))
-        } catch {
-            close(fd)
-            throw error
-        }
-        guard fsync(fd) == 0 else {
-            close(fd)
-            throw .invalidArgument(name: "url", reason: "fsync of \(tmp) failed: errno \(errno)")
-        }
-        close(fd)
-        guard rename(tmp, path) == 0 else { throw .invalidArgument(name: "url", reason: "rename to \(path) failed: errno \(errno)") }
-        ok = true
-        let dir = open(url.deletingLastPathComponent().path, O_RDONLY)
-        if dir >= 0 {
-            _ = fsync(dir)
-            close(dir)
-        }
-    }
-}
-
-@inline(__always) private func Glibc_write(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.write(fd, p, n)
-    #elseif canImport(Darwin)
-    return Darwin.write(fd, p, n)
-    #else
-    return Musl.write(fd, p, n)
-    #endif
 }

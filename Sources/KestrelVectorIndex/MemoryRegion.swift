@@ -19,7 +19,7 @@ final class MemoryRegion: @unchecked Sendable {
     private let mapping: MappedFile?
 
     /// Zeroed, 64-byte aligned heap memory of `byteCount` bytes (at least one cache line).
-    /// - Throws: `KestrelError.capacityExceeded` when the allocation fails.
+    /// - Throws: `KestrelError.capacityExceeded` past physical memory or when the allocation fails.
     init(zeroedBytes byteCount: Int) throws(KestrelError) {
         // Large arrays (vectors, links) are read at random by the graph walk: on Linux they are
         // 2 MiB aligned and advised for transparent huge pages, which removes most TLB misses.
@@ -27,8 +27,10 @@ final class MemoryRegion: @unchecked Sendable {
         let align = huge ? 2 << 20 : 64
         let size = max(64, (byteCount + align - 1) & ~(align - 1))
         var p: UnsafeMutableRawPointer?
-        if byteCount < 0 || byteCount > (1 << 46) || posix_memalign(&p, align, size) != 0 || p == nil {
-            throw .capacityExceeded(limit: 1 << 46, requested: byteCount)
+        // Beyond physical memory the memset below would only end in the OOM killer (overcommit).
+        let limit = SizeCheck.physicalMemory
+        if byteCount < 0 || byteCount > limit || posix_memalign(&p, align, size) != 0 || p == nil {
+            throw .capacityExceeded(limit: limit, requested: byteCount)
         }
         #if os(Linux)
         if huge { _ = madvise(p!, size, MADV_HUGEPAGE) }
@@ -88,7 +90,7 @@ final class MappedFile: @unchecked Sendable {
 
     /// Maps `path`.
     /// - Throws: `KestrelError.io` (operation "open", "stat" or "mmap", with errno) when the
-    ///   file cannot be opened or mapped.
+    ///   file cannot be opened or mapped; "open" with `EISDIR` for a directory.
     static func map(path: String) throws(KestrelError) -> MappedFile {
         // Every failure is decided before the object exists, so deinit only ever sees a mapping.
         let fd = open(path, O_RDONLY)
@@ -96,6 +98,8 @@ final class MappedFile: @unchecked Sendable {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
+        // open(2) accepts a directory; say so rather than let mmap fail with ENODEV.
+        guard (st.st_mode & S_IFMT) != S_IFDIR else { throw .io(path: path, operation: "open", errno: EISDIR) }
         let size = Int(st.st_size)
         if size == 0 {
             // mmap refuses zero bytes; an empty file is still "readable" (and then rejected as truncated).

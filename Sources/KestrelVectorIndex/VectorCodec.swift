@@ -176,6 +176,50 @@ struct VectorCodec: Sendable, Equatable {
         }
     }
 
+    // MARK: Validation of stored rows
+
+    /// Checks `count` encoded rows of a loaded file as the format requires: every f32, f16 or
+    /// bf16 component finite, and every padding byte of a row (past ``codeBytes``) zero. O(count · stride).
+    /// - Throws: `corruptFile` naming `section` and the first offending row.
+    func validateRows(_ rows: UnsafeRawPointer, count: Int, section: String) throws(KestrelError) {
+        let width = kind == .f32 ? 4 : (kind == .f16 || kind == .bf16 ? 2 : 0)
+        for r in 0..<count {
+            let row = rows + r * stride
+            if width > 0, let i = Self.firstNonFinite(row, count: dimension, width: width, bf16: kind == .bf16) {
+                throw .corruptFile(path: nil, section: section, reason: "row \(r) component \(i) is not finite")
+            }
+            for j in codeBytes..<stride where row.load(fromByteOffset: j, as: UInt8.self) != 0 {
+                throw .corruptFile(path: nil, section: section, reason: "padding byte \(j) of row \(r) is not zero")
+            }
+        }
+    }
+
+    /// Checks `count` unpadded f32 rows of `dimension` components (the kept full-precision vectors).
+    /// - Throws: `corruptFile` naming `section` and the first non-finite component.
+    func validateFullPrecisionRows(_ rows: UnsafeRawPointer, count: Int, section: String) throws(KestrelError) {
+        for r in 0..<count {
+            if let i = Self.firstNonFinite(rows + r * dimension * 4, count: dimension, width: 4, bf16: false) {
+                throw .corruptFile(path: nil, section: section, reason: "row \(r) component \(i) is not finite")
+            }
+        }
+    }
+
+    /// Index of the first NaN or infinity among `count` little-endian floats of `width` bytes
+    /// (4: f32, 2: f16 or, with `bf16`, bfloat16): an all-ones exponent field.
+    private static func firstNonFinite(_ p: UnsafeRawPointer, count: Int, width: Int, bf16: Bool) -> Int? {
+        if width == 4 {
+            for i in 0..<count where UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) & 0x7F80_0000 == 0x7F80_0000 {
+                return i
+            }
+            return nil
+        }
+        let mask: UInt16 = bf16 ? 0x7F80 : 0x7C00
+        for i in 0..<count where UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) & mask == mask {
+            return i
+        }
+        return nil
+    }
+
     /// The pairwise distance function of this codec and metric on the active kernel tier.
     func scorer() -> Scorer {
         let t = kestrel_kernels().pointee

@@ -141,15 +141,19 @@ import Testing
         #expect(data.count == NPYFile.header(descr: "|u1", shape: [2, 3]).count + 6)
         #expect(Array(data.suffix(6)) == bytes)
         #expect(!FileManager.default.fileExists(atPath: dir + "/nested/a.npy.tmp"))
-        #expect(throws: KestrelError.self) {
+        let e1 = #expect(throws: KestrelError.self) {
             try NPYFile.write(path: "/nonexistent-dir/x.npy", descr: "|u1", shape: [0], data: UnsafeRawPointer(bitPattern: 64)!, byteCount: 0)
         }
+        #expect(e1 == .io(path: "/nonexistent-dir/x.npy", operation: "create", errno: 2))
     }
 
     @Test func streamTriadValidatesAndMeasures() throws {
-        #expect(throws: KestrelError.self) { try StreamTriad(arrayBytes: 1 << 20, threads: 0).validate() }
-        #expect(throws: KestrelError.self) { try StreamTriad(arrayBytes: 100, threads: 1).validate() }
-        #expect(throws: KestrelError.self) { try StreamTriad(arrayBytes: 1 << 20, threads: 1, passes: 0).validate() }
+        let e2 = #expect(throws: KestrelError.self) { try StreamTriad(arrayBytes: 1 << 20, threads: 0).validate() }
+        #expect({ if case .invalidArgument(name: "threads", reason: _)? = e2 { true } else { false } }(), "\(String(describing: e2))")
+        let e3 = #expect(throws: KestrelError.self) { try StreamTriad(arrayBytes: 100, threads: 1).validate() }
+        #expect({ if case .invalidArgument(name: "stream-mib", reason: _)? = e3 { true } else { false } }(), "\(String(describing: e3))")
+        let e4 = #expect(throws: KestrelError.self) { try StreamTriad(arrayBytes: 1 << 20, threads: 1, passes: 0).validate() }
+        #expect({ if case .invalidArgument(name: "passes", reason: _)? = e4 { true } else { false } }(), "\(String(describing: e4))")
         for threads in [1, 2, 3] {
             let r = try StreamTriad(arrayBytes: 1 << 20, threads: threads, passes: 2).run()
             #expect(r.bytesPerPass == 3 << 20)

@@ -32,7 +32,8 @@ import Testing
         var rejected = 0
         for dtype in BenchDType.allCases {
             for op in BenchOp.allCases where !dtype.ops.contains(op) {
-                #expect(throws: KestrelError.self) { try spec(op.rawValue, dtype.rawValue, dim: 64) }
+                let e1 = #expect(throws: KestrelError.self) { try spec(op.rawValue, dtype.rawValue, dim: 64) }
+                #expect({ if case .invalidArgument(name: "op", reason: _)? = e1 { true } else { false } }(), "\(String(describing: e1))")
                 do throws(KestrelError) {
                     _ = try spec(op.rawValue, dtype.rawValue, dim: 64)
                 } catch {
@@ -75,10 +76,11 @@ import Testing
     }
 
     @Test func unsupportedISAIsAnErrorNotACrash() throws {
-        #expect(throws: KestrelError.self) {
+        let e2 = #expect(throws: KestrelError.self) {
             try KernelBenchSpec.validate(op: "dot", dtype: "f32", dim: 8, count: 1, isa: "avx512",
                                          supported: [.scalar, .avx2], active: .avx2)
         }
+        #expect({ if case .unsupported(_)? = e2 { true } else { false } }(), "\(String(describing: e2))")
         do throws(KestrelError) {
             _ = try KernelBenchSpec.validate(op: "dot", dtype: "f32", dim: 8, count: 1, isa: "neon",
                                              supported: [.scalar], active: .scalar)
@@ -89,9 +91,10 @@ import Testing
         }
         // On this machine: every level it does not run is refused through the real list.
         for level in ISALevel.allCases where !level.isSupported {
-            #expect(throws: KestrelError.self) {
+            let e3 = #expect(throws: KestrelError.self) {
                 try KernelBenchSpec.validate(op: "dot", dtype: "f32", dim: 8, count: 1, isa: level.rawValue)
             }
+            #expect({ if case .unsupported(_)? = e3 { true } else { false } }(), "\(String(describing: e3))")
         }
     }
 
@@ -103,13 +106,20 @@ import Testing
     }
 
     @Test func sizesAreChecked() {
-        #expect(throws: KestrelError.self) { try spec("dot", "f32", dim: 0) }
-        #expect(throws: KestrelError.self) { try spec("dot", "f32", dim: -5) }
-        #expect(throws: KestrelError.self) { try spec("dot", "f32", count: 0) }
-        #expect(throws: KestrelError.self) { try spec("hamming", "b1", dim: 100) }  // not whole bytes
-        #expect(throws: KestrelError.self) { try spec("dot", "i8", dim: 32769) }  // int32 outputs could overflow
-        #expect(throws: KestrelError.self) { try spec("dot", "f32", dim: 1 << 40, count: 1 << 40) }  // overflow
-        #expect(throws: KestrelError.self) { try spec("dot", "f32", dim: 1 << 20, count: 1 << 20) }  // > 16 GiB
+        let e4 = #expect(throws: KestrelError.self) { try spec("dot", "f32", dim: 0) }
+        #expect({ if case .invalidArgument(name: "dim", reason: _)? = e4 { true } else { false } }(), "\(String(describing: e4))")
+        let e5 = #expect(throws: KestrelError.self) { try spec("dot", "f32", dim: -5) }
+        #expect({ if case .invalidArgument(name: "dim", reason: _)? = e5 { true } else { false } }(), "\(String(describing: e5))")
+        let e6 = #expect(throws: KestrelError.self) { try spec("dot", "f32", count: 0) }
+        #expect({ if case .invalidArgument(name: "count", reason: _)? = e6 { true } else { false } }(), "\(String(describing: e6))")
+        let e7 = #expect(throws: KestrelError.self) { try spec("hamming", "b1", dim: 100) }  // not whole bytes
+        #expect({ if case .invalidArgument(name: "dim", reason: _)? = e7 { true } else { false } }(), "\(String(describing: e7))")
+        let e8 = #expect(throws: KestrelError.self) { try spec("dot", "i8", dim: 32769) }  // int32 outputs could overflow
+        #expect({ if case .invalidArgument(name: "dim", reason: _)? = e8 { true } else { false } }(), "\(String(describing: e8))")
+        let e9 = #expect(throws: KestrelError.self) { try spec("dot", "f32", dim: 1 << 40, count: 1 << 40) }  // overflow
+        #expect({ if case .invalidArgument(name: "count", reason: _)? = e9 { true } else { false } }(), "\(String(describing: e9))")
+        let e10 = #expect(throws: KestrelError.self) { try spec("dot", "f32", dim: 1 << 20, count: 1 << 20) }  // > 16 GiB
+        #expect({ if case .invalidArgument(name: "count", reason: _)? = e10 { true } else { false } }(), "\(String(describing: e10))")
         #expect((try? spec("dot", "i8", dim: 32768)) != nil)
         #expect((try? spec("jaccard", "b1", dim: 8)) != nil)
     }

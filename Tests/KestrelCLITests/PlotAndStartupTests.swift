@@ -43,11 +43,12 @@ import FoundationXML
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("not-a-dir")
         try Data().write(to: file)
-        #expect(throws: KestrelError.self) {
+        let e1 = #expect(throws: KestrelError.self) {
             try PlotWriter.write(report: BenchmarkReport(environment: Fakes.environment, suite: "all", results: [],
                                                          durationSeconds: 0),
                                  lineCharts: [], to: file)
         }
+        #expect({ if case .invalidArgument(name: "plot", reason: _)? = e1 { true } else { false } }(), "\(String(describing: e1))")
     }
 
     @Test func fileNamesAreSafe() {
@@ -77,14 +78,16 @@ import FoundationXML
         let failing = StartupTimer(executable: URL(fileURLWithPath: "/x"), runs: 2) { _, _ in throw LaunchFailed() }
         #expect(throws: LaunchFailed.self) { try failing.measure() }
         let none = StartupTimer(executable: URL(fileURLWithPath: "/x"), runs: 0) { _, _ in 1 }
-        #expect(throws: KestrelError.self) { try none.measure() }
+        let e2 = #expect(throws: KestrelError.self) { try none.measure() }
+        #expect({ if case .invalidArgument(name: "runs", reason: _)? = e2 { true } else { false } }(), "\(String(describing: e2))")
     }
 
     @Test func theRealRunnerTimesAChildProcess() throws {
         // /bin/true exists on every Linux and macOS machine the tests run on.
         let ns = try StartupTimer.spawn(URL(fileURLWithPath: "/bin/true"), [])
         #expect(ns > 0)
-        #expect(throws: KestrelError.self) { try StartupTimer.spawn(URL(fileURLWithPath: "/bin/false"), []) }
+        let e3 = #expect(throws: KestrelError.self) { try StartupTimer.spawn(URL(fileURLWithPath: "/bin/false"), []) }
+        #expect(e3 == .backendFailure(routine: "false ", code: 256))
     }
 
     @Test func insideTheTestRunnerThereIsNoKestrelToLaunch() {

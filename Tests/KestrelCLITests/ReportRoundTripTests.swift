@@ -43,10 +43,12 @@ import Testing
     }
 
     @Test func reportRefusesWhatIsNotAReport() {
-        #expect(throws: ProfilingError.self) { try ReportCommand.render(Data("{}".utf8), format: .markdown) }
-        #expect(throws: ProfilingError.self) {
+        let e1 = #expect(throws: ProfilingError.self) { try ReportCommand.render(Data("{}".utf8), format: .markdown) }
+        #expect({ if case .corruptFile(reason: _)? = e1 { true } else { false } }(), "\(String(describing: e1))")
+        let e2 = #expect(throws: ProfilingError.self) {
             try ReportCommand.render(Data(#"{"schemaVersion": 99}"#.utf8), format: .json)
         }
+        #expect(e2 == .unsupportedVersion(found: 99, supported: 1...1))
     }
 
     @Test func baselineRegressionsAreFlagged() throws {
@@ -91,9 +93,10 @@ import Testing
     }
 
     @Test func anUnreadableBaselineFailsBeforeMeasuring() {
-        #expect(throws: ProfilingError.self) {
+        let e3 = #expect(throws: ProfilingError.self) {
             try BenchmarkRunner.test(.fake(), output: OutputCollector())
                 .run(BenchmarkRequest(baseline: "/nonexistent/kestrel-baseline.json"))
         }
+        #expect({ if case .io(path: "/nonexistent/kestrel-baseline.json", reason: _)? = e3 { true } else { false } }(), "\(String(describing: e3))")
     }
 }

@@ -82,7 +82,8 @@ import Testing
     }
 
     @Test func unknownSuitesAreRefused() {
-        #expect(throws: KestrelError.self) { try SuiteCatalog.standard().select("gpu") }
+        let e1 = #expect(throws: KestrelError.self) { try SuiteCatalog.standard().select("gpu") }
+        #expect({ if case .invalidArgument(name: "suite", reason: _)? = e1 { true } else { false } }(), "\(String(describing: e1))")
         #expect(throws: (any Error).self) { try SuiteCatalog.fake().makeSuite("gpu", context: context()) }
     }
 

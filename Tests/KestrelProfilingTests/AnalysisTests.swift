@@ -146,9 +146,12 @@ struct FitTests {
         let nlogn = try PowerLawFit.fit(sizes: sizes, costs: sizes.map { $0 * log2($0) })
         #expect(nlogn.b > 1.0 && nlogn.b < 1.2)
         #expect(try PowerLawFit.fit(sizes: sizes, costs: sizes.map { 5 * $0 }).complexity.hasSuffix("linear"))
-        #expect(throws: ProfilingError.self) { try PowerLawFit.fit(sizes: [1, 2], costs: [1, 2]) }
-        #expect(throws: ProfilingError.self) { try PowerLawFit.fit(sizes: [1, 2, 3], costs: [1, -2, 3]) }
-        #expect(throws: ProfilingError.self) { try PowerLawFit.fit(sizes: [1, 2, 3], costs: [1, 2]) }
+        let e1 = #expect(throws: ProfilingError.self) { try PowerLawFit.fit(sizes: [1, 2], costs: [1, 2]) }
+        #expect(e1 == .insufficientData(needed: 3, got: 2))
+        let e2 = #expect(throws: ProfilingError.self) { try PowerLawFit.fit(sizes: [1, 2, 3], costs: [1, -2, 3]) }
+        #expect({ if case .invalidArgument(name: "costs", reason: _)? = e2 { true } else { false } }(), "\(String(describing: e2))")
+        let e3 = #expect(throws: ProfilingError.self) { try PowerLawFit.fit(sizes: [1, 2, 3], costs: [1, 2]) }
+        #expect({ if case .invalidArgument(name: "costs", reason: _)? = e3 { true } else { false } }(), "\(String(describing: e3))")
     }
 
     @Test("Amdahl fit recovers a known serial fraction")
@@ -167,8 +170,10 @@ struct FitTests {
         var rng = TestRNG(seed: 23)
         let noisy = threads.map { 100 * (0.2 + 0.8 / Double($0)) * (1 + Double.random(in: -0.02...0.02, using: &rng)) }
         #expect(abs(try AmdahlFit.fit(threads: threads, costs: noisy).serialFraction - 0.2) < 0.03)
-        #expect(throws: ProfilingError.self) { try AmdahlFit.fit(threads: [2, 2], costs: [1, 1]) }
-        #expect(throws: ProfilingError.self) { try AmdahlFit.fit(threads: [0, 1], costs: [1, 1]) }
+        let e4 = #expect(throws: ProfilingError.self) { try AmdahlFit.fit(threads: [2, 2], costs: [1, 1]) }
+        #expect(e4 == .insufficientData(needed: 2, got: 1))
+        let e5 = #expect(throws: ProfilingError.self) { try AmdahlFit.fit(threads: [0, 1], costs: [1, 1]) }
+        #expect({ if case .invalidArgument(name: "threads", reason: _)? = e5 { true } else { false } }(), "\(String(describing: e5))")
     }
 
     @Test("scaling analysis measures and fits a real operation (shape only, no timing asserted)")
@@ -206,6 +211,7 @@ struct ComponentProfilerTests {
         for f in BottleneckDetector().analyze([o]) { #expect(f.component == "spin") }
         var none = ComponentProfiler()
         none.calls = 0
-        #expect(throws: ProfilingError.self) { try none.profile("x") {} }
+        let e6 = #expect(throws: ProfilingError.self) { try none.profile("x") {} }
+        #expect({ if case .invalidArgument(name: "calls", reason: _)? = e6 { true } else { false } }(), "\(String(describing: e6))")
     }
 }

@@ -72,13 +72,16 @@ struct BenchmarkSuiteTests {
         #expect(s.suites == ["flash-attention", "hnsw", "quantization", "adaptation", "memory", "simd"])
         #expect(try s.cases(inSuite: "hnsw").map(\.name) == ["hnsw.speedup-vs-brute-force", "hnsw.build"])
         #expect(try s.cases(inSuite: "all").count == 7 && s.cases(inSuite: nil).count == 7)
-        #expect(throws: ProfilingError.self) { try s.cases(inSuite: "nope") }
-        #expect(throws: ProfilingError.self) {
+        let e1 = #expect(throws: ProfilingError.self) { try s.cases(inSuite: "nope") }
+        #expect({ if case .invalidArgument(name: "suite", reason: _)? = e1 { true } else { false } }(), "\(String(describing: e1))")
+        let e2 = #expect(throws: ProfilingError.self) {
             try s.register(BenchmarkCase(name: "hnsw.build", suite: "hnsw", summary: "") { _ in BenchmarkOutcome(value: 1) })
         }
-        #expect(throws: ProfilingError.self) {
+        #expect({ if case .invalidArgument(name: "name", reason: _)? = e2 { true } else { false } }(), "\(String(describing: e2))")
+        let e3 = #expect(throws: ProfilingError.self) {
             try s.register(BenchmarkCase(name: "x", suite: "all", summary: "") { _ in BenchmarkOutcome(value: 1) })
         }
+        #expect({ if case .invalidArgument(name: "suite", reason: _)? = e3 { true } else { false } }(), "\(String(describing: e3))")
     }
 
     @Test("running reports PASS/WARN/FAIL/SKIP/INFO with progress events")
@@ -170,7 +173,8 @@ struct BenchmarkSuiteTests {
         json["schemaVersion"] = 99
         let future = try JSONSerialization.data(withJSONObject: json)
         #expect(throws: ProfilingError.unsupportedVersion(found: 99, supported: 1...1)) { try BenchmarkReport.decode(future) }
-        #expect(throws: ProfilingError.self) { try BenchmarkReport.decode(Data("[1,2]".utf8)) }
+        let e4 = #expect(throws: ProfilingError.self) { try BenchmarkReport.decode(Data("[1,2]".utf8)) }
+        #expect({ if case .corruptFile(reason: _)? = e4 { true } else { false } }(), "\(String(describing: e4))")
         json["schemaVersion"] = 1
         json["results"] = "not an array"
         let broken = try JSONSerialization.data(withJSONObject: json)
@@ -180,7 +184,12 @@ struct BenchmarkSuiteTests {
             if case ProfilingError.corruptFile = error { return true }
             return false
         }
-        #expect(throws: ProfilingError.self) { try BenchmarkReport.load(from: dir.appendingPathComponent("missing.json")) }
+        // Unreadable files say why in the system's words, not as an NSError dump.
+        let missing = dir.appendingPathComponent("missing.json")
+        let e5 = #expect(throws: ProfilingError.self) { try BenchmarkReport.load(from: missing) }
+        #expect(e5 == .io(path: missing.path, reason: "\(String(cString: strerror(ENOENT))) (errno \(ENOENT))"))
+        let e6 = #expect(throws: ProfilingError.self) { try BenchmarkReport.load(from: dir) }
+        #expect(e6 == .io(path: dir.path, reason: "\(String(cString: strerror(EISDIR))) (errno \(EISDIR))"))
     }
 
     @Test("baseline comparison flags regressions beyond the threshold only")
@@ -206,6 +215,7 @@ struct BenchmarkSuiteTests {
         // Overlapping intervals: a 5.2 % drop with ±3 % intervals is not flagged.
         let noisy = try Self.suite(speedup: 3.1 * 0.948).run(environment: Self.environment)
         #expect(try BaselineComparison.compare(current: noisy, baseline: base).regressions.isEmpty)
-        #expect(throws: ProfilingError.self) { try BaselineComparison.compare(current: noisy, baseline: base, threshold: -1) }
+        let e6 = #expect(throws: ProfilingError.self) { try BaselineComparison.compare(current: noisy, baseline: base, threshold: -1) }
+        #expect({ if case .invalidArgument(name: "threshold", reason: _)? = e6 { true } else { false } }(), "\(String(describing: e6))")
     }
 }

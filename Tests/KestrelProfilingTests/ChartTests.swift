@@ -35,14 +35,18 @@ struct ChartTests {
         let recall = try SVGChart.lines(title: "Recall vs QPS", xLabel: "recall@10", yLabel: "QPS",
                                         series: [ChartSeries(name: "hnsw", x: [0.9, 0.95, 0.99], y: [40_000, 25_000, 8_000])], logY: true)
         #expect(wellFormed(recall))
-        #expect(throws: ProfilingError.self) { try SVGChart.lines(title: "", xLabel: "", yLabel: "", series: []) }
-        #expect(throws: ProfilingError.self) {
+        let e1 = #expect(throws: ProfilingError.self) { try SVGChart.lines(title: "", xLabel: "", yLabel: "", series: []) }
+        #expect({ if case .invalidArgument(name: "series", reason: _)? = e1 { true } else { false } }(), "\(String(describing: e1))")
+        let e2 = #expect(throws: ProfilingError.self) {
             try SVGChart.lines(title: "", xLabel: "", yLabel: "", series: [ChartSeries(name: "a", x: [1, 2], y: [1])])
         }
-        #expect(throws: ProfilingError.self) {
+        #expect({ if case .invalidArgument(name: "series", reason: _)? = e2 { true } else { false } }(), "\(String(describing: e2))")
+        let e3 = #expect(throws: ProfilingError.self) {
             try SVGChart.lines(title: "", xLabel: "", yLabel: "", series: [ChartSeries(name: "a", x: [0, 2], y: [1, 2])], logX: true)
         }
-        #expect(throws: ProfilingError.self) { try SVGChart.latencyHistogram(LatencyRecorder().summary(), title: "empty") }
+        #expect({ if case .invalidArgument(name: "series", reason: _)? = e3 { true } else { false } }(), "\(String(describing: e3))")
+        let e4 = #expect(throws: ProfilingError.self) { try SVGChart.latencyHistogram(LatencyRecorder().summary(), title: "empty") }
+        #expect(e4 == .insufficientData(needed: 1, got: 0))
         let axis = SVGChart.Axis(values: [0.3, 9.7], log: false, includeZero: true)
         #expect(axis.ticks == [0, 2, 4, 6, 8, 10])
         #expect(SVGChart.Axis(values: [3, 4_000], log: true, includeZero: false).ticks == [1, 10, 100, 1_000, 10_000])

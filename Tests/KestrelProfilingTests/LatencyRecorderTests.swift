@@ -59,12 +59,16 @@ struct LatencyRecorderTests {
     func emptyAndInvalid() throws {
         let r = try LatencyRecorder()
         #expect(r.count == 0 && r.percentile(99) == 0 && r.min == 0 && r.max == 0 && r.buckets().isEmpty)
-        #expect(throws: ProfilingError.self) { try LatencyRecorder(significantDigits: 0) }
-        #expect(throws: ProfilingError.self) { try LatencyRecorder(significantDigits: 6) }
-        #expect(throws: ProfilingError.self) { try LatencyRecorder(highestTrackableNanoseconds: 1) }
+        let e1 = #expect(throws: ProfilingError.self) { try LatencyRecorder(significantDigits: 0) }
+        #expect({ if case .invalidArgument(name: "significantDigits", reason: _)? = e1 { true } else { false } }(), "\(String(describing: e1))")
+        let e2 = #expect(throws: ProfilingError.self) { try LatencyRecorder(significantDigits: 6) }
+        #expect({ if case .invalidArgument(name: "significantDigits", reason: _)? = e2 { true } else { false } }(), "\(String(describing: e2))")
+        let e3 = #expect(throws: ProfilingError.self) { try LatencyRecorder(highestTrackableNanoseconds: 1) }
+        #expect({ if case .invalidArgument(name: "highestTrackableNanoseconds", reason: _)? = e3 { true } else { false } }(), "\(String(describing: e3))")
         var a = try LatencyRecorder(significantDigits: 2)
         a.record(5)
-        #expect(throws: ProfilingError.self) { try a.merge(LatencyRecorder(significantDigits: 3)) }
+        let e4 = #expect(throws: ProfilingError.self) { try a.merge(LatencyRecorder(significantDigits: 3)) }
+        #expect({ if case .incompatible(reason: _)? = e4 { true } else { false } }(), "\(String(describing: e4))")
     }
 
     @Test("merging histograms equals the histogram of the union")
@@ -172,8 +176,10 @@ struct LatencyRecorderTests {
         big.record(7_200_000_000_000)  // two hours
         try snap.merge(big)
         #expect(snap.count == 3 && snap.max == 7_200_000_000_000)
-        #expect(throws: ProfilingError.self) { try ConcurrentLatencyRecorder(significantDigits: 9) }
-        #expect(throws: ProfilingError.self) { try ConcurrentLatencyRecorder(shards: 0) }
+        let e5 = #expect(throws: ProfilingError.self) { try ConcurrentLatencyRecorder(significantDigits: 9) }
+        #expect({ if case .invalidArgument(name: "significantDigits", reason: _)? = e5 { true } else { false } }(), "\(String(describing: e5))")
+        let e6 = #expect(throws: ProfilingError.self) { try ConcurrentLatencyRecorder(shards: 0) }
+        #expect({ if case .invalidArgument(name: "shards", reason: _)? = e6 { true } else { false } }(), "\(String(describing: e6))")
     }
 
     @Test("recorders feed a swift-metrics Timer")

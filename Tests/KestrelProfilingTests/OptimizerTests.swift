@@ -49,7 +49,8 @@ struct OptimizerTests {
         #expect(r.best == nil && r.evaluations.count == 1)
         var bad = BatchSearchOptions()
         bad.candidates = [0]
-        #expect(throws: ProfilingError.self) { try BatchOptimizer.search(options: bad, evaluate: Self.synthetic { $0 }) }
+        let e1 = #expect(throws: ProfilingError.self) { try BatchOptimizer.search(options: bad, evaluate: Self.synthetic { $0 }) }
+        #expect({ if case .invalidArgument(name: "candidates", reason: _)? = e1 { true } else { false } }(), "\(String(describing: e1))")
     }
 
     @Test("measured search on a real closure returns a feasible best")
@@ -97,11 +98,13 @@ struct OptimizerTests {
 
         let empty = try TokenUsageAnalyzer().analyze([])
         #expect(empty.totals.calls == 0 && empty.totals.cacheHitRate == 0 && empty.cost == nil)
-        #expect(throws: ProfilingError.self) {
+        let e2 = #expect(throws: ProfilingError.self) {
             try TokenUsageAnalyzer().analyze([TokenUsageRecord(operation: "x", inputTokens: 10, outputTokens: 0, cachedInputTokens: 11)])
         }
-        #expect(throws: ProfilingError.self) {
+        #expect({ if case .invalidArgument(name: "records[0]", reason: _)? = e2 { true } else { false } }(), "\(String(describing: e2))")
+        let e3 = #expect(throws: ProfilingError.self) {
             try TokenUsageAnalyzer().analyze([TokenUsageRecord(operation: "x", inputTokens: -1, outputTokens: 0)])
         }
+        #expect({ if case .invalidArgument(name: "records[0]", reason: _)? = e3 { true } else { false } }(), "\(String(describing: e3))")
     }
 }

@@ -28,9 +28,12 @@ struct RooflineTests {
         #expect(gemm.bound == .compute)
         #expect(abs(gemm.percentOfRoof - 50) < 1e-9)
         #expect(gemm.line.hasPrefix("compute-bound"))
-        #expect(throws: ProfilingError.self) { try model.classify(flops: 1, bytes: 0, seconds: 1) }
-        #expect(throws: ProfilingError.self) { try model.classify(flops: 1, bytes: 1, seconds: -1) }
-        #expect(throws: ProfilingError.self) { try model.classify(flops: .nan, bytes: 1, seconds: 1) }
+        let e1 = #expect(throws: ProfilingError.self) { try model.classify(flops: 1, bytes: 0, seconds: 1) }
+        #expect({ if case .invalidArgument(name: "bytes", reason: _)? = e1 { true } else { false } }(), "\(String(describing: e1))")
+        let e2 = #expect(throws: ProfilingError.self) { try model.classify(flops: 1, bytes: 1, seconds: -1) }
+        #expect({ if case .invalidArgument(name: "seconds", reason: _)? = e2 { true } else { false } }(), "\(String(describing: e2))")
+        let e3 = #expect(throws: ProfilingError.self) { try model.classify(flops: .nan, bytes: 1, seconds: 1) }
+        #expect({ if case .invalidArgument(name: "flops", reason: _)? = e3 { true } else { false } }(), "\(String(describing: e3))")
     }
 
     @Test("peaks are cached per key, corrupt caches are replaced, debug peaks are not cached")
@@ -72,8 +75,19 @@ struct RooflineTests {
         #expect(twoThreads > 0)
         let bw = try RooflineProbe.measureTriadBandwidth(elements: 1 << 14, repetitions: 2, threads: 2)
         #expect(bw > 0)
-        #expect(throws: ProfilingError.self) { try RooflineProbe.measureTriadBandwidth(elements: 10) }
-        #expect(throws: ProfilingError.self) { try RooflineProbe.measurePeakFlops(threads: 0) }
+        let e4 = #expect(throws: ProfilingError.self) { try RooflineProbe.measureTriadBandwidth(elements: 10) }
+        #expect({ if case .invalidArgument(name: "elements", reason: _)? = e4 { true } else { false } }(), "\(String(describing: e4))")
+        let e5 = #expect(throws: ProfilingError.self) { try RooflineProbe.measurePeakFlops(threads: 0) }
+        #expect({ if case .invalidArgument(name: "threads", reason: _)? = e5 { true } else { false } }(), "\(String(describing: e5))")
+        // Sizes past memory or overflowing the byte count are refused before allocating.
+        for elements in [Int.max, Int.max / 24 + 1, 1 << 50] {
+            let e = #expect(throws: ProfilingError.self) { try RooflineProbe.measureTriadBandwidth(elements: elements) }
+            if case .invalidArgument(let name, _) = e { #expect(name == "elements") } else { Issue.record("\(String(describing: e))") }
+        }
+        let t = #expect(throws: ProfilingError.self) { try RooflineProbe.measureTriadBandwidth(elements: 1024, threads: Int.max) }
+        if case .invalidArgument(let name, _) = t { #expect(name == "threads") } else { Issue.record("\(String(describing: t))") }
+        let f = #expect(throws: ProfilingError.self) { try RooflineProbe.measurePeakFlops(threads: Int.max) }
+        if case .invalidArgument(let name, _) = f { #expect(name == "threads") } else { Issue.record("\(String(describing: f))") }
         #expect(RooflineProbe.defaultCacheFile.path.hasSuffix("kestrel/roofline.json"))
         let custom = PeakFlopsKernel(name: "custom") { Double($0) * 2 }
         #expect(try RooflineProbe.measurePeakFlops(duration: 1_000_000, kernel: custom) > 0)

@@ -15,7 +15,8 @@ struct StatisticsTests {
         let ss = [4, 1, 3, 2, 5, 6, 7, 8, 9, 100].reduce(0.0) { $0 + ($1 - 14.5) * ($1 - 14.5) }
         #expect(abs(s.standardDeviation - (ss / 9).squareRoot()) < 1e-12)
         #expect(throws: ProfilingError.insufficientData(needed: 1, got: 0)) { try SampleStatistics([]) }
-        #expect(throws: ProfilingError.self) { try SampleStatistics([1, .nan]) }
+        let e1 = #expect(throws: ProfilingError.self) { try SampleStatistics([1, .nan]) }
+        #expect({ if case .invalidArgument(name: "values", reason: _)? = e1 { true } else { false } }(), "\(String(describing: e1))")
         #expect(try SampleStatistics([3]).standardDeviation == 0)
     }
 
@@ -79,9 +80,12 @@ struct StatisticsTests {
         let ratio = try Bootstrap.ratioOfMedians(numerator: large.map { $0 * 2 }, denominator: large)
         #expect(abs(ratio.estimate - 2) < 1e-12)
         #expect(ratio.lower <= 2 && ratio.upper >= 2 && ratio.upper - ratio.lower < 0.2)
-        #expect(throws: ProfilingError.self) { try Bootstrap.median([1]) }
-        #expect(throws: ProfilingError.self) { try Bootstrap.median([1, 2], level: 1.5) }
-        #expect(throws: ProfilingError.self) { try Bootstrap.ratioOfMedians(numerator: [1, 2], denominator: [0, 0]) }
+        let e2 = #expect(throws: ProfilingError.self) { try Bootstrap.median([1]) }
+        #expect(e2 == .insufficientData(needed: 2, got: 1))
+        let e3 = #expect(throws: ProfilingError.self) { try Bootstrap.median([1, 2], level: 1.5) }
+        #expect({ if case .invalidArgument(name: "level", reason: _)? = e3 { true } else { false } }(), "\(String(describing: e3))")
+        let e4 = #expect(throws: ProfilingError.self) { try Bootstrap.ratioOfMedians(numerator: [1, 2], denominator: [0, 0]) }
+        #expect({ if case .invalidArgument(name: "denominator", reason: _)? = e4 { true } else { false } }(), "\(String(describing: e4))")
     }
 
     @Test("Mann–Whitney U: exact and approximate p-values")
@@ -106,7 +110,8 @@ struct StatisticsTests {
         // Large shift: overwhelming evidence.
         let shifted = try MannWhitneyU(a.map { $0 + 10 } + a.map { $0 + 10 }, a + a)
         #expect(shifted.pValue < 1e-10 && shifted.probabilityOfSuperiority == 1)
-        #expect(throws: ProfilingError.self) { try MannWhitneyU([], [1]) }
+        let e5 = #expect(throws: ProfilingError.self) { try MannWhitneyU([], [1]) }
+        #expect(e5 == .insufficientData(needed: 1, got: 0))
     }
 }
 
@@ -132,7 +137,8 @@ struct MeasurementTests {
         #expect(try Measurer.measure("fixed", options: fixed) { blackHole(spin(10)) }.innerIterations == 3)
         var bad = options
         bad.samples = 1
-        #expect(throws: ProfilingError.self) { try Measurer.measure("bad", options: bad) {} }
+        let e6 = #expect(throws: ProfilingError.self) { try Measurer.measure("bad", options: bad) {} }
+        #expect({ if case .invalidArgument(name: "samples", reason: _)? = e6 { true } else { false } }(), "\(String(describing: e6))")
     }
 
     static var comparisonOptions: ComparisonOptions {
@@ -183,14 +189,16 @@ struct MeasurementTests {
         #expect(r.candidates[1].verdict.kind == .faster)
         #expect(abs(r.candidates[1].verdict.factor - 2) < 1e-9)
         #expect(r.candidates[1].verdict.description == "2.00× faster")
-        #expect(throws: ProfilingError.self) {
+        let e7 = #expect(throws: ProfilingError.self) {
             try Comparison.run(baseline: ComparisonSubject("a") {}, candidates: [])
         }
+        #expect({ if case .invalidArgument(name: "candidates", reason: _)? = e7 { true } else { false } }(), "\(String(describing: e7))")
         var fewer = ComparisonOptions()
         fewer.maxRounds = fewer.rounds - 1
-        #expect(throws: ProfilingError.self) {
+        let e8 = #expect(throws: ProfilingError.self) {
             try Comparison.run(baseline: ComparisonSubject("a") {}, candidates: [ComparisonSubject("b") {}], options: fewer)
         }
+        #expect({ if case .invalidArgument(name: "maxRounds", reason: _)? = e8 { true } else { false } }(), "\(String(describing: e8))")
         // Settled: a difference, or an interval inside the band; unsettled: a wide interval around 1.
         let identical = try Comparison.analyze(baselineName: "base", baseline: base, candidates: [("same", base)], options: o)
         #expect(Comparison.decided(identical.candidates[0], o))

@@ -10,9 +10,12 @@ import Testing
         #expect(try BufferPool.sizeClass(for: 65) == 128)
         #expect(try BufferPool.sizeClass(for: 4096) == 4096)
         #expect(try BufferPool.sizeClass(for: 4097) == 8192)
-        #expect(throws: KestrelError.self) { try BufferPool.sizeClass(for: -1) }
-        #expect(throws: KestrelError.self) { try BufferPool.sizeClass(for: Int.max) }
-        #expect(throws: KestrelError.self) { try BufferPool(capacity: -1) }
+        let e1 = #expect(throws: KestrelError.self) { try BufferPool.sizeClass(for: -1) }
+        #expect({ if case .invalidArgument(name: "byteCount", reason: _)? = e1 { true } else { false } }(), "\(String(describing: e1))")
+        let e2 = #expect(throws: KestrelError.self) { try BufferPool.sizeClass(for: Int.max) }
+        #expect({ if case .invalidArgument(name: "byteCount", reason: _)? = e2 { true } else { false } }(), "\(String(describing: e2))")
+        let e3 = #expect(throws: KestrelError.self) { try BufferPool(capacity: -1) }
+        #expect({ if case .invalidArgument(name: "capacity", reason: _)? = e3 { true } else { false } }(), "\(String(describing: e3))")
     }
 
     @Test func hitsMissesAndBytesHeld() throws {

@@ -88,12 +88,16 @@ import _KestrelTestSupport
     @Test func normErrors() throws {
         let x = try Tensor.zeros([2, 4])
         for backend in [ref, AcceleratedBackend()] as [any Backend] {
-            let text = errorText { _ = try backend.rmsNorm(x, weight: try Tensor.zeros([3]), eps: 1e-5) }
-            #expect(text.contains("[4]") && text.contains("[3]"), "\(text)")
-            #expect(throws: KestrelError.self) { try backend.layerNorm(x, weight: nil, bias: try Tensor.zeros([2, 4]), eps: 0) }
-            #expect(throws: KestrelError.self) { try backend.rmsNorm(x, weight: nil, eps: -1) }
-            #expect(throws: KestrelError.self) { try backend.rmsNorm(x, weight: nil, eps: .nan) }
-            #expect(throws: KestrelError.self) { try backend.rmsNorm(try Tensor(scalar: 1), weight: nil, eps: 0) }
+            let weight = #expect(throws: KestrelError.self) { try backend.rmsNorm(x, weight: try Tensor.zeros([3]), eps: 1e-5) }
+            #expect(weight == .dimensionMismatch(expected: [4], actual: [3]), "\(backend.name)")
+            let e1 = #expect(throws: KestrelError.self) { try backend.layerNorm(x, weight: nil, bias: try Tensor.zeros([2, 4]), eps: 0) }
+            #expect(e1 == .dimensionMismatch(expected: [4], actual: [2, 4]))
+            let e2 = #expect(throws: KestrelError.self) { try backend.rmsNorm(x, weight: nil, eps: -1) }
+            #expect({ if case .invalidArgument(name: "eps", reason: _)? = e2 { true } else { false } }(), "\(String(describing: e2))")
+            let e3 = #expect(throws: KestrelError.self) { try backend.rmsNorm(x, weight: nil, eps: .nan) }
+            #expect({ if case .invalidArgument(name: "eps", reason: _)? = e3 { true } else { false } }(), "\(String(describing: e3))")
+            let e4 = #expect(throws: KestrelError.self) { try backend.rmsNorm(try Tensor(scalar: 1), weight: nil, eps: 0) }
+            #expect({ if case .invalidArgument(name: "x", reason: _)? = e4 { true } else { false } }(), "\(String(describing: e4))")
             #expect(try backend.rmsNorm(try Tensor.zeros([3, 0]), weight: nil, eps: 1).shape.dims == [3, 0])
             #expect(try backend.layerNorm(try Tensor.zeros([0, 5]), weight: nil, bias: nil, eps: 1).shape.dims == [0, 5])
         }

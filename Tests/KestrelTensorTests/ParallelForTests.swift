@@ -22,9 +22,12 @@ import Testing
     }
 
     @Test func badArgumentsThrow() {
-        #expect(throws: KestrelError.self) { try parallelFor(0..<10, threads: 0) { _ in } }
-        #expect(throws: KestrelError.self) { try parallelFor(0..<10, grain: 0) { _ in } }
-        #expect(throws: KestrelError.self) { try BLASThreads.setCount(0) }
+        let e1 = #expect(throws: KestrelError.self) { try parallelFor(0..<10, threads: 0) { _ in } }
+        #expect({ if case .invalidArgument(name: "threads", reason: _)? = e1 { true } else { false } }(), "\(String(describing: e1))")
+        let e2 = #expect(throws: KestrelError.self) { try parallelFor(0..<10, grain: 0) { _ in } }
+        #expect({ if case .invalidArgument(name: "grain", reason: _)? = e2 { true } else { false } }(), "\(String(describing: e2))")
+        let e3 = #expect(throws: KestrelError.self) { try BLASThreads.setCount(0) }
+        #expect({ if case .invalidArgument(name: "n", reason: _)? = e3 { true } else { false } }(), "\(String(describing: e3))")
         #expect(activeProcessorCount >= 1)
     }
 

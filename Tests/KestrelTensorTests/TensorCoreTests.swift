@@ -20,16 +20,24 @@ import _KestrelTestSupport
     }
 
     @Test func badShapesThrow() {
-        #expect(throws: KestrelError.self) { try Shape(2, -1) }
-        #expect(errorText { _ = try Shape([2, -3]) }.contains("[2, -3]"))
-        #expect(throws: KestrelError.self) { try Shape(Int.max, 2) }
-        #expect(throws: KestrelError.self) { try Shape(1 << 40, 1 << 40) }
+        let e1 = #expect(throws: KestrelError.self) { try Shape(2, -1) }
+        #expect({ if case .invalidArgument(name: "shape", reason: _)? = e1 { true } else { false } }(), "\(String(describing: e1))")
+        let negative = #expect(throws: KestrelError.self) { try Shape([2, -3]) }
+        #expect({ if case .invalidArgument(name: "shape", reason: _)? = negative { true } else { false } }(), "\(String(describing: negative))")
+        let e2 = #expect(throws: KestrelError.self) { try Shape(Int.max, 2) }
+        #expect({ if case .invalidArgument(name: "shape", reason: _)? = e2 { true } else { false } }(), "\(String(describing: e2))")
+        let e3 = #expect(throws: KestrelError.self) { try Shape(1 << 40, 1 << 40) }
+        #expect({ if case .invalidArgument(name: "shape", reason: _)? = e3 { true } else { false } }(), "\(String(describing: e3))")
         // A zero extent does not excuse absurd ones (strides would overflow).
-        #expect(throws: KestrelError.self) { try Shape(0, Int.max, Int.max) }
-        #expect(throws: KestrelError.self) { try Shape(2).extent(1) }
+        let e4 = #expect(throws: KestrelError.self) { try Shape(0, Int.max, Int.max) }
+        #expect({ if case .invalidArgument(name: "shape", reason: _)? = e4 { true } else { false } }(), "\(String(describing: e4))")
+        let e5 = #expect(throws: KestrelError.self) { try Shape(2).extent(1) }
+        #expect({ if case .invalidArgument(name: "axis", reason: _)? = e5 { true } else { false } }(), "\(String(describing: e5))")
         // An element count that fits Int but whose bytes do not.
-        #expect(throws: KestrelError.self) { try Tensor.zeros([Int.max / 2]) }
-        #expect(throws: KestrelError.self) { try Tensor.zeros([1 << 62], dtype: .int8) }
+        let e6 = #expect(throws: KestrelError.self) { try Tensor.zeros([Int.max / 2]) }
+        #expect(e6 == .capacityExceeded(limit: Int.max, requested: 4611686018427387903))
+        let e7 = #expect(throws: KestrelError.self) { try Tensor.zeros([1 << 62], dtype: .int8) }
+        #expect(e7 == .capacityExceeded(limit: 0, requested: 4611686018427387904))
     }
 }
 
@@ -46,7 +54,8 @@ import _KestrelTestSupport
         #expect(h.dtype == .f16 && h.scalars() == [1, -2])
         let b = try Tensor([0x3F80] as [UInt16], shape: [1], dtype: .bf16)  // bf16 1.0
         #expect(b.scalars() == [1])
-        #expect(throws: KestrelError.self) { try Tensor([1] as [UInt16], shape: [1], dtype: .int8) }
+        let e8 = #expect(throws: KestrelError.self) { try Tensor([1] as [UInt16], shape: [1], dtype: .int8) }
+        #expect({ if case .invalidArgument(name: "dtype", reason: _)? = e8 { true } else { false } }(), "\(String(describing: e8))")
         #expect(try Tensor(scalar: 2.5).scalars() == [2.5])
     }
 
@@ -60,14 +69,16 @@ import _KestrelTestSupport
         #expect(try Tensor.filled(1.5, shape: [3]).scalars() == [1.5, 1.5, 1.5])
         #expect(try Tensor.filled(200.7, shape: [2], dtype: .int8).scalars() == [127, 127])
         #expect(try Tensor.filled(2.5, shape: [1], dtype: .uint8).scalars() == [2])  // ties to even
-        #expect(throws: KestrelError.self) { try Tensor.filled(.nan, shape: [1], dtype: .int8) }
+        let e9 = #expect(throws: KestrelError.self) { try Tensor.filled(.nan, shape: [1], dtype: .int8) }
+        #expect(e9 == .nonFiniteValue(index: 0))
         let a = try Tensor.random([4, 5], seed: 7), b = try Tensor.random([4, 5], seed: 7)
         #expect(a.scalars() == b.scalars())
         #expect(try Tensor.random([4, 5], seed: 8).scalars() != a.scalars())
         #expect(a.scalars().allSatisfy { $0 >= -1 && $0 <= 1 })
         let r = try Tensor.random([1000], seed: 1, in: 2...3)
         #expect(r.scalars().allSatisfy { $0 >= 2 && $0 <= 3 })
-        #expect(throws: KestrelError.self) { try Tensor.random([2], seed: 1, in: -Float.infinity...0) }
+        let e10 = #expect(throws: KestrelError.self) { try Tensor.random([2], seed: 1, in: -Float.infinity...0) }
+        #expect({ if case .invalidArgument(name: "range", reason: _)? = e10 { true } else { false } }(), "\(String(describing: e10))")
         #expect(try Tensor.zeros([0, 3]).elementCount == 0)
     }
 
@@ -76,25 +87,33 @@ import _KestrelTestSupport
             let t = try Tensor.zeros([n])
             #expect(Int(bitPattern: t.storageAddress) % AlignedBuffer.alignment == 0)
         }
-        #expect(throws: KestrelError.self) { try AlignedBuffer(byteCount: -1) }
+        let e11 = #expect(throws: KestrelError.self) { try AlignedBuffer(byteCount: -1) }
+        #expect({ if case .invalidArgument(name: "byteCount", reason: _)? = e11 { true } else { false } }(), "\(String(describing: e11))")
     }
 }
 
 @Suite struct TensorAccessTests {
     @Test func indexErrorsNeverCrash() throws {
         var t = try Tensor.zeros([2, 3])
-        #expect(throws: KestrelError.self) { try t.scalar(at: [2, 0]) }
-        #expect(throws: KestrelError.self) { try t.scalar(at: [0, -1]) }
-        #expect(throws: KestrelError.self) { try t.scalar(at: [0]) }
-        #expect(throws: KestrelError.self) { try t.setScalar(1, at: [0, 3]) }
-        #expect(throws: KestrelError.self) { try t.element(at: [0, 0], as: Int8.self) }
-        #expect(throws: KestrelError.self) { try t.setElement(Int8(1), at: [0, 0]) }
+        let e12 = #expect(throws: KestrelError.self) { try t.scalar(at: [2, 0]) }
+        #expect({ if case .invalidArgument(name: "indices", reason: _)? = e12 { true } else { false } }(), "\(String(describing: e12))")
+        let e13 = #expect(throws: KestrelError.self) { try t.scalar(at: [0, -1]) }
+        #expect({ if case .invalidArgument(name: "indices", reason: _)? = e13 { true } else { false } }(), "\(String(describing: e13))")
+        let e14 = #expect(throws: KestrelError.self) { try t.scalar(at: [0]) }
+        #expect(e14 == .dimensionMismatch(expected: [2, 3], actual: [0]))
+        let e15 = #expect(throws: KestrelError.self) { try t.setScalar(1, at: [0, 3]) }
+        #expect({ if case .invalidArgument(name: "indices", reason: _)? = e15 { true } else { false } }(), "\(String(describing: e15))")
+        let e16 = #expect(throws: KestrelError.self) { try t.element(at: [0, 0], as: Int8.self) }
+        #expect({ if case .invalidArgument(name: "as", reason: _)? = e16 { true } else { false } }(), "\(String(describing: e16))")
+        let e17 = #expect(throws: KestrelError.self) { try t.setElement(Int8(1), at: [0, 0]) }
+        #expect({ if case .invalidArgument(name: "value", reason: _)? = e17 { true } else { false } }(), "\(String(describing: e17))")
         try t.setScalar(4, at: [1, 2])
         #expect(try t.scalar(at: [1, 2]) == 4)
         var q = try Tensor.zeros([2], dtype: .int8)
         try q.setScalar(-300, at: [0])
         #expect(try q.element(at: [0], as: Int8.self) == -128)
-        #expect(throws: KestrelError.self) { try q.setScalar(.infinity, at: [1]) }
+        let e18 = #expect(throws: KestrelError.self) { try q.setScalar(.infinity, at: [1]) }
+        #expect(e18 == .nonFiniteValue(index: 0))
     }
 
     @Test func bufferPointerAccess() throws {
@@ -107,7 +126,8 @@ import _KestrelTestSupport
         let tt = try t.transposed()
         #expect(try tt.withUnsafeBufferPointer { Array($0) } == [2, 8, 4, 10, 6, 12])
         let i8 = try Tensor([1, 2] as [Int8], shape: [2])
-        #expect(throws: KestrelError.self) { try i8.withUnsafeBufferPointer { _ in () } }
+        let e19 = #expect(throws: KestrelError.self) { try i8.withUnsafeBufferPointer { _ in () } }
+        #expect({ if case .invalidArgument(name: "as", reason: _)? = e19 { true } else { false } }(), "\(String(describing: e19))")
         #expect(try i8.withUnsafeBufferPointer(as: Int8.self) { Array($0) } == [1, 2])
     }
 }
@@ -132,10 +152,14 @@ import _KestrelTestSupport
         let col = try t.select(axis: 1, index: 5)
         #expect(col.sharesStorage(with: t) && col.strides == [6])
         #expect(try t.slice(axis: 0, 4..<4).elementCount == 0)
-        #expect(throws: KestrelError.self) { try t.slice(axis: 0, 2..<5) }
-        #expect(throws: KestrelError.self) { try t.slice(axis: 2, 0..<1) }
-        #expect(throws: KestrelError.self) { try t.select(axis: 1, index: 6) }
-        #expect(throws: KestrelError.self) { try t.select(axis: -1, index: 0) }
+        let e20 = #expect(throws: KestrelError.self) { try t.slice(axis: 0, 2..<5) }
+        #expect({ if case .invalidArgument(name: "range", reason: _)? = e20 { true } else { false } }(), "\(String(describing: e20))")
+        let e21 = #expect(throws: KestrelError.self) { try t.slice(axis: 2, 0..<1) }
+        #expect({ if case .invalidArgument(name: "axis", reason: _)? = e21 { true } else { false } }(), "\(String(describing: e21))")
+        let e22 = #expect(throws: KestrelError.self) { try t.select(axis: 1, index: 6) }
+        #expect({ if case .invalidArgument(name: "index", reason: _)? = e22 { true } else { false } }(), "\(String(describing: e22))")
+        let e23 = #expect(throws: KestrelError.self) { try t.select(axis: -1, index: 0) }
+        #expect({ if case .invalidArgument(name: "axis", reason: _)? = e23 { true } else { false } }(), "\(String(describing: e23))")
         for v in [rows, cols, row, col] { #expect(v.checkInvariants()) }
     }
 
@@ -149,9 +173,12 @@ import _KestrelTestSupport
         let tr = try t.transposed()
         #expect(tr.shape.dims == [2, 4, 3] && tr.sharesStorage(with: t))
         #expect(try tr.transposed().isContiguous)
-        #expect(throws: KestrelError.self) { try t.permuted([0, 0, 1]) }
-        #expect(throws: KestrelError.self) { try t.permuted([0, 1]) }
-        #expect(throws: KestrelError.self) { try Tensor.zeros([3]).transposed() }
+        let e24 = #expect(throws: KestrelError.self) { try t.permuted([0, 0, 1]) }
+        #expect({ if case .invalidArgument(name: "axes", reason: _)? = e24 { true } else { false } }(), "\(String(describing: e24))")
+        let e25 = #expect(throws: KestrelError.self) { try t.permuted([0, 1]) }
+        #expect({ if case .invalidArgument(name: "axes", reason: _)? = e25 { true } else { false } }(), "\(String(describing: e25))")
+        let e26 = #expect(throws: KestrelError.self) { try Tensor.zeros([3]).transposed() }
+        #expect({ if case .invalidArgument(name: "self", reason: _)? = e26 { true } else { false } }(), "\(String(describing: e26))")
     }
 
     @Test func reshapeViewsOrCopies() throws {
@@ -162,13 +189,17 @@ import _KestrelTestSupport
         let tr = try t.transposed()
         let flat = try tr.reshaped([12])
         #expect(!flat.sharesStorage(with: t) && flat.scalars() == tr.scalars())
-        let text = errorText { _ = try t.reshaped([5, 2]) }
-        #expect(text.contains("[2, 6]") && text.contains("[5, 2]"))
-        #expect(throws: KestrelError.self) { try t.reshaped([-1, -1]) }
-        #expect(throws: KestrelError.self) { try t.reshaped([-1, 5]) }
-        #expect(throws: KestrelError.self) { try t.reshaped([-2, -6]) }
+        let reshape = #expect(throws: KestrelError.self) { try t.reshaped([5, 2]) }
+        #expect(reshape == .dimensionMismatch(expected: [2, 6], actual: [5, 2]))
+        let e27 = #expect(throws: KestrelError.self) { try t.reshaped([-1, -1]) }
+        #expect({ if case .invalidArgument(name: "shape", reason: _)? = e27 { true } else { false } }(), "\(String(describing: e27))")
+        let e28 = #expect(throws: KestrelError.self) { try t.reshaped([-1, 5]) }
+        #expect(e28 == .dimensionMismatch(expected: [2, 6], actual: [-1, 5]))
+        let e29 = #expect(throws: KestrelError.self) { try t.reshaped([-2, -6]) }
+        #expect({ if case .invalidArgument(name: "shape", reason: _)? = e29 { true } else { false } }(), "\(String(describing: e29))")
         #expect(try Tensor.zeros([0, 4]).reshaped([4, 0, 7]).elementCount == 0)
-        #expect(throws: KestrelError.self) { try Tensor.zeros([0, 4]).reshaped([-1, 0]) }
+        let e30 = #expect(throws: KestrelError.self) { try Tensor.zeros([0, 4]).reshaped([-1, 0]) }
+        #expect(e30 == .dimensionMismatch(expected: [0, 4], actual: [-1, 0]))
     }
 
     @Test func contiguousCopiesOnlyWhenNeeded() throws {

@@ -80,14 +80,3 @@ func expectClose(_ got: Tensor, _ want: Tensor, rel: Float = 1e-5, abs: Float = 
     expectWithin(got, want, tolerance: tol, what(), sourceLocation: sourceLocation)
 }
 
-/// The description of a thrown KestrelError (or "no error").
-func errorText(_ body: () throws -> Void) -> String {
-    do {
-        try body()
-        return "no error"
-    } catch let error as KestrelError {
-        return error.description
-    } catch {
-        return "not a KestrelError: \(error)"
-    }
-}

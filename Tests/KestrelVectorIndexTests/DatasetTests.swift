@@ -77,7 +77,12 @@ import _KestrelTestSupport
         }
         let ints = Dataset.encodeNPY(descr: "<f4", rows: 1, dimension: 2, payload: [UInt32(1), 2])
         #expect((try? ints.withUnsafeBytes { try Dataset.parseNPYInts($0) }) == nil)  // ids must be <i4
-        #expect(throws: KestrelError.self) { try Dataset.readFloats(URL(fileURLWithPath: "/nonexistent/x.fvecs")) }
-        #expect(throws: KestrelError.self) { try Dataset.readFloats(URL(fileURLWithPath: "/tmp/x.csv")) }
+        let e1 = #expect(throws: KestrelError.self) { try Dataset.readFloats(URL(fileURLWithPath: "/nonexistent/x.fvecs")) }
+        #expect(e1 == .io(path: "/nonexistent/x.fvecs", operation: "open", errno: ENOENT))
+        // The extension is checked before the file is opened.
+        let e2 = #expect(throws: KestrelError.self) { try Dataset.readFloats(URL(fileURLWithPath: "/nonexistent/x.csv")) }
+        #expect({ if case .invalidArgument(name: "url", reason: _)? = e2 { true } else { false } }(), "\(String(describing: e2))")
+        let e3 = #expect(throws: KestrelError.self) { try Dataset.readInts(URL(fileURLWithPath: "/nonexistent/x.fvecs")) }
+        #expect({ if case .invalidArgument(name: "url", reason: _)? = e3 { true } else { false } }(), "\(String(describing: e3))")
     }
 }

@@ -169,7 +169,8 @@ import _KestrelTestSupport
         let dir = TempDir()
         try index.save(to: dir.file("i.kvi"))
         let mapped = try HNSWIndex.load(from: dir.file("i.kvi"), mapped: true)
-        #expect(throws: KestrelError.self) { try mapped.optimizeLayout() }
+        let e1 = #expect(throws: KestrelError.self) { try mapped.optimizeLayout() }
+        #expect({ if case .readOnly(reason: _)? = e1 { true } else { false } }(), "\(String(describing: e1))")
     }
 
     /// Large unfiltered batches run in locality order; every row must still get its own query's
@@ -201,14 +202,18 @@ import _KestrelTestSupport
 
     @Test func badInputIsATypedErrorOrDocumentedResult() throws {
         let dim = 4
-        #expect(throws: KestrelError.self) { try HNSWIndex(dimension: 0) }
-        #expect(throws: KestrelError.self) { try HNSWIndex(dimension: 4, parameters: HNSWParameters(M: 1)) }
-        #expect(throws: KestrelError.self) { try HNSWIndex(dimension: 4, metric: .hamming, storage: .f32) }
+        let e2 = #expect(throws: KestrelError.self) { try HNSWIndex(dimension: 0) }
+        #expect({ if case .invalidArgument(name: "dimension", reason: _)? = e2 { true } else { false } }(), "\(String(describing: e2))")
+        let e3 = #expect(throws: KestrelError.self) { try HNSWIndex(dimension: 4, parameters: HNSWParameters(M: 1)) }
+        #expect({ if case .invalidArgument(name: "M", reason: _)? = e3 { true } else { false } }(), "\(String(describing: e3))")
+        let e4 = #expect(throws: KestrelError.self) { try HNSWIndex(dimension: 4, metric: .hamming, storage: .f32) }
+        #expect({ if case .invalidArgument(name: "storage", reason: _)? = e4 { true } else { false } }(), "\(String(describing: e4))")
         let index = try HNSWIndex(dimension: dim)
         // Empty index: no results.
         #expect(try index.search([1, 2, 3, 4], k: 3).isEmpty)
         #expect(throws: KestrelError.dimensionMismatch(expected: [4], actual: [3])) { try index.search([1, 2, 3], k: 1) }
-        #expect(throws: KestrelError.self) { try index.add(key: 1, vector: [1, 2, 3]) }
+        let e5 = #expect(throws: KestrelError.self) { try index.add(key: 1, vector: [1, 2, 3]) }
+        #expect(e5 == .dimensionMismatch(expected: [1, 4], actual: [3]))
         #expect(throws: KestrelError.nonFiniteValue(index: 2)) { try index.add(key: 1, vector: [1, 2, .nan, 4]) }
         #expect(throws: KestrelError.nonFiniteValue(index: 1)) { try index.search([0, .infinity, 0, 0], k: 1) }
         // A bad row in a batch is reported with its flat index and nothing is added.
@@ -216,23 +221,32 @@ import _KestrelTestSupport
             try index.add(keys: [1, 2, 3], vectors: [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, -.infinity])
         }
         #expect(index.count == 0)
-        #expect(throws: KestrelError.self) { try index.add(keys: [5, 5], vectors: [Float](repeating: 0, count: 8)) }
-        #expect(throws: KestrelError.self) { try index.add(keys: [1], vectors: [0, 0, 0, 0], threads: 0) }
+        let e6 = #expect(throws: KestrelError.self) { try index.add(keys: [5, 5], vectors: [Float](repeating: 0, count: 8)) }
+        #expect({ if case .invalidArgument(name: "keys", reason: _)? = e6 { true } else { false } }(), "\(String(describing: e6))")
+        let e7 = #expect(throws: KestrelError.self) { try index.add(keys: [1], vectors: [0, 0, 0, 0], threads: 0) }
+        #expect({ if case .invalidArgument(name: "threads", reason: _)? = e7 { true } else { false } }(), "\(String(describing: e7))")
         try index.add(keys: [1, 2, 3], vectors: [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
-        #expect(throws: KestrelError.self) { try index.search([0, 0, 0, 0], k: 0) }
-        #expect(throws: KestrelError.self) { try index.search([0, 0, 0, 0], k: -1) }
-        #expect(throws: KestrelError.self) { try index.search([0, 0, 0, 0], k: 1, ef: 0) }
+        let e8 = #expect(throws: KestrelError.self) { try index.search([0, 0, 0, 0], k: 0) }
+        #expect({ if case .invalidArgument(name: "k", reason: _)? = e8 { true } else { false } }(), "\(String(describing: e8))")
+        let e9 = #expect(throws: KestrelError.self) { try index.search([0, 0, 0, 0], k: -1) }
+        #expect({ if case .invalidArgument(name: "k", reason: _)? = e9 { true } else { false } }(), "\(String(describing: e9))")
+        let e10 = #expect(throws: KestrelError.self) { try index.search([0, 0, 0, 0], k: 1, ef: 0) }
+        #expect({ if case .invalidArgument(name: "ef", reason: _)? = e10 { true } else { false } }(), "\(String(describing: e10))")
         // k > count returns every vector; ef < k is raised to k.
         #expect(try index.search([0, 0, 0, 0], k: 10).map(\.key) == [1, 2, 3])
         #expect(try index.search([0, 0, 0, 0], k: 3, ef: 1).count == 3)
         #expect(try !index.remove(key: 99))
-        #expect(throws: KestrelError.self) { try index.search(batch: [0, 0, 0], k: 1) }
+        let e11 = #expect(throws: KestrelError.self) { try index.search(batch: [0, 0, 0], k: 1) }
+        #expect(e11 == .dimensionMismatch(expected: [-1, 4], actual: [3]))
         // Cosine rejects zero vectors; hamming rejects non-binary components.
         let cos = try HNSWIndex(dimension: 3, metric: .cosine)
-        #expect(throws: KestrelError.self) { try cos.add(key: 1, vector: [0, 0, 0]) }
-        #expect(throws: KestrelError.self) { try cos.search([0, 0, 0], k: 1) }
+        let e12 = #expect(throws: KestrelError.self) { try cos.add(key: 1, vector: [0, 0, 0]) }
+        #expect({ if case .invalidArgument(name: "vector", reason: _)? = e12 { true } else { false } }(), "\(String(describing: e12))")
+        let e13 = #expect(throws: KestrelError.self) { try cos.search([0, 0, 0], k: 1) }
+        #expect({ if case .invalidArgument(name: "vector", reason: _)? = e13 { true } else { false } }(), "\(String(describing: e13))")
         let ham = try HNSWIndex(dimension: 10, metric: .hamming, storage: .binary)
-        #expect(throws: KestrelError.self) { try ham.add(key: 1, vector: [0, 1, 0, 1, 0, 1, 0, 1, 0, 0.5]) }
+        let e14 = #expect(throws: KestrelError.self) { try ham.add(key: 1, vector: [0, 1, 0, 1, 0, 1, 0, 1, 0, 0.5]) }
+        #expect({ if case .invalidArgument(name: "vector", reason: _)? = e14 { true } else { false } }(), "\(String(describing: e14))")
     }
 
     @Test func cosineAndInnerProductAndHamming() throws {
@@ -269,6 +283,7 @@ import _KestrelTestSupport
         #expect(f.points.allSatisfy { $0.qps > 0 && (0...1).contains($0.recall) })
         #expect(f.points.last!.recall >= 0.95 && f.operatingPoint != nil && f.speedupOverFlatScan != nil)
         c.efValues = []
-        #expect(throws: KestrelError.self) { try HNSWBenchmark.run(c) }
+        let e15 = #expect(throws: KestrelError.self) { try HNSWBenchmark.run(c) }
+        #expect({ if case .invalidArgument(name: "configuration", reason: _)? = e15 { true } else { false } }(), "\(String(describing: e15))")
     }
 }

@@ -31,8 +31,10 @@ import _KestrelTestSupport
             #expect(loaded.checkInvariants() == nil)
             #expect(try loaded.search(batch: queries, k: 10) == before)
             if mapped {
-                #expect(throws: KestrelError.self) { try loaded.add(key: 1, vector: [Float](repeating: 0, count: dim)) }
-                #expect(throws: KestrelError.self) { try loaded.remove(key: 105) }
+                let e1 = #expect(throws: KestrelError.self) { try loaded.add(key: 1, vector: [Float](repeating: 0, count: dim)) }
+                #expect({ if case .readOnly(reason: _)? = e1 { true } else { false } }(), "\(String(describing: e1))")
+                let e2 = #expect(throws: KestrelError.self) { try loaded.remove(key: 105) }
+                #expect({ if case .readOnly(reason: _)? = e2 { true } else { false } }(), "\(String(describing: e2))")
             } else {
                 // A loaded copy keeps growing like the original.
                 try loaded.add(key: 1, vector: Array(queries[0..<dim]))
@@ -152,9 +154,10 @@ import _KestrelTestSupport
         // The file path rejects damage the same way (typed error).
         bytes[bytes.count / 2] ^= 0x10
         try Data(bytes).write(to: url)
-        #expect(throws: KestrelError.self) {
+        let e = #expect(throws: KestrelError.self) {
             if flat { _ = try FlatIndex.load(from: url) } else { _ = try HNSWIndex.load(from: url) }
         }
+        #expect({ if case .corruptFile(path: url.path, section: _, reason: _)? = e { true } else { false } }(), "\(String(describing: e))")
     }
 
     /// Regressions found by the loader fuzzer (`Fuzz/`, target `hnsw-raw`), each reduced to its
@@ -188,12 +191,14 @@ import _KestrelTestSupport
         let row = lnku.offset + Int(original.withUnsafeBytes { IndexFile.get($0, ustr.offset + 4 * high, UInt32.self) }) * rowU
         IndexFile.put(&lowLink, row + 4, UInt32(low))
 
-        for (bad, reason) in [(tall, "upper-layer rows"), (lowLink, "missing from layer 1")] {
+        // Each is refused by the check of the section it breaks.
+        for (bad, section) in [(tall, "LEVL"), (lowLink, "LNKU")] {
             let sealed = resealed(bad)
             let error = #expect(throws: KestrelError.self) { try sealed.withUnsafeBytes { _ = try HNSWIndex.load(bytes: $0) } }
-            #expect(error?.description.contains(reason) == true, "\(String(describing: error))")
+            #expect({ if case .corruptFile(path: nil, section: section, reason: _)? = error { true } else { false } }(), "\(String(describing: error))")
             try Data(bad).write(to: url)
-            #expect(throws: KestrelError.self) { try HNSWIndex.load(from: url, mapped: true, verifyChecksums: false) }
+            let mapped = #expect(throws: KestrelError.self) { try HNSWIndex.load(from: url, mapped: true, verifyChecksums: false) }
+            #expect({ if case .corruptFile(path: url.path, section: section, reason: _)? = mapped { true } else { false } }(), "\(String(describing: mapped))")
         }
     }
 
@@ -207,10 +212,11 @@ import _KestrelTestSupport
         let url = dir.file("u.kvx")
         let untrained = VectorCodec(kind: .binary, metric: .innerProduct, dimension: 8)
         #expect(!untrained.isTrained)
-        // Rejected for this reason and no other: the files are otherwise valid.
-        func expectRejected(_ load: () throws -> Any) {
+        // Rejected for this reason and no other (the files are otherwise valid): the codec
+        // record in PARM, with the file's path when it came from one.
+        func expectRejected(path: String? = nil, _ load: () throws -> Any) {
             let error = #expect(throws: KestrelError.self) { _ = try load() }
-            #expect(error?.description.contains("untrained codec") == true, "\(String(describing: error))")
+            #expect({ if case .corruptFile(path: path, section: "PARM", reason: _)? = error { true } else { false } }(), "\(String(describing: error))")
         }
 
         // FlatIndex: one row under an untrained codec.
@@ -228,7 +234,7 @@ import _KestrelTestSupport
         }
         var bytes = [UInt8](try Data(contentsOf: url))
         expectRejected { try bytes.withUnsafeBytes { try FlatIndex.load(bytes: $0) } }
-        expectRejected { try FlatIndex.load(from: url, mapped: true, verifyChecksums: false) }
+        expectRejected(path: url.path) { try FlatIndex.load(from: url, mapped: true, verifyChecksums: false) }
 
         // HNSWIndex: a saved binary index (l2, dimension 4: four trained offsets) whose codec
         // record is replaced by an untrained one.
@@ -249,7 +255,7 @@ import _KestrelTestSupport
         }
         bytes = [UInt8](try Data(contentsOf: url))
         expectRejected { try bytes.withUnsafeBytes { try HNSWIndex.load(bytes: $0) } }
-        expectRejected { try HNSWIndex.load(from: url, mapped: true, verifyChecksums: false) }
+        expectRejected(path: url.path) { try HNSWIndex.load(from: url, mapped: true, verifyChecksums: false) }
     }
 
     /// `bytes` with every payload and section-header CRC recomputed (the layout IndexFile.write uses).
@@ -271,12 +277,14 @@ import _KestrelTestSupport
         let dir = TempDir()
         let url = dir.file("h.kvx")
         try smallHNSW().save(to: url)
-        #expect(throws: KestrelError.self) { try FlatIndex.load(from: url) }
+        let kind = #expect(throws: KestrelError.self) { try FlatIndex.load(from: url) }
+        #expect(kind == .wrongFileKind(path: url.path, expected: "flat index", found: "HNSW index"))
         var bytes = [UInt8](try Data(contentsOf: url))
         bytes[8] = 9
         #expect(throws: KestrelError.unsupportedVersion(found: 9, supported: 1...1)) {
             try bytes.withUnsafeBytes { _ = try HNSWIndex.load(bytes: $0) }
         }
-        #expect(throws: KestrelError.self) { try HNSWIndex.load(from: dir.file("missing.kvx")) }
+        let missing = #expect(throws: KestrelError.self) { try HNSWIndex.load(from: dir.file("missing.kvx")) }
+        #expect(missing == .io(path: dir.file("missing.kvx").path, operation: "open", errno: ENOENT))
     }
 }

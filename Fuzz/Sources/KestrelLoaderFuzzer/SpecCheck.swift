@@ -72,6 +72,8 @@ enum SpecCheck {
         var metric: UInt8
         var storage: UInt8
         var stride: Int
+        /// Bytes of one encoded vector; the rest of the stride is padding.
+        var codeBytes: Int
         /// A codec that trains on the first batch added and has not yet: only an empty index may have one.
         var untrained: Bool
     }
@@ -95,7 +97,7 @@ enum SpecCheck {
         try need(offsets == (hasOffsets ? d : 0), "offset count")
         for _ in 0..<offsets { try need(Float(bitPattern: try r.take(UInt32.self)).isFinite, "offset") }
         let codeBytes = [4 * d, 2 * d, 2 * d, d, (d + 7) / 8][Int(storage)]
-        return Codec(dimension: d, metric: metric, storage: storage, stride: (codeBytes + 15) / 16 * 16,
+        return Codec(dimension: d, metric: metric, storage: storage, stride: (codeBytes + 15) / 16 * 16, codeBytes: codeBytes,
                      untrained: needsTraining && trained == 0)
     }
 
@@ -112,6 +114,37 @@ enum SpecCheck {
         try need(keys.count == 8 * n && vect.count == n * c.stride, "section sizes")
         var seen = Set<UInt64>()
         for i in 0..<n { try need(seen.insert(r.at(keys.lowerBound + 8 * i, UInt64.self)).inserted, "duplicate key") }
+        try rows(b, vect, n, c)
+    }
+
+    /// "Padding bytes of a row are zero", and f32/f16/bf16 components are finite (the format
+    /// stores only what `add` accepts, and `add` refuses NaN and infinities).
+    static func rows(_ b: UnsafeRawBufferPointer, _ vect: Range<Int>, _ n: Int, _ c: Codec) throws(Violation) {
+        let r = Reader(b: b, pos: vect.lowerBound, end: vect.upperBound)
+        for i in 0..<n {
+            let row = vect.lowerBound + i * c.stride
+            try need(b[(row + c.codeBytes)..<(row + c.stride)].allSatisfy { $0 == 0 }, "padding of row \(i)")
+            for j in 0..<(c.storage <= 2 ? c.dimension : 0) {
+                let finite: Bool
+                switch c.storage {
+                case 0: finite = Float(bitPattern: r.at(row + 4 * j, UInt32.self)).isFinite
+                case 1: finite = halfIsFinite(r.at(row + 2 * j, UInt16.self))
+                default: finite = Float(bitPattern: UInt32(r.at(row + 2 * j, UInt16.self)) << 16).isFinite
+                }
+                try need(finite, "row \(i) component \(j) is not finite")
+            }
+        }
+    }
+
+    /// IEEE binary16: finite unless the five exponent bits are all ones.
+    static func halfIsFinite(_ bits: UInt16) -> Bool { (bits >> 10) & 0x1F != 0x1F }
+
+    /// The kept f32 vectors: `n` unpadded rows of `dimension` finite floats.
+    static func fullRows(_ b: UnsafeRawBufferPointer, _ full: Range<Int>) throws(Violation) {
+        let r = Reader(b: b, pos: full.lowerBound, end: full.upperBound)
+        for o in stride(from: full.lowerBound, to: full.upperBound, by: 4) {
+            try need(Float(bitPattern: r.at(o, UInt32.self)).isFinite, "FULL value at byte \(o - full.lowerBound) is not finite")
+        }
     }
 
     static func hnsw(_ b: UnsafeRawBufferPointer, payloadCRCs: Bool) throws(Violation) {
@@ -149,7 +182,8 @@ enum SpecCheck {
         for (t, range) in s where t != "PARM" { try need(range.count == sizes[t]!, "\(t) size") }
         let keys = try sec("KEYS"), levl = try sec("LEVL"), stat = try sec("STAT"), ustr = try sec("USTR")
         let lnk0 = try sec("LNK0"), lnku = try sec("LNKU")
-        _ = try sec("VECT")
+        try rows(b, try sec("VECT"), n, c)
+        if let full = s["FULL"] { try fullRows(b, full) }
         func level(_ i: Int) -> Int { Int(b[levl.lowerBound + i]) }
         // Levels and rows first, so that link targets can be checked against them.
         var prefix = 0

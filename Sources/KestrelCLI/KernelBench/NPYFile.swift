@@ -38,12 +38,13 @@ enum NPYFile {
 
     /// Writes `byteCount` bytes at `data` as an array to `path` (through a temporary file renamed
     /// at the end, so a failed write never leaves a truncated file under the final name).
-    /// - Throws: `KestrelError.backendFailure` with `errno` when the file cannot be written.
+    /// - Throws: `KestrelError.io` (operation "create", "write" or "rename", with the errno) when
+    ///   the file cannot be written.
     static func write(
         path: String, descr: String, shape: [Int], data: UnsafeRawPointer, byteCount: Int
     ) throws(KestrelError) {
         let tmp = path + ".tmp"
-        guard let f = fopen(tmp, "wb") else { throw .backendFailure(routine: "fopen(\(tmp))", code: Int(errno)) }
+        guard let f = fopen(tmp, "wb") else { throw .io(path: path, operation: "create", errno: errno) }
         let head = header(descr: descr, shape: shape)
         let okHead = head.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) == $0.count }
         let okBody = byteCount == 0 || fwrite(data, 1, byteCount, f) == byteCount
@@ -51,9 +52,9 @@ enum NPYFile {
         guard okHead, okBody, okClose else {
             let code = errno
             unlink(tmp)
-            throw .backendFailure(routine: "fwrite(\(tmp))", code: Int(code))
+            throw .io(path: path, operation: "write", errno: code)
         }
-        guard rename(tmp, path) == 0 else { throw .backendFailure(routine: "rename(\(path))", code: Int(errno)) }
+        guard rename(tmp, path) == 0 else { throw .io(path: path, operation: "rename", errno: errno) }
     }
 
     /// Creates `dir` (and missing parents) when it does not exist.

@@ -10,15 +10,15 @@ extension HNSWIndex {
     /// - Complexity: O(N · M² · dim) for the repair plus O(N · M) to renumber; O(N) extra memory.
     public func compact() throws(KestrelError) {
         guard !isReadOnly else { throw Self.readOnlyError }
-        try structure.withExclusive { () throws(KestrelError) in
-            let n = nodeCount
-            let g = view
+        try structure.withExclusive { (a) throws(KestrelError) in
+            let n = counts.withLock { $0.nodeCount }
+            let g = view(a)
             var liveIDs: [UInt32] = []
             liveIDs.reserveCapacity(n)
             for i in 0..<n where g.state(UInt32(i)) == NodeState.live { liveIDs.append(UInt32(i)) }
             if liveIDs.count == n { return }
-            repairLinks(g, liveIDs)
-            try renumber(g, liveIDs)
+            repairLinks(a, g, liveIDs)
+            try renumber(&a, g, liveIDs, nodeCount: n)
         }
         releaseFreedMemory()
     }
@@ -35,15 +35,15 @@ extension HNSWIndex {
     ///   while it runs).
     public func optimizeLayout() throws(KestrelError) {
         guard !isReadOnly else { throw Self.readOnlyError }
-        try structure.withExclusive { () throws(KestrelError) in
-            let n = nodeCount
+        try structure.withExclusive { (a) throws(KestrelError) in
+            let n = counts.withLock { $0.nodeCount }
             if n == 0 { return }
-            let g = view
+            let g = view(a)
             var liveIDs: [UInt32] = []
             liveIDs.reserveCapacity(n)
             for i in 0..<n where g.state(UInt32(i)) == NodeState.live { liveIDs.append(UInt32(i)) }
-            if liveIDs.count != n { repairLinks(g, liveIDs) }
-            try renumber(g, breadthFirstOrder(g, liveCount: liveIDs.count))
+            if liveIDs.count != n { repairLinks(a, g, liveIDs) }
+            try renumber(&a, g, breadthFirstOrder(g, nodeCount: n, liveCount: liveIDs.count), nodeCount: n)
         }
         releaseFreedMemory()
     }
@@ -57,8 +57,7 @@ extension HNSWIndex {
 
     /// Live nodes in breadth-first order of layer 0 from the entry point (neighbours in link order,
     /// which the heuristic leaves nearest first), then any live node the walk did not reach.
-    private func breadthFirstOrder(_ g: GraphView, liveCount: Int) -> [UInt32] {
-        let n = nodeCount
+    private func breadthFirstOrder(_ g: GraphView, nodeCount n: Int, liveCount: Int) -> [UInt32] {
         var seen = [Bool](repeating: false, count: n)
         var order: [UInt32] = []
         order.reserveCapacity(liveCount)
@@ -88,9 +87,9 @@ extension HNSWIndex {
     }
 
     /// Re-selects the neighbours of every live node that links to a tombstone.
-    private func repairLinks(_ g: GraphView, _ liveIDs: [UInt32]) {
-        let scratch = SearchScratch(nodes: capacity, bytes: 64)
-        _ = scratch.begin(nodes: capacity, bytes: 64, words: 4 * (maxM0 + 1))
+    private func repairLinks(_ a: GraphArrays, _ g: GraphView, _ liveIDs: [UInt32]) {
+        let scratch = SearchScratch(nodes: a.capacity, bytes: 64)
+        _ = scratch.begin(nodes: a.capacity, bytes: 64, words: 4 * (maxM0 + 1))
         for u in liveIDs {
             let top = Int(g.levels[Int(u)])
             for l in 0...top {
@@ -130,20 +129,20 @@ extension HNSWIndex {
         }
     }
 
-    /// Copies live nodes into fresh, dense arrays (exclusive lock held).
-    private func renumber(_ g: GraphView, _ liveIDs: [UInt32]) throws(KestrelError) {
-        let n = nodeCount
+    /// Copies the live nodes of `a` (of `n` nodes) into fresh, dense arrays (the structure lock
+    /// held exclusively: the `inout` access).
+    private func renumber(_ a: inout GraphArrays, _ g: GraphView, _ liveIDs: [UInt32], nodeCount n: Int) throws(KestrelError) {
         let m = liveIDs.count
         var newID = [UInt32](repeating: UInt32.max, count: n)
         for (i, old) in liveIDs.enumerated() { newID[Int(old)] = UInt32(i) }
         let cap = max(m, 16)
-        let stride = codec.stride
+        let stride = a.codec.stride
         let row0 = 1 + maxM0
         let rowU = 1 + maxM
         var rows = 0
         for old in liveIDs { rows += Int(g.levels[Int(old)]) }
         let nv = try MemoryRegion(zeroedBytes: cap * stride)
-        let nf = try full.map { _ throws(KestrelError) in try MemoryRegion(zeroedBytes: cap * dimension * 4) }
+        let nf = try a.full.map { _ throws(KestrelError) in try MemoryRegion(zeroedBytes: cap * dimension * 4) }
         let nk = try MemoryRegion(zeroedBytes: cap * 8)
         let nl = try MemoryRegion(zeroedBytes: cap)
         let ns = try MemoryRegion(zeroedBytes: cap)
@@ -175,7 +174,7 @@ extension HNSWIndex {
         for (i, oldID) in liveIDs.enumerated() {
             let old = Int(oldID)
             (nv.base + i * stride).copyMemory(from: g.vectors + old * stride, byteCount: stride)
-            if let nf, let full {
+            if let nf, let full = a.full {
                 (nf.base + i * dimension * 4).copyMemory(from: full.base + old * dimension * 4, byteCount: dimension * 4)
             }
             kp[i] = g.keys[old]
@@ -196,22 +195,22 @@ extension HNSWIndex {
         if best == nil || best!.level < top, let first = liveIDs.firstIndex(where: { Int(g.levels[Int($0)]) == top }) {
             best = (top, UInt32(first))
         }
-        vectors = nv
-        full = nf
-        keys = nk
-        levels = nl
-        states = ns
-        upperStart = nus
-        links0 = n0
-        upper = nu
-        lockBytes = locks
-        capacity = cap
-        upperCapacity = max(rows, 16)
-        upperUsed = used
-        nodeCount = m
-        alloc.withLock {
-            keyMap = newMap
-            liveCount = m
+        a.vectors = nv
+        a.full = nf
+        a.keys = nk
+        a.levels = nl
+        a.states = ns
+        a.upperStart = nus
+        a.links0 = n0
+        a.upper = nu
+        a.lockBytes = locks
+        a.capacity = cap
+        a.upperCapacity = max(rows, 16)
+        counts.withLock { c in
+            c.upperUsed = used
+            c.nodeCount = m
+            c.keyMap = newMap
+            c.liveCount = m
         }
         entry.store(best.map { UInt64($0.level) << 32 | UInt64($0.id) } ?? Self.emptyEntry, ordering: .releasing)
         pool.drain()
@@ -221,9 +220,9 @@ extension HNSWIndex {
     /// and never the node itself, the entry point on the top level, live count and key map
     /// consistent with the node states. Returns a description of the first violation, or nil.
     func checkInvariants() -> String? {
-        structure.withShared {
-            let g = view
-            let n = nodeCount
+        structure.withShared { a in
+            let g = view(a)
+            let n = counts.withLock { $0.nodeCount }
             var top = -1
             var live = 0
             for i in 0..<n {
@@ -232,7 +231,7 @@ extension HNSWIndex {
                 top = max(top, level)
                 if g.state(id) == NodeState.live {
                     live += 1
-                    if alloc.withLock({ keyMap.find(g.keys[i], keyOf: { g.keys[Int($0)] }) }) != id { return "key map disagrees at node \(i)" }
+                    if counts.withLock({ $0.keyMap.find(g.keys[i], keyOf: { g.keys[Int($0)] }) }) != id { return "key map disagrees at node \(i)" }
                 } else if g.state(id) != NodeState.deleted {
                     return "node \(i) in state \(g.state(id))"
                 }
@@ -247,7 +246,8 @@ extension HNSWIndex {
                     }
                 }
             }
-            if live != alloc.withLock({ liveCount }) { return "live count \(live) vs \(alloc.withLock { liveCount })" }
+            let counted = counts.withLock { $0.liveCount }
+            if live != counted { return "live count \(live) vs \(counted)" }
             let ep = entry.load(ordering: .acquiring)
             if n == 0 { return ep == Self.emptyEntry ? nil : "entry point in an empty graph" }
             if Int(ep >> 32) != top || Int(g.levels[Int(ep & 0xFFFF_FFFF)]) != top { return "entry point not on the top level" }

@@ -12,9 +12,12 @@ extension HNSWIndex {
     /// - Throws: `io` with operation "open" (`EISDIR` when `url` is a directory), "create",
     ///   "write", "fsync" or "rename" and the errno when the file cannot be written.
     public func save(to url: URL) throws(KestrelError) {
-        try structure.withExclusive { () throws(KestrelError) in
+        // Exclusive, not shared: a removal (shared) would otherwise change states and the live
+        // count between the header and the sections, and the file would fail validation.
+        try structure.withExclusive { (a) throws(KestrelError) in
+            let (n, used, live) = counts.withLock { ($0.nodeCount, $0.upperUsed, $0.liveCount) }
             var w = FieldWriter()
-            codec.write(to: &w)
+            a.codec.write(to: &w)
             w.u32(UInt32(parameters.M))
             w.u32(UInt32(parameters.efConstruction))
             w.u32(UInt32(efSearch))
@@ -24,22 +27,21 @@ extension HNSWIndex {
             w.u8(0)
             w.f64(parameters.exactSearchSelectivity)
             w.u64(parameters.seed)
-            w.u64(UInt64(nodeCount))
-            w.u64(UInt64(upperUsed))
+            w.u64(UInt64(n))
+            w.u64(UInt64(used))
             w.u64(entry.load(ordering: .acquiring))
-            w.u64(UInt64(alloc.withLock { liveCount }))
-            let n = nodeCount
+            w.u64(UInt64(live))
             func raw(_ r: MemoryRegion, _ bytes: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: r.base, count: bytes) }
             var sections: [IndexFile.Section] = [
-                .init(tag: "KEYS", payload: raw(keys, n * 8)),
-                .init(tag: "LEVL", payload: raw(levels, n)),
-                .init(tag: "STAT", payload: raw(states, n)),
-                .init(tag: "USTR", payload: raw(upperStart, n * 4)),
-                .init(tag: "VECT", payload: raw(vectors, n * codec.stride)),
-                .init(tag: "LNK0", payload: raw(links0, n * (1 + maxM0) * 4)),
-                .init(tag: "LNKU", payload: raw(upper, upperUsed * (1 + maxM) * 4)),
+                .init(tag: "KEYS", payload: raw(a.keys, n * 8)),
+                .init(tag: "LEVL", payload: raw(a.levels, n)),
+                .init(tag: "STAT", payload: raw(a.states, n)),
+                .init(tag: "USTR", payload: raw(a.upperStart, n * 4)),
+                .init(tag: "VECT", payload: raw(a.vectors, n * a.codec.stride)),
+                .init(tag: "LNK0", payload: raw(a.links0, n * (1 + maxM0) * 4)),
+                .init(tag: "LNKU", payload: raw(a.upper, used * (1 + maxM) * 4)),
             ]
-            if let full { sections.append(.init(tag: "FULL", payload: raw(full, n * dimension * 4))) }
+            if let full = a.full { sections.append(.init(tag: "FULL", payload: raw(full, n * dimension * 4))) }
             try withBytes(w.bytes) { (parm) throws(KestrelError) in
                 try IndexFile.write(kind: .hnsw, sections: [.init(tag: "PARM", payload: parm)] + sections, to: url)
             }
@@ -208,23 +210,23 @@ extension HNSWIndex {
             }
         }
 
-        try index.structure.withExclusive { () throws(KestrelError) in
-            index.codec = codec
-            index.scorer = codec.scorer()
-            index.exactScorer = codec.exactScorer()
+        try index.structure.withExclusive { (a) throws(KestrelError) in
+            a.codec = codec
+            a.scorer = codec.scorer()
+            a.exactScorer = codec.exactScorer()
             func region(_ s: (offset: Int, count: Int), _ capacityBytes: Int) throws(KestrelError) -> MemoryRegion {
                 if let mapping { return MemoryRegion(mapping: mapping, offset: s.offset, byteCount: s.count) }
                 return try MemoryRegion(copying: base + s.offset, byteCount: s.count, capacityBytes: max(capacityBytes, 64))
             }
             let cap = max(n, 1)
-            index.keys = try region(ks, cap * 8)
-            index.levels = try region(lv, cap)
-            index.states = try region(st, cap)
-            index.upperStart = try region(us, cap * 4)
-            index.vectors = try region(vs, cap * codec.stride)
-            index.links0 = try region(l0, cap * row0 * 4)
-            index.upper = try region(lu, max(used, 1) * rowU * 4)
-            index.full = try fs.map { (s) throws(KestrelError) in
+            a.keys = try region(ks, cap * 8)
+            a.levels = try region(lv, cap)
+            a.states = try region(st, cap)
+            a.upperStart = try region(us, cap * 4)
+            a.vectors = try region(vs, cap * codec.stride)
+            a.links0 = try region(l0, cap * row0 * 4)
+            a.upper = try region(lu, max(used, 1) * rowU * 4)
+            a.full = try fs.map { (s) throws(KestrelError) in
                 // Left in the file only when there is a row to map: capacity is exactly n, so
                 // any insert grows (copies) the f32 rows into memory before writing one.
                 if mapping == nil, let fm = fullPrecisionMapping, n > 0 {
@@ -232,15 +234,15 @@ extension HNSWIndex {
                 }
                 return try region(s, cap * codec.dimension * 4)
             }
-            index.lockBytes = try MemoryRegion(zeroedBytes: cap)
-            index.capacity = mapping == nil ? cap : n
-            index.upperCapacity = mapping == nil ? max(used, 1) : used
-            index.nodeCount = n
-            index.upperUsed = used
+            a.lockBytes = try MemoryRegion(zeroedBytes: cap)
+            a.capacity = mapping == nil ? cap : n
+            a.upperCapacity = mapping == nil ? max(used, 1) : used
             index.isReadOnly = mapping != nil
-            index.alloc.withLock {
-                index.keyMap = map
-                index.liveCount = live
+            index.counts.withLock { c in
+                c.nodeCount = n
+                c.upperUsed = used
+                c.keyMap = map
+                c.liveCount = live
             }
             index.entry.store(ep, ordering: .releasing)
             index.pool.drain()

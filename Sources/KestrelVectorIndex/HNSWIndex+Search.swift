@@ -27,10 +27,10 @@ extension HNSWIndex {
         _ query: UnsafeBufferPointer<Float>, k: Int, ef: Int?, filter: ((UInt64) -> Bool)? = nil
     ) throws(KestrelError) -> [SearchResult] {
         try checkSearchArguments(count: query.count, k: k, ef: ef, batch: false)
-        return try structure.withShared { () throws(KestrelError) -> [SearchResult] in
-            let scratch = pool.take(nodes: capacity, bytes: scratchBytes)
+        return try structure.withShared { (a) throws(KestrelError) -> [SearchResult] in
+            let scratch = pool.take(nodes: a.capacity, bytes: scratchBytes(a))
             defer { pool.give(scratch) }
-            return try searchLocked(query.baseAddress!, k: k, ef: ef ?? efSearch, filter: filter, scratch: scratch)
+            return try searchLocked(a, query.baseAddress!, k: k, ef: ef ?? efSearch, filter: filter, scratch: scratch)
         }
     }
 
@@ -58,7 +58,7 @@ extension HNSWIndex {
         if nq == 0 { return [] }
         let row = UnsafeMutablePointer<Float>.allocate(capacity: d)
         defer { row.deallocate() }
-        let c = structure.withShared { codec }
+        let c = structure.withShared { $0.codec }
         for r in 0..<nq { try c.prepare(queries.baseAddress! + r * d, rowIndex: r, into: row) }
 
         let out = UnsafeMutableBufferPointer<[SearchResult]>.allocate(capacity: nq)
@@ -67,22 +67,22 @@ extension HNSWIndex {
         let results = SendableBuffer(out)
         let qs = SendablePointer(queries.baseAddress!)
         let efValue = ef ?? efSearch
-        structure.withShared {
-            let cap = capacity
-            let bytes = scratchBytes
+        structure.withShared { a in
+            let cap = a.capacity
+            let bytes = scratchBytes(a)
             let workers = min(threads, nq, Parallel.maxThreads)
             // Unfiltered batches run in locality order: queries whose greedy descent ends at the
             // same or a nearby layer-0 entry node (ids are close after optimizeLayout()) walk the
             // same part of the graph, so running them back to back finds its vectors in cache.
             // Results still land at their queries' positions.
             let order = filter == nil && nq >= Self.localityBatchMinimum
-                ? localityOrder(qs.pointer, count: nq, threads: workers) : nil
+                ? localityOrder(a, qs.pointer, count: nq, threads: workers) : nil
             let sendableOrder = order.map { SendableArray($0) }
             let scratches = SendableArray((0..<workers).map { _ in pool.take(nodes: cap, bytes: bytes) })
             parallelForEach(nq, threads: workers, chunk: 8) { [self] j, t in
                 let i = sendableOrder?.values[j] ?? j
                 // Rows were validated above, so this cannot throw.
-                results.buffer[i] = (try? searchLocked(qs.pointer + i * d, k: k, ef: efValue, filter: filter,
+                results.buffer[i] = (try? searchLocked(a, qs.pointer + i * d, k: k, ef: efValue, filter: filter,
                                                        scratch: scratches.values[t])) ?? []
             }
             scratches.values.forEach(pool.give)
@@ -110,21 +110,22 @@ extension HNSWIndex {
     /// Query rows sorted by the layer-0 node their greedy descent reaches (structure lock held
     /// shared). Costs one upper-layer descent per query (a few distance computations on the few
     /// nodes of the upper layers, which stay in cache).
-    func localityOrder(_ queries: UnsafePointer<Float>, count nq: Int, threads: Int) -> [Int] {
+    func localityOrder(_ a: GraphArrays, _ queries: UnsafePointer<Float>, count nq: Int, threads: Int) -> [Int] {
         let ep = entry.load(ordering: .acquiring)
         if ep == Self.emptyEntry || Int(ep >> 32) == 0 { return Array(0..<nq) }
         var packed = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: nq)
         defer { packed.deallocate() }
         let out = SendableBuffer(packed)
-        let cap = capacity
-        let bytes = scratchBytes
+        let cap = a.capacity
+        let bytes = scratchBytes(a)
         let d = dimension
+        let g = view(a)
         let qs = SendablePointer(queries)
         let scratches = SendableArray((0..<threads).map { _ in pool.take(nodes: cap, bytes: bytes) })
         parallelForEach(nq, threads: threads, chunk: 64) { [self] i, t in
             var node = UInt32(truncatingIfNeeded: ep)
-            if let q = try? prepareQuery(qs.pointer + i * d, scratch: scratches.values[t]) {
-                node = descend(q, view, from: ep).node
+            if let q = try? prepareQuery(a, qs.pointer + i * d, scratch: scratches.values[t]) {
+                node = descend(q, g, from: ep).node
             }
             out.buffer[i] = UInt64(node) << 32 | UInt64(i)
         }
@@ -150,37 +151,38 @@ extension HNSWIndex {
     /// Prepares (normalises, validates) `query` into the scratch and returns the pointer the
     /// scorer takes: the prepared floats for f32 storage, else the query's code.
     @inline(__always)
-    func prepareQuery(_ query: UnsafePointer<Float>, scratch: SearchScratch) throws(KestrelError) -> UnsafeRawPointer {
-        _ = scratch.begin(nodes: capacity, bytes: scratchBytes, words: 4 * (maxM0 + 1))
+    func prepareQuery(_ a: GraphArrays, _ query: UnsafePointer<Float>, scratch: SearchScratch) throws(KestrelError) -> UnsafeRawPointer {
+        _ = scratch.begin(nodes: a.capacity, bytes: scratchBytes(a), words: 4 * (maxM0 + 1))
         let prepared = scratch.bytes.assumingMemoryBound(to: Float.self)
-        try codec.prepare(query, rowIndex: 0, into: prepared)
+        try a.codec.prepare(query, rowIndex: 0, into: prepared)
         if storage == .f32 { return UnsafeRawPointer(prepared) }
-        codec.encode(prepared, into: scratch.bytes + codeOffset)
+        a.codec.encode(prepared, into: scratch.bytes + codeOffset)
         return UnsafeRawPointer(scratch.bytes + codeOffset)
     }
 
     /// Scratch bytes of one search: prepared query (f32), then its code, 64-byte aligned.
-    var scratchBytes: Int { codeOffset + codec.stride + 64 }
+    func scratchBytes(_ a: GraphArrays) -> Int { codeOffset + a.codec.stride + 64 }
     var codeOffset: Int { (dimension * 4 + 63) & ~63 }
 
     /// One query, structure lock held shared.
     func searchLocked(
-        _ query: UnsafePointer<Float>, k: Int, ef: Int, filter: ((UInt64) -> Bool)?, scratch: SearchScratch
+        _ a: GraphArrays, _ query: UnsafePointer<Float>, k: Int, ef: Int, filter: ((UInt64) -> Bool)?, scratch: SearchScratch
     ) throws(KestrelError) -> [SearchResult] {
-        let q = try prepareQuery(query, scratch: scratch)
+        let q = try prepareQuery(a, query, scratch: scratch)
         let prepared = UnsafePointer(scratch.bytes.assumingMemoryBound(to: Float.self))
-        let live = alloc.withLock { liveCount }
+        // Inserts reserve ids beside searches: read the node count with the live count, under the `counts` mutex.
+        let (live, nodes) = counts.withLock { ($0.liveCount, $0.nodeCount) }
         let ep = entry.load(ordering: .acquiring)
         if live == 0 || ep == Self.emptyEntry { return [] }
-        let g = view
+        let g = view(a)
         var beam = max(ef, k)
         if let filter {
-            let passRate = estimatePassRate(filter, g)
+            let passRate = estimatePassRate(filter, g, nodes: nodes)
             if passRate < parameters.exactSearchSelectivity || passRate == 0 {
-                return exactScan(q, prepared: prepared, k: k, filter: filter, g: g, scratch: scratch)
+                return exactScan(a, q, prepared: prepared, k: k, filter: filter, g: g, nodes: nodes, scratch: scratch)
             }
             // Widen in Double and bound before converting: k / passRate can exceed Int (k = Int.max).
-            let bound = max(nodeCount, k)
+            let bound = max(nodes, k)
             let widened = (Double(k) / passRate).rounded(.up)
             beam = min(max(beam, widened >= Double(bound) ? bound : Int(widened)), bound)
         }
@@ -189,7 +191,7 @@ extension HNSWIndex {
         if let filter {
             g.searchLayer(q, entry: cur, entryDist: dist, ef: beam, level: 0, scratch: scratch, epoch: epoch,
                           accept: AcceptFiltered(filter: filter))
-        } else if live == nodeCount {
+        } else if live == nodes {
             // No tombstones (a remove that finished before this search decremented `live`).
             g.searchLayer(q, entry: cur, entryDist: dist, ef: beam, level: 0, scratch: scratch, epoch: epoch,
                           accept: AcceptAll())
@@ -197,16 +199,16 @@ extension HNSWIndex {
             g.searchLayer(q, entry: cur, entryDist: dist, ef: beam, level: 0, scratch: scratch, epoch: epoch,
                           accept: AcceptLive())
         }
-        return finish(&scratch.results, k: k, prepared: prepared, g: g)
+        return finish(a, &scratch.results, k: k, prepared: prepared, g: g)
     }
 
     /// Turns a result heap into sorted results, re-ranking with the kept f32 vectors when present.
-    func finish(_ heap: inout PackedHeap, k: Int, prepared: UnsafePointer<Float>, g: GraphView) -> [SearchResult] {
+    func finish(_ a: GraphArrays, _ heap: inout PackedHeap, k: Int, prepared: UnsafePointer<Float>, g: GraphView) -> [SearchResult] {
         var sorted = heap.sortedAscending()
-        if let full {
+        if let full = a.full {
             let fb = UnsafeRawPointer(full.base)
             let rowBytes = dimension * 4
-            let ex = exactScorer
+            let ex = a.exactScorer
             let depth = rerankDepth
             // Candidates come best-first by code distance: re-score the first `depth` exactly.
             let m = depth == 0 ? sorted.count : min(sorted.count, max(k, depth))
@@ -219,19 +221,35 @@ extension HNSWIndex {
             }
             sorted.sort()
         }
-        let n = min(k, sorted.count)
-        var out = [SearchResult]()
-        out.reserveCapacity(n)
-        for i in 0..<n {
-            out.append(SearchResult(key: g.keys[Int(packedID(sorted[i]))], distance: packedDistance(sorted[i])))
-        }
+        let out = distinctResults(sorted, k: k, g: g)
         heap.clear()
         return out
     }
 
-    /// Fraction of ≤ 256 evenly spaced live nodes whose key passes `filter`.
-    func estimatePassRate(_ filter: (UInt64) -> Bool, _ g: GraphView) -> Double {
-        let n = nodeCount
+    /// The first `k` distinct keys of `sorted` (packed pairs, ascending). An insert that replaces
+    /// a key runs beside searches, so one search can admit the key's old node before the
+    /// replacement and its new node after it; the nearer version is kept.
+    func distinctResults(_ sorted: UnsafeMutableBufferPointer<UInt64>, k: Int, g: GraphView) -> [SearchResult] {
+        var out = [SearchResult]()
+        out.reserveCapacity(min(k, sorted.count))
+        // A linear check for the usual small k; a set (allocated only then) for large k.
+        let useSet = k > 32
+        var seen = Set<UInt64>()
+        for p in sorted {
+            if out.count >= k { break }
+            let key = g.keys[Int(packedID(p))]
+            if useSet {
+                if !seen.insert(key).inserted { continue }
+            } else if out.contains(where: { $0.key == key }) {
+                continue
+            }
+            out.append(SearchResult(key: key, distance: packedDistance(p)))
+        }
+        return out
+    }
+
+    /// Fraction of ≤ 256 evenly spaced live nodes among the first `n` whose key passes `filter`.
+    func estimatePassRate(_ filter: (UInt64) -> Bool, _ g: GraphView, nodes n: Int) -> Double {
         let samples = min(n, 256)
         var seen = 0
         var passed = 0
@@ -244,17 +262,17 @@ extension HNSWIndex {
         return seen == 0 ? 0 : Double(passed) / Double(seen)
     }
 
-    /// Exact top-k over every live node that passes `filter` (the fallback for selective filters).
+    /// Exact top-k over every live node among the first `n` that passes `filter` (the fallback for
+    /// selective filters). Nodes an insert has reserved but not yet published are still `empty`.
     func exactScan(
-        _ q: UnsafeRawPointer, prepared: UnsafePointer<Float>, k: Int, filter: (UInt64) -> Bool,
-        g: GraphView, scratch: SearchScratch
+        _ a: GraphArrays, _ q: UnsafeRawPointer, prepared: UnsafePointer<Float>, k: Int, filter: (UInt64) -> Bool,
+        g: GraphView, nodes n: Int, scratch: SearchScratch
     ) -> [SearchResult] {
         var heap = scratch.results
         heap.clear()
-        let n = nodeCount
-        let fullRows = full.map { UnsafeRawPointer($0.base) }
+        let fullRows = a.full.map { UnsafeRawPointer($0.base) }
         let rowBytes = dimension * 4
-        let ex = exactScorer
+        let ex = a.exactScorer
         for i in 0..<n {
             let id = UInt32(i)
             guard g.state(id) == NodeState.live, filter(g.keys[i]) else { continue }
@@ -266,7 +284,7 @@ extension HNSWIndex {
             }
         }
         let sorted = heap.sortedAscending()
-        let out = sorted.map { SearchResult(key: g.keys[Int(packedID($0))], distance: packedDistance($0)) }
+        let out = distinctResults(sorted, k: k, g: g)
         heap.clear()
         scratch.results = heap
         return out

@@ -59,16 +59,22 @@ public struct HNSWParameters: Sendable, Equatable {
 /// on layer 0. The graph lives in flat arrays indexed by node id (no object per node), the
 /// vectors in one 64-byte-aligned buffer encoded by the chosen ``VectorStorageKind``.
 ///
-/// **Thread-safety** (`@unchecked Sendable`, checked by a ThreadSanitizer test): any number of
-/// searches and inserts may run at once.
-/// - A reader–writer *structure lock* is held shared by searches and by the linking phase of
-///   inserts, and exclusively only while ids are allocated and vectors written (short), when the
-///   arrays grow, during ``compact()`` and training.
+/// **Thread-safety** (`@unchecked Sendable`; every claim below has a stress test, run under
+/// ThreadSanitizer and AddressSanitizer in CI — see Documentation/Reliability.md, "Concurrency"):
+/// every method may be called from any thread at any time.
+/// - Searches (single, batch, filtered), inserts, removals, `contains` and `count` run
+///   concurrently: they hold the reader–writer *structure lock* shared. An insert reserves its
+///   node ids, writes its rows and links them within one shared hold.
+/// - ``compact()``, ``optimizeLayout()``, ``save(to:)``, ``reserve(capacity:)``, ``train(_:)`` and
+///   an insert that must grow the arrays hold it exclusively: they wait for running searches and
+///   inserts to finish, and those started meanwhile wait for them. A renumbering therefore never
+///   sees a half-linked node, and a saved file is a consistent snapshot.
 /// - Each node has a one-byte spin lock taken by inserts that rewrite its links; searches never
 ///   lock nodes — link words are published with release stores and read with acquire loads.
-/// - Keys, counts and the key map sit behind a mutex; the entry point is an atomic word.
+/// - Counts and the key map sit behind a mutex; the entry point is an atomic word.
 /// A search that overlaps an insert may or may not see the new vector; a search overlapping the
-/// replacement of a key may briefly see neither version. Removed keys are never returned.
+/// replacement of a key may see the old version, the new one or neither, but never returns a key
+/// twice. A key whose `remove` has returned is never returned by a search that starts afterwards.
 ///
 /// Removal leaves a tombstone that still routes searches; ``compact()`` drops tombstones,
 /// repairs the links that pointed at them and renumbers the nodes.
@@ -81,39 +87,25 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     public let storage: VectorStorageKind
     /// Parameters as validated (efConstruction raised to M).
     public let parameters: HNSWParameters
-
     let maxM: Int
     let maxM0: Int
     let levelMultiplier: Double
     static let maxLevel = 30
     static let emptyEntry = UInt64.max
 
-    // Structure: replaced only under `structure` held exclusively.
-    let structure = StructureLock()
-    var codec: VectorCodec
-    var scorer: Scorer
-    var exactScorer: Scorer
-    var capacity = 0
-    var upperCapacity = 0
-    var vectors: MemoryRegion
-    var full: MemoryRegion?
-    var links0: MemoryRegion
-    var upperStart: MemoryRegion
-    var upper: MemoryRegion
-    var levels: MemoryRegion
-    var states: MemoryRegion
-    var keys: MemoryRegion
-    var lockBytes: MemoryRegion
-    /// Node ids in use (live, deleted, or being linked); grows only under the exclusive lock.
-    var nodeCount = 0
-    var upperUsed = 0
-    /// True for an index loaded with memory mapping: all mutation throws.
+    // The lock discipline is in the types (Documentation/Reliability.md, "Concurrency"):
+    // - `structure` owns the arrays and the codec (``GraphArrays``); they are reached only
+    //   through `withShared` (searches, inserts, removals) or `withExclusive` (growth, training,
+    //   compaction, renumbering, save, load). Inside the arrays, a node's row is written under the
+    //   shared lock only by the insert that reserved the node; link words and states are atomics.
+    // - `counts` owns the node and live counts and the key map (``NodeCounts``): a mutex, taken
+    //   inside the structure lock or alone, never the structure lock inside it.
+    // - The entry point is an atomic word; raising it is serialised by `entryLock`.
+    let structure: SharedExclusive<GraphArrays>
+    let counts = Guarded(NodeCounts())
+    /// True for an index loaded with memory mapping: all mutation throws. Set by the loader
+    /// before the index is handed out; never changes afterwards.
     public internal(set) var isReadOnly = false
-
-    // Guarded by `alloc`.
-    let alloc = PlainLock()
-    var liveCount = 0
-    var keyMap = KeyTable()
 
     let entry = ManagedAtomic<UInt64>(HNSWIndex.emptyEntry)
     let entryLock = PlainLock()
@@ -144,22 +136,10 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         maxM = p.M
         maxM0 = 2 * p.M
         levelMultiplier = 1 / log(Double(p.M))
-        codec = VectorCodec(kind: storage, metric: metric, dimension: dimension)
-        scorer = codec.scorer()
-        exactScorer = codec.exactScorer()
         efSearchValue = ManagedAtomic(p.efSearch)
-        let empty = try MemoryRegion(zeroedBytes: 0)
-        vectors = empty
-        links0 = empty
-        upperStart = empty
-        upper = empty
-        levels = empty
-        states = empty
-        keys = empty
-        lockBytes = empty
-        full = nil
-        try structure.withExclusive { () throws(KestrelError) in
-            try growLocked(nodes: max(capacity, 16), upperRows: max(16, capacity / max(1, p.M - 1) + 16))
+        structure = SharedExclusive(try GraphArrays(codec: VectorCodec(kind: storage, metric: metric, dimension: dimension)))
+        try structure.withExclusive { (a) throws(KestrelError) in
+            try growLocked(&a, nodes: max(capacity, 16), upperRows: max(16, capacity / max(1, p.M - 1) + 16))
         }
     }
 
@@ -179,60 +159,60 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         set { rerankDepthValue.store(max(0, newValue), ordering: .relaxed) }
     }
 
-    /// Number of live vectors.
-    public var count: Int { alloc.withLock { liveCount } }
+    /// Number of live vectors. Thread-safe.
+    public var count: Int { counts.withLock { $0.liveCount } }
 
-    /// Number of tombstones (removed vectors still in the graph until ``compact()``).
+    /// Number of tombstones (removed vectors still in the graph until ``compact()``). Thread-safe.
     public var tombstoneCount: Int {
-        structure.withShared { alloc.withLock { nodeCount - liveCount } }
+        counts.withLock { $0.nodeCount - $0.liveCount - $0.reserved }
     }
 
     /// Bytes held in heap memory: vector codes (+ kept f32 vectors), links, per-node bytes and the
     /// key map (4 bytes per slot, ≤ 80 % full), all at allocated capacity; memory-mapped parts
     /// count 0 (see ``memoryUsage()``).
     public var bytesUsed: Int {
-        structure.withShared {
-            let regions = [vectors, links0, upperStart, upper, levels, states, keys, lockBytes] + (full.map { [$0] } ?? [])
-            let arrays = regions.reduce(0) { $0 + ($1.isMapped ? 0 : $1.byteCount) }
-            let mapBytes = alloc.withLock { keyMap.byteCount }
-            return arrays + mapBytes + codec.offsets.count * 4
+        structure.withShared { a in
+            let arrays = a.regions.reduce(0) { $0 + ($1.isMapped ? 0 : $1.byteCount) }
+            let mapBytes = counts.withLock { $0.keyMap.byteCount }
+            return arrays + mapBytes + a.codec.offsets.count * 4
         }
     }
 
     /// Bytes of the encoded vectors alone (capacity × row stride), without kept f32 vectors.
-    public var vectorBytes: Int { structure.withShared { capacity * codec.stride } }
+    public var vectorBytes: Int { structure.withShared { $0.capacity * $0.codec.stride } }
 
     /// Where the index's bytes are: process heap versus read-only file mapping, and how much of
     /// each mapped part is resident in memory right now (`mincore`, Linux and Darwin).
     /// - Complexity: O(mapped pages) for the residency query. Thread-safe.
     public func memoryUsage() -> IndexMemoryUsage {
-        structure.withShared {
+        structure.withShared { a in
             func heap(_ r: MemoryRegion?) -> Int { r.map { $0.isMapped ? 0 : $0.byteCount } ?? 0 }
             func mapped(_ r: MemoryRegion?) -> Int { r.map { $0.isMapped ? $0.byteCount : 0 } ?? 0 }
-            let graph = [links0, upperStart, upper, levels, states, keys, lockBytes]
-            let mapBytes = alloc.withLock { keyMap.byteCount }
+            let graph = [a.links0, a.upperStart, a.upper, a.levels, a.states, a.keys, a.lockBytes]
+            let mapBytes = counts.withLock { $0.keyMap.byteCount }
             return IndexMemoryUsage(
-                codeHeapBytes: heap(vectors), codeMappedBytes: mapped(vectors),
-                fullPrecisionHeapBytes: heap(full), fullPrecisionMappedBytes: mapped(full),
-                fullPrecisionResidentBytes: full.map { $0.isMapped ? $0.residentBytes() : 0 } ?? 0,
-                graphHeapBytes: graph.reduce(0) { $0 + heap($1) } + mapBytes + codec.offsets.count * 4,
+                codeHeapBytes: heap(a.vectors), codeMappedBytes: mapped(a.vectors),
+                fullPrecisionHeapBytes: heap(a.full), fullPrecisionMappedBytes: mapped(a.full),
+                fullPrecisionResidentBytes: a.full.map { $0.isMapped ? $0.residentBytes() : 0 } ?? 0,
+                graphHeapBytes: graph.reduce(0) { $0 + heap($1) } + mapBytes + a.codec.offsets.count * 4,
                 graphMappedBytes: graph.reduce(0) { $0 + mapped($1) })
         }
     }
 
-    var view: GraphView {
+    /// Raw-pointer view of the arrays `a` (valid while the structure lock that handed them out is held).
+    func view(_ a: GraphArrays) -> GraphView {
         let prefetch = PrefetchPlan.graphPrefetch
         return GraphView(
-            vectors: vectors.base, stride: codec.stride,
-            links0: links0.base.assumingMemoryBound(to: UInt32.self), row0: 1 + maxM0,
-            upper: upper.base.assumingMemoryBound(to: UInt32.self), rowU: 1 + maxM,
-            upperStart: upperStart.base.assumingMemoryBound(to: UInt32.self),
-            levels: levels.base.assumingMemoryBound(to: UInt8.self),
-            states: states.base.assumingMemoryBound(to: UInt8.self),
-            keys: keys.base.assumingMemoryBound(to: UInt64.self),
-            locks: NodeLocks(bytes: lockBytes.base.assumingMemoryBound(to: UnsafeAtomic<UInt8>.Storage.self)),
-            scorer: scorer, maxM: maxM, maxM0: maxM0, keepPruned: parameters.keepPrunedConnections,
-            prefetchAhead: prefetch.ahead, prefetchLines: min(prefetch.maxLines, (codec.stride + 63) >> 6))
+            vectors: a.vectors.base, stride: a.codec.stride,
+            links0: a.links0.base.assumingMemoryBound(to: UInt32.self), row0: 1 + maxM0,
+            upper: a.upper.base.assumingMemoryBound(to: UInt32.self), rowU: 1 + maxM,
+            upperStart: a.upperStart.base.assumingMemoryBound(to: UInt32.self),
+            levels: a.levels.base.assumingMemoryBound(to: UInt8.self),
+            states: a.states.base.assumingMemoryBound(to: UInt8.self),
+            keys: a.keys.base.assumingMemoryBound(to: UInt64.self),
+            locks: NodeLocks(bytes: a.lockBytes.base.assumingMemoryBound(to: UnsafeAtomic<UInt8>.Storage.self)),
+            scorer: a.scorer, maxM: maxM, maxM0: maxM0, keepPruned: parameters.keepPrunedConnections,
+            prefetchAhead: prefetch.ahead, prefetchLines: min(prefetch.maxLines, (a.codec.stride + 63) >> 6))
     }
 
     /// The level of node `id`: a pure function of the seed and the id, distributed as
@@ -248,49 +228,52 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
 
     // MARK: Capacity
 
-    /// Ensures room for `nodes` vectors without further allocation.
+    /// Ensures room for `nodes` vectors without further allocation. Waits for running searches
+    /// and inserts (holds the structure lock exclusively).
     /// - Throws: `capacityExceeded` past 2³² − 2 nodes or when memory runs out; `invalidArgument` when read-only.
     public func reserve(capacity nodes: Int) throws(KestrelError) {
         guard !isReadOnly else { throw Self.readOnlyError }
-        try structure.withExclusive { () throws(KestrelError) in
-            try growLocked(nodes: nodes, upperRows: upperUsed + max(0, nodes - nodeCount) / max(1, maxM - 1) + 16)
+        try structure.withExclusive { (a) throws(KestrelError) in
+            let (used, n) = counts.withLock { ($0.upperUsed, $0.nodeCount) }
+            try growLocked(&a, nodes: nodes, upperRows: used + max(0, nodes - n) / max(1, maxM - 1) + 16)
         }
     }
 
     static let readOnlyError = KestrelError.readOnly(reason: "the index is memory-mapped read-only (load it without mapping to change it)")
 
-    /// Grows the arrays to at least `nodes` nodes and `upperRows` upper-layer rows (exclusive lock held).
-    func growLocked(nodes: Int, upperRows: Int) throws(KestrelError) {
+    /// Grows the arrays `a` (the structure lock held exclusively: the `inout` access) to at least
+    /// `nodes` nodes and `upperRows` upper-layer rows.
+    func growLocked(_ a: inout GraphArrays, nodes: Int, upperRows: Int) throws(KestrelError) {
         guard nodes < Int(UInt32.max) - 1 else { throw .capacityExceeded(limit: Int(UInt32.max) - 2, requested: nodes) }
-        if nodes > capacity {
+        let (n, used) = counts.withLock { ($0.nodeCount, $0.upperUsed) }
+        if nodes > a.capacity {
             // All per-node arrays together must fit, checked before any of them is reallocated.
             let fullBytes = parameters.keepFullPrecision ? dimension * 4 : 0
-            _ = try SizeCheck.bytes(nodes, codec.stride + fullBytes + (1 + maxM0) * 4 + 15)
-            let n = nodeCount
+            _ = try SizeCheck.bytes(nodes, a.codec.stride + fullBytes + (1 + maxM0) * 4 + 15)
             func regrow(_ r: MemoryRegion, _ elem: Int) throws(KestrelError) -> MemoryRegion {
                 try MemoryRegion(copying: r.base, byteCount: n * elem, capacityBytes: nodes * elem)
             }
-            vectors = try regrow(vectors, codec.stride)
+            a.vectors = try regrow(a.vectors, a.codec.stride)
             if parameters.keepFullPrecision && storage.isLossy && metric != .hamming {
-                if let f = full {
-                    full = try regrow(f, dimension * 4)
+                if let f = a.full {
+                    a.full = try regrow(f, dimension * 4)
                 } else {
-                    full = try MemoryRegion(zeroedBytes: nodes * dimension * 4)
+                    a.full = try MemoryRegion(zeroedBytes: nodes * dimension * 4)
                 }
             }
-            links0 = try regrow(links0, (1 + maxM0) * 4)
-            upperStart = try regrow(upperStart, 4)
-            levels = try regrow(levels, 1)
-            states = try regrow(states, 1)
-            keys = try regrow(keys, 8)
-            lockBytes = try regrow(lockBytes, 1)
-            capacity = nodes
+            a.links0 = try regrow(a.links0, (1 + maxM0) * 4)
+            a.upperStart = try regrow(a.upperStart, 4)
+            a.levels = try regrow(a.levels, 1)
+            a.states = try regrow(a.states, 1)
+            a.keys = try regrow(a.keys, 8)
+            a.lockBytes = try regrow(a.lockBytes, 1)
+            a.capacity = nodes
             pool.drain()
         }
-        if upperRows > upperCapacity {
+        if upperRows > a.upperCapacity {
             let row = (1 + maxM) * 4
-            upper = try MemoryRegion(copying: upper.base, byteCount: upperUsed * row, capacityBytes: upperRows * row)
-            upperCapacity = upperRows
+            a.upper = try MemoryRegion(copying: a.upper.base, byteCount: used * row, capacityBytes: upperRows * row)
+            a.upperCapacity = upperRows
         }
     }
 
@@ -298,6 +281,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
 
     /// Trains the `.int8` / `.binary` codec on sample vectors (`dimension` floats per row,
     /// row-major). Has no effect once trained (the first batch added trains it otherwise).
+    /// Waits for running searches and inserts (holds the structure lock exclusively).
     /// - Throws: `dimensionMismatch`, `nonFiniteValue`, `invalidArgument` (read-only, empty sample).
     public func train(_ samples: [Float]) throws(KestrelError) {
         guard !isReadOnly else { throw Self.readOnlyError }
@@ -305,17 +289,17 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
             throw .dimensionMismatch(expected: [-1, dimension], actual: [samples.count])
         }
         try withBuffer(samples) { (b) throws(KestrelError) in
-            let prepared = try prepareSample(b, rows: b.count / dimension)
-            structure.withExclusive { trainLocked(prepared) }
+            let c = structure.withShared { $0.codec }
+            let prepared = try prepareSample(c, b, rows: b.count / dimension)
+            structure.withExclusive { trainLocked(&$0, prepared) }
         }
     }
 
-    /// Prepares (validates, normalises) up to 65536 evenly spaced rows for training.
-    func prepareSample(_ b: UnsafeBufferPointer<Float>, rows: Int) throws(KestrelError) -> [Float] {
+    /// Prepares (validates, normalises) with codec `c` up to 65536 evenly spaced rows for training.
+    func prepareSample(_ c: VectorCodec, _ b: UnsafeBufferPointer<Float>, rows: Int) throws(KestrelError) -> [Float] {
         let take = min(rows, 65536)
         var out = [Float](repeating: 0, count: take * dimension)
         let d = dimension
-        let c = codec
         let base = b.baseAddress!
         try out.withUnsafeMutableBufferPointer { (o) throws(KestrelError) in
             for s in 0..<take {
@@ -326,180 +310,98 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         return out
     }
 
-    func trainLocked(_ prepared: [Float]) {
-        guard !codec.isTrained else { return }
-        prepared.withUnsafeBufferPointer { codec.train($0.baseAddress!, count: $0.count / dimension) }
-        scorer = codec.scorer()
-    }
-
-    // MARK: Adding
-
-    public func add(key: UInt64, vector: UnsafeBufferPointer<Float>) throws(KestrelError) {
-        try add(keys: [key], vectors: vector, threads: 1)
-    }
-
-    /// Adds a batch of `keys.count` row-major vectors, linking them on `threads` threads
-    /// (≥ 1; inserts are spread in id order over the threads as in a parallel build).
-    /// - Throws: `dimensionMismatch`, `nonFiniteValue`, `invalidArgument` (duplicate keys in the
-    ///   batch, zero vector under cosine, non-binary hamming component, threads < 1, read-only),
-    ///   `capacityExceeded`. On a throw nothing was added.
-    /// - Complexity: O(n · efConstruction · log N · M · dim) time; memory grows by the arrays only.
-    public func add(keys newKeys: [UInt64], vectors src: UnsafeBufferPointer<Float>, threads: Int) throws(KestrelError) {
-        guard !isReadOnly else { throw Self.readOnlyError }
-        guard threads >= 1 else { throw .invalidArgument(name: "threads", reason: "must be ≥ 1, got \(threads)") }
-        let n = newKeys.count
-        guard src.count == n * dimension else {
-            throw .dimensionMismatch(expected: [n, dimension], actual: [src.count])
-        }
-        if n == 0 { return }
-        if n > 1 && Set(newKeys).count != n {
-            throw .invalidArgument(name: "keys", reason: "duplicate keys in one batch")
-        }
-        // Validation pass: nothing is touched unless every row is acceptable.
-        let d = dimension
-        let base = src.baseAddress!
-        let row = UnsafeMutablePointer<Float>.allocate(capacity: d)
-        defer { row.deallocate() }
-        for r in 0..<n { try codec.prepare(base + r * d, rowIndex: r, into: row) }
-        let sample: [Float]? = codec.isTrained ? nil : try prepareSample(src, rows: n)
-
-        let first: Int = try structure.withExclusive { () throws(KestrelError) -> Int in
-            if let sample { trainLocked(sample) }
-            let levelsNeeded = (0..<n).reduce(0) { $0 + level(for: nodeCount + $1) }
-            let needNodes = nodeCount + n
-            if needNodes > capacity || upperUsed + levelsNeeded > upperCapacity {
-                let grownNodes = needNodes > capacity ? max(needNodes, n > 1 ? 0 : capacity * 2) : capacity
-                let grownRows = max(upperUsed + levelsNeeded, n > 1 ? 0 : upperCapacity * 2)
-                try growLocked(nodes: grownNodes, upperRows: max(grownRows, upperCapacity))
-            }
-            let g = view
-            let first = nodeCount
-            let c = codec
-            let fullBase = full?.base.assumingMemoryBound(to: Float.self)
-            alloc.lock()
-            defer { alloc.unlock() }
-            for r in 0..<n {
-                let id = first + r
-                // Cannot throw: validated above.
-                try? c.prepare(base + r * d, rowIndex: r, into: row)
-                c.encode(row, into: g.vectors + id * g.stride)
-                fullBase.map { ($0 + id * d).update(from: row, count: d) }
-                let lv = level(for: id)
-                g.levels[id] = UInt8(lv)
-                g.upperStart[id] = UInt32(upperUsed)
-                upperUsed += lv
-                g.keys[id] = newKeys[r]
-                if let old = keyMap.insert(UInt32(id), keyOf: { g.keys[Int($0)] }) {
-                    LinkAccess.store(g.states + Int(old), NodeState.deleted)
-                    liveCount -= 1
-                }
-                LinkAccess.store(g.states + id, NodeState.live)
-                liveCount += 1
-            }
-            nodeCount += n
-            return first
-        }
-        structure.withShared {
-            let g = view
-            let cap = capacity
-            let codeBytes = codec.stride
-            parallelForEach(n, threads: threads, chunk: 1) { [self] i, _ in
-                let scratch = pool.take(nodes: cap, bytes: codeBytes)
-                _ = scratch.begin(nodes: cap, bytes: codeBytes, words: 4 * (maxM0 + 1))
-                link(UInt32(first + i), g, scratch)
-                pool.give(scratch)
-            }
-        }
-    }
-
-    /// Links node `id` (vector, level and key already written) into the graph.
-    func link(_ id: UInt32, _ g: GraphView, _ scratch: SearchScratch) {
-        let level = Int(g.levels[Int(id)])
-        let q = g.vector(id)
-        var ep = entry.load(ordering: .acquiring)
-        var holdsEntryLock = false
-        if ep == Self.emptyEntry || level > Int(ep >> 32) {
-            // Raising the top level is rare; serialise it so two new tops cannot both win.
-            entryLock.lock()
-            holdsEntryLock = true
-            ep = entry.load(ordering: .acquiring)
-            if ep == Self.emptyEntry {
-                entry.store(UInt64(level) << 32 | UInt64(id), ordering: .releasing)
-                entryLock.unlock()
-                return
-            }
-            if level <= Int(ep >> 32) {
-                entryLock.unlock()
-                holdsEntryLock = false
-            }
-        }
-        let top = Int(ep >> 32)
-        var cur = UInt32(truncatingIfNeeded: ep)
-        var dist = g.scorer(q, g.vector(cur))
-        var l = top
-        while l > level {
-            g.greedy(q, cur: &cur, dist: &dist, level: l)
-            l -= 1
-        }
-        let selected = scratch.words
-        let work = scratch.words + (maxM0 + 1)
-        l = min(level, top)
-        while l >= 0 {
-            let epoch = scratch.nextEpoch()
-            g.searchLayer(q, entry: cur, entryDist: dist, ef: parameters.efConstruction, level: l,
-                          scratch: scratch, epoch: epoch, accept: AcceptAll())
-            var res = scratch.results
-            var sorted = res.sortedAscending()
-            // Drop the node itself if a concurrent insert already linked back to it.
-            var w = 0
-            for i in 0..<sorted.count where packedID(sorted[i]) != id {
-                sorted[w] = sorted[i]
-                w += 1
-            }
-            sorted = UnsafeMutableBufferPointer(rebasing: sorted[0..<w])
-            if w > 0 {
-                let m = g.selectNeighbors(sorted, m: maxM, out: selected)
-                g.locks.lock(id)
-                g.writeLinks(id, l, selected, m)
-                g.locks.unlock(id)
-                for s in 0..<m {
-                    g.connect(selected[s], to: id, level: l, scratch: scratch, work: work)
-                }
-                cur = packedID(sorted[0])
-                dist = packedDistance(sorted[0])
-            }
-            res.clear()
-            scratch.results = res
-            l -= 1
-        }
-        if holdsEntryLock {
-            if level > Int(entry.load(ordering: .acquiring) >> 32) {
-                entry.store(UInt64(level) << 32 | UInt64(id), ordering: .releasing)
-            }
-            entryLock.unlock()
-        }
+    /// Trains the codec of `a` (structure lock held exclusively) unless it is trained already.
+    func trainLocked(_ a: inout GraphArrays, _ prepared: [Float]) {
+        guard !a.codec.isTrained else { return }
+        prepared.withUnsafeBufferPointer { a.codec.train($0.baseAddress!, count: $0.count / dimension) }
+        a.scorer = a.codec.scorer()
     }
 
     // MARK: Removing
 
+    /// Removes `key` (its node becomes a tombstone until ``compact()``). Runs beside searches and
+    /// inserts; a search that starts after this returns never returns `key`.
+    /// - Returns: whether the key was present.
+    /// - Throws: `invalidArgument` when read-only.
     @discardableResult
     public func remove(key: UInt64) throws(KestrelError) -> Bool {
         guard !isReadOnly else { throw Self.readOnlyError }
-        return structure.withShared {
-            alloc.withLock {
-                let keys = self.keys.base.assumingMemoryBound(to: UInt64.self)
-                guard let id = keyMap.remove(key, keyOf: { keys[Int($0)] }) else { return false }
-                LinkAccess.store(states.base.assumingMemoryBound(to: UInt8.self) + Int(id), NodeState.deleted)
-                liveCount -= 1
+        return structure.withShared { a in
+            let g = view(a)
+            return counts.withLock { c in
+                guard let id = c.keyMap.remove(key, keyOf: { g.keys[Int($0)] }) else { return false }
+                LinkAccess.store(g.states + Int(id), NodeState.deleted)
+                c.liveCount -= 1
                 return true
             }
         }
     }
 
+    /// Whether `key` is live. Thread-safe.
     public func contains(key: UInt64) -> Bool {
-        structure.withShared {
-            let keys = self.keys.base.assumingMemoryBound(to: UInt64.self)
-            return alloc.withLock { keyMap.find(key, keyOf: { keys[Int($0)] }) != nil }
+        structure.withShared { a in
+            let keys = a.keys.base.assumingMemoryBound(to: UInt64.self)
+            return counts.withLock { $0.keyMap.find(key, keyOf: { keys[Int($0)] }) != nil }
         }
     }
+}
+
+/// The arrays and the codec of an ``HNSWIndex``. Owned by the index's structure lock
+/// (`SharedExclusive<GraphArrays>`): a copy is handed to code holding the lock shared, `inout`
+/// access only to code holding it exclusively, so the arrays cannot be replaced under a reader.
+/// Layout of the arrays: see ``GraphView``.
+struct GraphArrays {
+    var codec: VectorCodec
+    var scorer: Scorer
+    var exactScorer: Scorer
+    /// Nodes the per-node arrays hold.
+    var capacity = 0
+    /// Upper-layer rows `upper` holds.
+    var upperCapacity = 0
+    var vectors: MemoryRegion
+    /// Kept f32 rows (``HNSWParameters/keepFullPrecision`` with a lossy codec), else nil.
+    var full: MemoryRegion?
+    var links0: MemoryRegion
+    var upperStart: MemoryRegion
+    var upper: MemoryRegion
+    var levels: MemoryRegion
+    var states: MemoryRegion
+    var keys: MemoryRegion
+    var lockBytes: MemoryRegion
+
+    /// Empty arrays for `codec` (the index grows them before use).
+    init(codec: VectorCodec) throws(KestrelError) {
+        self.codec = codec
+        scorer = codec.scorer()
+        exactScorer = codec.exactScorer()
+        let empty = try MemoryRegion(zeroedBytes: 0)
+        vectors = empty
+        links0 = empty
+        upperStart = empty
+        upper = empty
+        levels = empty
+        states = empty
+        keys = empty
+        lockBytes = empty
+        full = nil
+    }
+
+    /// Every region, for byte counts.
+    var regions: [MemoryRegion] {
+        [vectors, links0, upperStart, upper, levels, states, keys, lockBytes] + (full.map { [$0] } ?? [])
+    }
+}
+
+/// Node bookkeeping of an ``HNSWIndex``, owned by its `counts` mutex (``Guarded``).
+struct NodeCounts {
+    /// Node ids in use (live, deleted, or reserved by an insert that is writing them).
+    var nodeCount = 0
+    /// Upper-layer rows in use.
+    var upperUsed = 0
+    /// Live nodes (published, not removed).
+    var liveCount = 0
+    /// Nodes reserved by running inserts and not yet published.
+    var reserved = 0
+    /// Key → live node id.
+    var keyMap = KeyTable()
 }

@@ -45,6 +45,38 @@ final class StructureLock: @unchecked Sendable {
     }
 }
 
+/// State owned by a ``StructureLock``: the only ways to it are ``withShared(_:)``, which hands the
+/// body a copy taken with the lock held shared, and ``withExclusive(_:)``, which hands it `inout`
+/// with the lock held exclusively. Writing the state therefore needs the exclusive lock, and the
+/// compiler, not a comment, says so. (What the state points to — the index's arrays — is written
+/// under the shared lock by protocols of its own; see `GraphView`.)
+final class SharedExclusive<State>: @unchecked Sendable {
+    private let lock = StructureLock()
+    // Behind a pointer, not a stored `var`: a class property would add a dynamic exclusivity
+    // check to every access, and the lock already excludes writers.
+    private let state: UnsafeMutablePointer<State>
+
+    init(_ initial: State) {
+        state = .allocate(capacity: 1)
+        state.initialize(to: initial)
+    }
+
+    deinit {
+        state.deinitialize(count: 1)
+        state.deallocate()
+    }
+
+    /// Runs `body` on the state with the lock held shared (concurrently with other readers).
+    @inline(__always) func withShared<R, E: Error>(_ body: (State) throws(E) -> R) throws(E) -> R {
+        try lock.withShared { () throws(E) -> R in try body(state.pointee) }
+    }
+
+    /// Runs `body` on the state with the lock held exclusively (no reader or writer beside it).
+    @inline(__always) func withExclusive<R, E: Error>(_ body: (inout State) throws(E) -> R) throws(E) -> R {
+        try lock.withExclusive { () throws(E) -> R in try body(&state.pointee) }
+    }
+}
+
 /// A plain mutex (pthread_mutex) for short critical sections: key map, id allocation, entry point.
 final class PlainLock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
@@ -66,6 +98,29 @@ final class PlainLock: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
+    }
+}
+
+/// State owned by a ``PlainLock``: reachable only inside ``withLock(_:)``. Used instead of
+/// `Synchronization.Mutex`, whose `inout sending` access rejects state that holds a non-Sendable
+/// class read through raw pointers (the HNSW key map probes keys in the index's arrays).
+final class Guarded<State>: @unchecked Sendable {
+    private let mutex = PlainLock()
+    private let state: UnsafeMutablePointer<State>
+
+    init(_ initial: State) {
+        state = .allocate(capacity: 1)
+        state.initialize(to: initial)
+    }
+
+    deinit {
+        state.deinitialize(count: 1)
+        state.deallocate()
+    }
+
+    /// Runs `body` on the state with the mutex held.
+    @inline(__always) func withLock<R, E: Error>(_ body: (inout State) throws(E) -> R) throws(E) -> R {
+        try mutex.withLock { () throws(E) -> R in try body(&state.pointee) }
     }
 }
 

@@ -31,7 +31,7 @@ import _KestrelTestSupport
             try build.activate()
             let index = try HNSWIndex(dimension: dim, parameters: HNSWParameters(M: 10, efConstruction: 60))
             try index.add(keys: keys, vectors: base, threads: 1)
-            #expect(index.view.prefetchAhead == build.graphAhead)
+            #expect(index.structure.withShared { index.view($0) }.prefetchAhead == build.graphAhead)
             for search in variants {
                 try search.activate()
                 let found = try index.search(batch: queries, k: k, ef: 48, threads: 1)

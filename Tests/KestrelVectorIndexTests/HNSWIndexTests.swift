@@ -133,8 +133,8 @@ import _KestrelTestSupport
         #expect(after.map { $0.map(\.distance) } == before.map { $0.map(\.distance) })
         // Breadth-first from the entry point: the entry is node 0 and its layer-0 neighbours
         // are numbered 1, 2, … in link order.
-        let (entryID, firstRow): (UInt64, [UInt32]) = index.structure.withShared {
-            let g = index.view
+        let (entryID, firstRow): (UInt64, [UInt32]) = index.structure.withShared { a in
+            let g = index.view(a)
             let list = g.links(0, 0)
             return (index.entry.load(ordering: .acquiring) & 0xFFFF_FFFF, (0..<Int(list[0])).map { list[1 + $0] })
         }

@@ -30,6 +30,21 @@ package enum Parallel {
     /// search scratch), so a thread count of millions would exhaust memory; past a few per core
     /// more threads only add contention.
     package static let maxThreads = Swift.max(64, 4 * activeProcessorCount)
+
+    /// Runs `body(t)` for every t in 0..<threads at the same time, each on its own thread (t = 0
+    /// on the caller), and returns when all have finished: for stress tests and soak runs that
+    /// need their workers truly concurrent, which the chunked loop does not promise. Threads the
+    /// system refuses run on the caller after the others.
+    package static func run(threads: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        var started: [WorkerThread] = []
+        var refused: [Int] = []
+        for t in 1..<Swift.max(1, threads) {
+            if let thread = WorkerThread.start({ body(t) }) { started.append(thread) } else { refused.append(t) }
+        }
+        body(0)
+        for t in refused { body(t) }
+        for thread in started { thread.join() }
+    }
 }
 
 /// Runs `body` over `range` split into chunks, on `threads` workers, and returns when all

@@ -1,5 +1,6 @@
 import Atomics
 import Foundation
+import KestrelTensor
 @testable import KestrelVectorIndex
 import Testing
 import _KestrelTestSupport

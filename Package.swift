@@ -101,7 +101,10 @@ let package = Package(
             ]
         ),
         // @testable import of the executable target (SwiftPM supports it on Linux and macOS).
-        .testTarget(name: "KestrelCLITests", dependencies: ["KestrelCLI", "CKestrelKernels", "KestrelTensor", "KestrelVectorIndex"]),
+        .testTarget(
+            name: "KestrelCLITests",
+            dependencies: ["KestrelCLI", "CKestrelKernels", "KestrelTensor", "KestrelVectorIndex", "_KestrelTestSupport"]
+        ),
         .testTarget(
             name: "KestrelTensorTests",
             dependencies: [

@@ -2,11 +2,13 @@ import Foundation
 import KestrelTensor
 import KestrelVectorIndex
 import Testing
+import _KestrelTestSupport
 
 /// `kestrel ann-bench` is a peer-benchmark contract: outside harnesses parse its JSON lines and
 /// read its ids files. These tests run the built executable on small files and check the output
 /// field by field against the contract and an exact search.
-@Suite struct AnnBenchContractTests {
+// FlatIndex batch search pins BLAS to one thread while it runs: see .changesBLASThreadCount.
+@Suite(.changesBLASThreadCount) struct AnnBenchContractTests {
     /// The `kestrel` executable SwiftPM built beside the test bundle.
     func kestrel() throws -> URL {
         let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

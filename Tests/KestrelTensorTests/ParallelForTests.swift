@@ -1,9 +1,11 @@
 import KestrelTensor
 import Synchronization
 import Testing
+import _KestrelTestSupport
 
-/// Serialized: these tests read and change the process-wide BLAS thread count.
-@Suite(.serialized) struct ParallelForTests {
+/// Serialized, and exclusive of every test marked `.changesBLASThreadCount` (in any module): these
+/// tests assert the exact process-wide BLAS thread count.
+@Suite(.serialized, .readsBLASThreadCount) struct ParallelForTests {
     func visits(_ range: Range<Int>, threads: Int, grain: Int) throws -> [Int] {
         let counts = Mutex([Int](repeating: 0, count: range.count))
         try parallelFor(range, threads: threads, grain: grain) { chunk in

@@ -4,7 +4,8 @@ import KestrelTensor
 import Testing
 import _KestrelTestSupport
 
-@Suite struct CodecTests {
+// FlatIndex batch search pins BLAS to one thread while it runs: see .changesBLASThreadCount.
+@Suite(.changesBLASThreadCount) struct CodecTests {
     /// HNSW recall@10 per codec against exact f32 search; lossy codecs re-rank from kept f32.
     @Test func recallPerCodec() throws {
         let dim = 32, n = 3000, nq = 50

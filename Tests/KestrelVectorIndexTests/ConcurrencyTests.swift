@@ -7,7 +7,8 @@ import _KestrelTestSupport
 
 /// Four threads at once on one HNSWIndex: two insert (and remove) while two search. Run under
 /// ThreadSanitizer with `swift test --sanitize=thread --filter ConcurrencyTests`.
-@Suite struct ConcurrencyTests {
+// FlatIndex batch search pins BLAS to one thread while it runs: see .changesBLASThreadCount.
+@Suite(.changesBLASThreadCount) struct ConcurrencyTests {
     @Test func fourThreadsInsertingAndSearching() throws {
         let dim = 8, initial = 500, perWriter = 400
         let index = try HNSWIndex(dimension: dim, parameters: HNSWParameters(M: 8, efConstruction: 32))

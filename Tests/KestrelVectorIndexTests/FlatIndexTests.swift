@@ -4,7 +4,8 @@ import KestrelTensor
 import Testing
 import _KestrelTestSupport
 
-@Suite struct FlatIndexTests {
+// FlatIndex batch search pins BLAS to one thread while it runs: see .changesBLASThreadCount.
+@Suite(.changesBLASThreadCount) struct FlatIndexTests {
     /// Every metric, single and batch (GEMM) paths, against the Double oracle: same keys in the
     /// same order, distances within f32 accumulation error.
     @Test(arguments: [DistanceMetric.l2Squared, .innerProduct, .cosine])

@@ -4,7 +4,8 @@ import KestrelTensor
 import Testing
 import _KestrelTestSupport
 
-@Suite struct HNSWIndexTests {
+// FlatIndex batch search pins BLAS to one thread while it runs: see .changesBLASThreadCount.
+@Suite(.changesBLASThreadCount) struct HNSWIndexTests {
     /// The recall test: 20k clustered vectors (dim 24 to stay fast in debug builds),
     /// recall@10 ≥ 0.95 against FlatIndex at ef 64.
     @Test func recallAt10On20k() throws {

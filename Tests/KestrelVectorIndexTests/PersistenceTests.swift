@@ -4,7 +4,8 @@ import KestrelTensor
 import Testing
 import _KestrelTestSupport
 
-@Suite struct PersistenceTests {
+// FlatIndex batch search pins BLAS to one thread while it runs: see .changesBLASThreadCount.
+@Suite(.changesBLASThreadCount) struct PersistenceTests {
     func smallHNSW(storage: VectorStorageKind = .f32, keepFull: Bool = false, n: Int = 40, dim: Int = 4) throws -> HNSWIndex {
         let index = try HNSWIndex(dimension: dim, storage: storage,
                                   parameters: HNSWParameters(M: 4, efConstruction: 16, keepFullPrecision: keepFull))

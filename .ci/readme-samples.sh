@@ -96,7 +96,7 @@ fi
 
 # Names the README block behind a compiler diagnostic (main.swift line n = README line start + n - 1).
 explain_errors() {
-  grep -E "Sources/Sample[0-9]+/main\.swift:[0-9]+:[0-9]+: (error|warning)" "$1" | sort -u |
+  { grep -E "Sources/Sample[0-9]+/main\.swift:[0-9]+:[0-9]+: (error|warning)" "$1" || true; } | sort -u |
   while IFS= read -r diag; do
     target=$(sed -E 's|.*Sources/(Sample[0-9]+)/main\.swift.*|\1|' <<<"$diag")
     line=$(sed -E 's|.*main\.swift:([0-9]+):.*|\1|' <<<"$diag")

@@ -166,7 +166,8 @@ static KESTREL_ALWAYS_INLINE void neon_rows_block(int kind, int R, const int8_t 
     const size_t lo = i;
     for (; i + 16 <= hi; i += 16) {
         if (((i - lo) & 63) == 0)
-            for (int k = 0; k < R; k++) __builtin_prefetch(r[k] + ahead + i, 0, 3);
+            if (ahead) /* 0: no software prefetch (kestrel_prefetch_rows) */
+                for (int k = 0; k < R; k++) __builtin_prefetch(r[k] + ahead + i, 0, 3);
         int8x16_t vq = vld1q_s8(q + i);
         for (int k = 0; k < R; k++) {
             int8x16_t vr = vld1q_s8(r[k] + i);
@@ -281,7 +282,8 @@ static KESTREL_ALWAYS_INLINE void bin_rows(int jaccard, int R, const uint8_t *q,
         for (int k = 0; k < 4; k++) ch[k] = cu[k] = vdupq_n_u8(0);
         for (size_t e = i + steps * 16; i < e; i += 16) {
             if ((i & 63) == 0)
-                for (int k = 0; k < R; k++) __builtin_prefetch(r[k] + ahead + i, 0, 3);
+                if (ahead) /* 0: no software prefetch (kestrel_prefetch_rows) */
+                    for (int k = 0; k < R; k++) __builtin_prefetch(r[k] + ahead + i, 0, 3);
             uint8x16_t vq = vld1q_u8(q + i);
             for (int k = 0; k < R; k++) {
                 uint8x16_t vr = vld1q_u8(r[k] + i);
@@ -426,7 +428,8 @@ static KESTREL_ALWAYS_INLINE void sdot_rows_block(int kind, int R, const int8_t 
     const size_t lo = i;
     for (; i + 16 <= hi; i += 16) {
         if (((i - lo) & 63) == 0)
-            for (int k = 0; k < R; k++) __builtin_prefetch(r[k] + ahead + i, 0, 3);
+            if (ahead) /* 0: no software prefetch (kestrel_prefetch_rows) */
+                for (int k = 0; k < R; k++) __builtin_prefetch(r[k] + ahead + i, 0, 3);
         int8x16_t vq = vld1q_s8(q + i);
         for (int k = 0; k < R; k++) {
             int8x16_t vr = vld1q_s8(r[k] + i);

@@ -212,7 +212,8 @@ static KESTREL_ALWAYS_INLINE void rows_block(int kind, int R, const int8_t *q, c
     __m256i acc0[4], acc1[4];
     for (int k = 0; k < 4; k++) acc0[k] = acc1[k] = _mm256_setzero_si256();
     for (; i + 64 <= hi; i += 64) {
-        for (int k = 0; k < R; k++) _mm_prefetch((const char *)(r[k] + ahead + i), _MM_HINT_T0);
+        if (ahead) /* 0: no software prefetch (kestrel_prefetch_rows) */
+            for (int k = 0; k < R; k++) _mm_prefetch((const char *)(r[k] + ahead + i), _MM_HINT_T0);
         rows_step(kind, R, q, r, i, 1, all, acc0, acc1);
         rows_step(kind, R, q, r, i + 32, 1, all, acc0, acc1);
     }
@@ -325,7 +326,8 @@ static KESTREL_ALWAYS_INLINE void bin_rows(int jaccard, int R, const uint8_t *q,
         for (int k = 0; k < 4; k++) ch[k] = cu[k] = _mm256_setzero_si256();
         size_t e = i + steps * 32;
         for (; i + 64 <= e; i += 64) {
-            for (int k = 0; k < R; k++) _mm_prefetch((const char *)(r[k] + ahead + i), _MM_HINT_T0);
+            if (ahead) /* 0: no software prefetch (kestrel_prefetch_rows) */
+                for (int k = 0; k < R; k++) _mm_prefetch((const char *)(r[k] + ahead + i), _MM_HINT_T0);
             bin_step(jaccard, R, q, r, i, 1, all, ch, cu);
             bin_step(jaccard, R, q, r, i + 32, 1, all, ch, cu);
         }

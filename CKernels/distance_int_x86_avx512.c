@@ -177,7 +177,8 @@ static KESTREL_ALWAYS_INLINE void rows_block(int kind, int R, const int8_t *q, c
     __m512i acc0[4], acc1[4];
     for (int k = 0; k < 4; k++) acc0[k] = acc1[k] = _mm512_setzero_si512();
     for (; i + 64 <= hi; i += 64) {
-        for (int k = 0; k < R; k++) _mm_prefetch((const char *)(r[k] + ahead + i), _MM_HINT_T0);
+        if (ahead) /* 0: no software prefetch (kestrel_prefetch_rows) */
+            for (int k = 0; k < R; k++) _mm_prefetch((const char *)(r[k] + ahead + i), _MM_HINT_T0);
         rows_step(kind, R, q, r, i, 1, ~(__mmask64)0, acc0, acc1);
     }
     if (i < hi) rows_step(kind, R, q, r, i, 0, first_bytes(hi - i), acc0, acc1);
@@ -273,7 +274,8 @@ static KESTREL_ALWAYS_INLINE void bin_rows(int jaccard, int R, const uint8_t *q,
         if (steps > 31) steps = 31; /* byte counters hold at most 31 * 8 */
         for (int k = 0; k < 4; k++) ch[k] = cu[k] = _mm512_setzero_si512();
         for (size_t e = i + steps * 64; i < e; i += 64) {
-            for (int k = 0; k < R; k++) _mm_prefetch((const char *)(r[k] + ahead + i), _MM_HINT_T0);
+            if (ahead) /* 0: no software prefetch (kestrel_prefetch_rows) */
+                for (int k = 0; k < R; k++) _mm_prefetch((const char *)(r[k] + ahead + i), _MM_HINT_T0);
             bin_step(jaccard, R, q, r, i, 1, ~(__mmask64)0, ch, cu);
         }
         int last = steps < 31;
@@ -385,7 +387,8 @@ static KESTREL_ALWAYS_INLINE void vnni_rows_block(int parts, int R, const int8_t
     __m512i acc0[4], acc1[4], acc2[4];
     for (int k = 0; k < 4; k++) acc0[k] = acc1[k] = acc2[k] = _mm512_setzero_si512();
     for (; i + 64 <= hi; i += 64) {
-        for (int k = 0; k < R; k++) _mm_prefetch((const char *)(r[k] + ahead + i), _MM_HINT_T0);
+        if (ahead) /* 0: no software prefetch (kestrel_prefetch_rows) */
+            for (int k = 0; k < R; k++) _mm_prefetch((const char *)(r[k] + ahead + i), _MM_HINT_T0);
         vnni_rows_step(parts, R, q, r, i, 1, ~(__mmask64)0, acc0, acc1, acc2);
     }
     if (i < hi) vnni_rows_step(parts, R, q, r, i, 0, first_bytes(hi - i), acc0, acc1, acc2);

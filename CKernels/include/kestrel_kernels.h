@@ -344,6 +344,137 @@ static inline void kestrel_prefetch(const void *p) {
 #endif
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* CPU description and the prefetch plan chosen at start-up                             */
+/* ------------------------------------------------------------------------------------ */
+
+/** CPU vendors the start-up rules tell apart. */
+typedef enum kestrel_cpu_vendor {
+    KESTREL_VENDOR_OTHER = 0,
+    /** CPUID vendor "GenuineIntel". */
+    KESTREL_VENDOR_INTEL = 1,
+    /** CPUID vendor "AuthenticAMD", or "HygonGenuine" (a Zen derivative). */
+    KESTREL_VENDOR_AMD = 2,
+    /** Any arm64 CPU. */
+    KESTREL_VENDOR_ARM = 3
+} kestrel_cpu_vendor;
+
+/**
+ * What start-up detection found about this CPU. Fields the CPU or OS does not report are 0
+ * (numbers) or "" (strings). x86: CPUID leaf 0 (vendor), leaf 1 (display family / model: the
+ * base value plus the extended one where the vendor defines it), cache sizes from the
+ * deterministic cache leaf (4 on Intel, 0x8000001D on AMD, else 0x80000005/6); elsewhere the
+ * C library's sysconf / sysctl. Cache sizes are per cache instance (L1d and L2 per core on the
+ * CPUs this project meets; L3 per die or socket), in bytes.
+ */
+typedef struct kestrel_cpu_description {
+    kestrel_cpu_vendor vendor;
+    /** CPUID vendor string ("GenuineIntel", "AuthenticAMD", ...), or "" (arm64). */
+    char vendor_id[16];
+    uint32_t family;
+    uint32_t model;
+    uint32_t line_bytes;
+    uint64_t l1d_bytes;
+    uint64_t l2_bytes;
+    uint64_t l3_bytes;
+} kestrel_cpu_description;
+
+/** This CPU's description, detected once. Valid forever; thread-safe. */
+const kestrel_cpu_description *kestrel_cpu_describe(void);
+
+/** Where the prefetch plan in force came from. */
+typedef enum kestrel_prefetch_source {
+    /** The per-CPU rule (vendor, family, cache sizes) applied at start-up. */
+    KESTREL_PREFETCH_FROM_RULE = 0,
+    /** `KESTREL_PREFETCH` and/or `KESTREL_GRAPH_PREFETCH` in the environment at start-up. */
+    KESTREL_PREFETCH_FROM_ENV = 1,
+    /** A call of `kestrel_set_prefetch_plan` (tests, benchmarks). */
+    KESTREL_PREFETCH_FROM_CALL = 2
+} kestrel_prefetch_source;
+
+/** Scan classes of `kestrel_prefetch_plan.scan_bytes`, by stored element width. */
+enum {
+    /** f32 rows. */
+    KESTREL_SCAN_4BYTE = 0,
+    /** f16 and bf16 rows. */
+    KESTREL_SCAN_2BYTE = 1,
+    /** int8 and packed-binary rows. */
+    KESTREL_SCAN_1BYTE = 2,
+    KESTREL_SCAN_CLASSES = 3
+};
+
+/** Largest accepted software-prefetch distance of a scan, in bytes (1 MiB). */
+#define KESTREL_PREFETCH_MAX_BYTES 1048576u
+/** Largest accepted number of vectors a graph walk prefetches ahead. */
+#define KESTREL_GRAPH_PREFETCH_MAX_AHEAD 16u
+
+/**
+ * The software-prefetch choices of the memory-bound loops, made once at start-up from the CPU
+ * (see `kestrel_prefetch_rule`). Prefetching never changes a result: every choice returns bit
+ * for bit the same distances.
+ */
+typedef struct kestrel_prefetch_plan {
+    /**
+     * How far ahead of the rows being read the one-to-many scans (`*_many`) prefetch, in bytes,
+     * per scan class (`KESTREL_SCAN_4BYTE` ...); 0 = no software prefetch (the hardware
+     * prefetchers alone). The f32/f16/bf16 scans round the distance up to whole passes of rows,
+     * the int8 and binary scans to whole rows (at least 4, at most 64).
+     */
+    uint32_t scan_bytes[KESTREL_SCAN_CLASSES];
+    /**
+     * Rows of at least this many bytes (the scan's stride) are left to the hardware prefetchers
+     * alone, whatever scan_bytes says: a row that spans most of a 4 KiB page is one stream the
+     * hardware streamers follow, while several short rows read side by side in one page are not.
+     * 0 = no such limit.
+     */
+    uint32_t scan_long_row_bytes;
+    /** Vectors ahead of the distance computation that a graph walk (HNSW) prefetches; 0 = none. */
+    uint32_t graph_ahead;
+    /** At most this many 64-byte lines of each such vector are prefetched (1...64). */
+    uint32_t graph_max_lines;
+    /** Where this plan came from. */
+    kestrel_prefetch_source source;
+    /** One line saying which rule chose the plan and why (a static string). */
+    const char *reason;
+} kestrel_prefetch_plan;
+
+/** The plan in force. Thread-safe (a racing `kestrel_set_prefetch_plan` may be seen half-way). */
+kestrel_prefetch_plan kestrel_prefetch_current(void);
+
+/**
+ * The per-CPU rule alone (what start-up chooses when the environment overrides nothing), for
+ * `cpu`. Pure; `kestrel_prefetch_rule(kestrel_cpu_describe())` is this machine's rule.
+ */
+kestrel_prefetch_plan kestrel_prefetch_rule(const kestrel_cpu_description *cpu);
+
+/**
+ * Applies the environment overrides to `base` and returns the result, as start-up does with
+ * getenv("KESTREL_PREFETCH") and getenv("KESTREL_GRAPH_PREFETCH"); either may be NULL or "" or
+ * "auto" (no override). `scan`: "off" (or "0") or a byte count in 64...KESTREL_PREFETCH_MAX_BYTES,
+ * optionally with a "k" suffix (KiB), for every scan class. `graph`: "off" (or "0") or a number
+ * of vectors in 1...KESTREL_GRAPH_PREFETCH_MAX_AHEAD. A value that does not parse or is out of
+ * range leaves that part of `base` unchanged (a valid scan value also lifts scan_long_row_bytes, so the
+ * distance applies to every row length) and sets bit 0 (scan) or bit 1 (graph) of
+ * *rejected (when not NULL). The source becomes KESTREL_PREFETCH_FROM_ENV when something applied.
+ */
+kestrel_prefetch_plan kestrel_prefetch_apply_env(kestrel_prefetch_plan base, const char *scan, const char *graph,
+                                                 int *rejected);
+
+/**
+ * Which environment values start-up ignored (bit 0: KESTREL_PREFETCH, bit 1:
+ * KESTREL_GRAPH_PREFETCH), so that a front end can say so; 0 when none.
+ */
+int kestrel_prefetch_env_rejected(void);
+
+/**
+ * Replaces the plan in force (tests and benchmarks compare choices in one process); NULL
+ * restores the start-up plan. Returns KESTREL_ERR_INVALID_ARGUMENT (and changes nothing) when a
+ * scan distance exceeds KESTREL_PREFETCH_MAX_BYTES, graph_ahead exceeds
+ * KESTREL_GRAPH_PREFETCH_MAX_AHEAD or graph_max_lines is outside 1...64. Each scan reads the plan
+ * once when it starts; a call racing with running kernels is safe and affects later scans.
+ */
+kestrel_status kestrel_set_prefetch_plan(const kestrel_prefetch_plan *plan);
+
 /**
  * Returns freed heap memory to the operating system (glibc `malloc_trim(0)`), for callers that
  * have just released large arrays (an index renumbering its nodes). Returns 1 when memory was

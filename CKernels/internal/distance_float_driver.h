@@ -22,12 +22,11 @@
 #define KESTREL_DISTANCE_FLOAT_DRIVER_H
 
 /*
- * Software prefetch distance of a scan: the rows read PREFETCH_BYTES (rounded up to whole
- * passes) after the current pass. Far enough to cover memory latency, close enough that the
- * prefetched lines are still in L1 when read (measured on Cascade Lake: 4-12 KB ahead is
- * best; from 16 KB on, prefetched lines start to evict each other).
+ * The software-prefetch distance of a scan is the start-up plan's (kestrel_scan_prefetch_bytes,
+ * chosen per CPU in system.c; Documentation/Tuning.md, "Prefetch distance"): while a pass of R
+ * rows is read, the rows that many bytes further on (rounded up to whole passes) are prefetched,
+ * or none when the plan says 0.
  */
-enum { PREFETCH_BYTES = 6144 };
 
 /*
  * Distances of q against R rows (row r at row0 + r * stride bytes), n elements each.
@@ -102,11 +101,12 @@ ALWAYS_INLINE kestrel_status many(elem_kind k, dist_op op, const void *qp, const
     const int R = op == OP_COS ? ROWS_COS : ROWS_DL;
     float qq = 0.0f, res[MAX_ROWS], res2[MAX_ROWS];
     if (op == OP_COS) block(k, op, 0, 1, q, NULL, 0, dim, NULL, res, res2, &qq);
-    const size_t pass = (size_t)R * sb;
-    const size_t ahead = pass >= PREFETCH_BYTES ? (size_t)R : (size_t)R * ((PREFETCH_BYTES + pass - 1) / pass);
+    const size_t pass = (size_t)R * sb, pf_bytes = kestrel_scan_prefetch_bytes(elem_bytes(k), sb);
+    /* Rows between a pass and the one prefetched meanwhile: the distance in whole passes (0: none). */
+    const size_t ahead = pf_bytes == 0 ? 0 : (size_t)R * (pass >= pf_bytes ? 1 : (pf_bytes + pass - 1) / pass);
     size_t r = 0;
     for (; r + (size_t)R <= count; r += (size_t)R) {
-        const uint8_t *pf = r + ahead + (size_t)R <= count ? base + (r + ahead) * sb : NULL;
+        const uint8_t *pf = ahead && r + ahead + (size_t)R <= count ? base + (r + ahead) * sb : NULL;
         block(k, op, R, 0, q, base + r * sb, sb, dim, pf, res, res2, NULL);
         UNROLL for (int j = 0; j < R; j++) {
             out[r + j] = op == OP_COS ? kestrel_cosine_finish(res[j], qq, res2[j]) : res[j];

@@ -30,12 +30,14 @@ static inline kestrel_status kestrel_check_i8_many(const int8_t *q, const int8_t
 }
 
 /*
- * Rows the one-to-many scans prefetch ahead of the four they are reading: about 8 KB of rows,
- * at least 4 and at most 64 rows (the hardware prefetcher alone leaves the scan well short of
- * the memory bandwidth on long row streams).
+ * Rows the int8 / binary one-to-many scans prefetch ahead of the ones they are reading: the
+ * start-up plan's 1-byte scan distance for rows of this stride (kestrel_scan_prefetch_bytes) in
+ * whole rows, at least 4 and at most 64; 0 when the plan says no software prefetch.
  */
 static inline size_t kestrel_prefetch_rows(size_t stride_bytes) {
-    size_t r = stride_bytes ? 8192 / stride_bytes : 64;
+    const size_t bytes = kestrel_scan_prefetch_bytes(1, stride_bytes);
+    if (bytes == 0) return 0;
+    size_t r = stride_bytes ? bytes / stride_bytes : 64;
     return r < 4 ? 4 : r > 64 ? 64 : r;
 }
 

@@ -129,7 +129,7 @@ static inline float kestrel_b1_jac_short(const uint8_t *q, const uint8_t *r, siz
         for (; row + 4 <= count; row += 4) {                                                            \
             const int8_t *r[4];                                                                         \
             for (int k = 0; k < 4; k++) r[k] = base + (row + (size_t)k) * stride;                       \
-            size_t ahead = row + 3 + pf_rows < count ? pf_rows * stride : 0;                            \
+            size_t ahead = pf_rows && row + 3 + pf_rows < count ? pf_rows * stride : 0;                 \
             int64_t s0[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0}, s2[4] = {0, 0, 0, 0};                   \
             for (size_t lo = 0; lo < dim; lo += KESTREL_I8_BLOCK)                                       \
                 BLOCK(4, r, ahead, lo, kestrel_i8_block_end(lo, dim), s0, s1, s2);                      \
@@ -214,7 +214,7 @@ static inline float kestrel_b1_jac_short(const uint8_t *q, const uint8_t *r, siz
         for (; row + RB <= count; row += RB) {                                                          \
             const uint8_t *r[4];                                                                        \
             for (int k = 0; k < 4; k++) r[k] = k < RB ? base + (row + (size_t)k) * stride : NULL;       \
-            size_t ahead = row + RB - 1 + pf_rows < count ? pf_rows * stride : 0;                       \
+            size_t ahead = pf_rows && row + RB - 1 + pf_rows < count ? pf_rows * stride : 0;            \
             uint64_t h[4], u[4];                                                                        \
             BIN_ROWS(jaccard, RB, q, r, ahead, nbytes, h, u);                                           \
             for (int k = 0; k < RB; k++) EMIT(row + (size_t)k, h[k], u[k]);                             \

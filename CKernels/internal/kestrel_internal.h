@@ -166,6 +166,13 @@ static inline kestrel_status kestrel_check_many(const void *q, const void *base,
 /* int32 lanes see at most this many int8 products before being flushed to 64 bits. */
 #define KESTREL_I8_BLOCK ((size_t)16384)
 
+/*
+ * Software-prefetch distance of a one-to-many scan over rows of `elem_bytes`-byte elements,
+ * `row_bytes` apart, in bytes, from the plan in force (system.c; 0 = no software prefetch).
+ * Read once per scan.
+ */
+size_t kestrel_scan_prefetch_bytes(size_t elem_bytes, size_t row_bytes);
+
 /* ---- registration: each family fills the entries it implements for one tier ---- */
 
 void kestrel_register_distance_float(kestrel_kernel_table *t, kestrel_isa isa);

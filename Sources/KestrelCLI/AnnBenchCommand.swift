@@ -25,12 +25,12 @@ struct AnnBenchCommand: ParsableCommand {
     var groundTruth: String?
     @Option(help: "Neighbours per query.")
     var k: Int = 10
-    @Option(help: "Metric: l2, ip or cos.")
-    var metric: String = "l2"
-    @Option(name: .customLong("M"), help: "HNSW links per node (2M on layer 0).")
-    var m: Int = 16
-    @Option(name: .customLong("ef-construction"), help: "Beam width while building.")
-    var efConstruction: Int = 200
+    @Option(help: "Metric: l2, ip or cos (default l2; with --load-index, the index's own, and only that may be given).")
+    var metric: String?
+    @Option(name: .customLong("M"), help: "HNSW links per node, 2M on layer 0 (default 16; with --load-index only the index's own).")
+    var m: Int?
+    @Option(name: .customLong("ef-construction"), help: "Beam width while building (default 200; not with --load-index).")
+    var efConstruction: Int?
     @Option(help: "Comma-separated search beam widths (default 10,16,32,64,128,256; with --curve a finer grid up to 1024).")
     var ef: String?
     @Option(help: "Comma-separated search thread counts.")
@@ -39,8 +39,8 @@ struct AnnBenchCommand: ParsableCommand {
     var buildThreads: Int = 2
     @Option(name: .customLong("latency-queries"), help: "At 1 thread, also time this many queries one call at a time.")
     var latencyQueries: Int = 1000
-    @Option(help: "Vector storage: f32, f16, bf16, int8 or binary.")
-    var storage: String = "f32"
+    @Option(help: "Vector storage: f32, f16, bf16, int8 or binary (default f32; with --load-index only the index's own).")
+    var storage: String?
     @Flag(name: .customLong("rerank"), help: "With lossy storage, keep f32 vectors and re-rank candidates exactly.")
     var rerank = false
     @Flag(name: .customLong("keep-pruned"), help: "Refill pruned neighbour lists with discarded candidates.")
@@ -69,25 +69,27 @@ struct AnnBenchCommand: ParsableCommand {
     func run() throws {
         if let curve { return try runCurve(sizes: parseList(curve, "--curve")) }
         guard let base, let queries else { throw ValidationError("--base and --queries are required (or use --curve)") }
-        guard let metricValue = DistanceMetric(name: metric), metricValue != .hamming else {
+        try checkFileModeFlags()
+        guard let metricValue = DistanceMetric(name: metric ?? "l2"), metricValue != .hamming else {
             throw ValidationError("--metric must be l2, ip or cos")
         }
-        guard let storageValue = VectorStorageKind(rawValue: storage) else {
+        guard let storageValue = VectorStorageKind(rawValue: storage ?? "f32") else {
             throw ValidationError("--storage must be f32, f16, bf16, int8 or binary")
         }
         let efs = try parseList(ef ?? "10,16,32,64,128,256", "--ef")
         let threadCounts = try parseList(threads, "--threads")
-        guard k >= 1, buildThreads >= 1, latencyQueries >= 0 else { throw ValidationError("k, --build-threads must be ≥ 1") }
+        try checkThreadCounts(threadCounts)
 
         let baseSet = try Dataset.readFloats(URL(fileURLWithPath: base))
         let querySet = try Dataset.readFloats(URL(fileURLWithPath: queries))
         guard baseSet.dimension == querySet.dimension else {
             throw ValidationError("base has dimension \(baseSet.dimension), queries \(querySet.dimension)")
         }
+        try checkSetSizes(baseRows: baseSet.rows, queryRows: querySet.rows)
         let truth: DatasetMatrix<Int32>? = try groundTruth.map { try Dataset.readInts(URL(fileURLWithPath: $0)) }
-        if let truth, truth.rows < querySet.rows { throw ValidationError("ground truth has \(truth.rows) rows for \(querySet.rows) queries") }
+        if let truth { try checkGroundTruth(truth, queryRows: querySet.rows, baseRows: baseSet.rows) }
 
-        let params = HNSWParameters(M: m, efConstruction: efConstruction, efSearch: efs.first ?? 64,
+        let params = HNSWParameters(M: m ?? 16, efConstruction: efConstruction ?? 200, efSearch: efs.first ?? 64,
                                     keepPrunedConnections: keepPruned, keepFullPrecision: rerank)
         let rss0 = AnnBenchClock.residentBytes()
         let t0 = AnnBenchClock.wall()
@@ -97,6 +99,7 @@ struct AnnBenchCommand: ParsableCommand {
             guard index.dimension == baseSet.dimension, index.count == baseSet.rows else {
                 throw ValidationError("\(loadIndex) holds \(index.count) × \(index.dimension), base is \(baseSet.rows) × \(baseSet.dimension)")
             }
+            try checkLoadedIndex(index, path: loadIndex)
         } else {
             index = try HNSWIndex(dimension: baseSet.dimension, metric: metricValue, storage: storageValue,
                                   parameters: params, capacity: baseSet.rows)
@@ -105,7 +108,6 @@ struct AnnBenchCommand: ParsableCommand {
         }
         let buildSeconds = AnnBenchClock.wall() - t0
         let memBytes = AnnBenchClock.residentBytes() - rss0
-        guard rerankDepth >= 0 else { throw ValidationError("--rerank-depth must be ≥ 0") }
         index.rerankDepth = rerankDepth
         if let saveIndex { try index.save(to: URL(fileURLWithPath: saveIndex)) }
         let event = loadIndex == nil ? "build" : "load"
@@ -114,7 +116,7 @@ struct AnnBenchCommand: ParsableCommand {
               ("n", baseSet.rows), ("dim", baseSet.dimension), ("M", index.parameters.M),
               ("ef_construction", index.parameters.efConstruction), ("storage", index.storage.rawValue),
               ("vector_heap_bytes", index.memoryUsage().vectorHeapBytes)],
-             table: String(format: "%@: %d × %d in %.2f s on %d threads, index %.1f MB (RSS +%.1f MB)", event,
+             table: String(format: "%@: %ld × %ld in %.2f s on %ld threads, index %.1f MB (RSS +%.1f MB)", event,
                            baseSet.rows, baseSet.dimension, buildSeconds, loadIndex == nil ? buildThreads : 0,
                            Double(index.bytesUsed) / 1e6, Double(memBytes) / 1e6))
 
@@ -123,7 +125,8 @@ struct AnnBenchCommand: ParsableCommand {
         if let truth {
             reference = truth
         } else {
-            let flat = try FlatIndex(dimension: baseSet.dimension, metric: metricValue)
+            // The loaded index's metric, not a default: the truth must rank as the index does.
+            let flat = try FlatIndex(dimension: baseSet.dimension, metric: index.metric)
             try flat.add(keys: (0..<baseSet.rows).map { UInt64($0) }, vectors: baseSet.values, threads: max(threadCounts.max() ?? 1, 1))
             let exact = try flat.search(batch: querySet.values, k: k, threads: threadCounts.max() ?? 1)
             reference = try DatasetMatrix(rows: exact.count, dimension: k,
@@ -138,7 +141,7 @@ struct AnnBenchCommand: ParsableCommand {
                 var batchSeconds = Double.infinity
                 var batchCPU = 0.0
                 var found: [[SearchResult]] = []
-                for _ in 0..<max(1, repeats) {
+                for _ in 0..<repeats {
                     let c0 = AnnBenchClock.processCPU()
                     let w0 = AnnBenchClock.wall()
                     found = try querySet.values.withUnsafeBufferPointer { q in
@@ -175,7 +178,7 @@ struct AnnBenchCommand: ParsableCommand {
                     fields += [("lat_us_p50", percentile(lat, 50)), ("lat_us_p99", percentile(lat, 99)), ("lat_n", lat.count)]
                 }
                 fields += [("recall", recall), ("qps", Double(nq) / batchSeconds)]
-                emit(fields, table: String(format: "%5d %4d %7d %9.3f %8.0f %7.2f %7@ %7@  %.4f", e, t, nq, batchSeconds,
+                emit(fields, table: String(format: "%5ld %4ld %7ld %9.3f %8.0f %7.2f %7@ %7@  %.4f", e, t, nq, batchSeconds,
                                            Double(nq) / batchSeconds, batchCPU,
                                            lat.isEmpty ? "-" : String(format: "%.0f", percentile(lat, 50)),
                                            lat.isEmpty ? "-" : String(format: "%.0f", percentile(lat, 99)), recall))

@@ -9,12 +9,16 @@ extension AnnBenchCommand {
     /// same queries) reaches 0.95, and its single-thread QPS over ``FlatIndex``'s one-query SIMD scan
     /// on the same queries. Builds use --build-threads, searches one thread.
     func runCurve(sizes: [Int]) throws {
-        guard k >= 1, buildThreads >= 1, curveDim >= 1, curveQueries >= 1, repeats >= 1 else {
-            throw ValidationError("k, --build-threads, --curve-dim, --curve-queries and --repeat must be ≥ 1")
+        try checkCommonFlags()
+        guard curveDim >= 1, curveQueries >= 1 else {
+            throw ValidationError("--curve-dim and --curve-queries must be ≥ 1")
         }
-        guard storage == "f32", metric == "l2", base == nil, queries == nil, groundTruth == nil, loadIndex == nil else {
-            throw ValidationError("--curve uses synthetic f32 data under l2; it takes no --base/--queries/--ground-truth/--load-index/--storage/--metric")
+        guard storage ?? "f32" == "f32", DistanceMetric(name: metric ?? "l2") == .l2Squared, base == nil, queries == nil,
+              groundTruth == nil, loadIndex == nil, !mapped, !mapFull else {
+            throw ValidationError("--curve uses synthetic f32 data under l2; it takes no --base/--queries/--ground-truth/--load-index/--mapped/--map-full/--storage/--metric")
         }
+        try checkCurveSizes(sizes)
+        let m = self.m ?? 16, efConstruction = self.efConstruction ?? 200
         let efs = try parseList(ef ?? "10,12,16,20,24,32,40,48,64,80,96,128,160,192,256,320,384,512,768,1024", "--ef").sorted()
         if !json {
             print("HNSW vs exact search, \(curveDim)-d clustered f32, \(curveQueries) queries, k \(k), M \(m), "
@@ -45,9 +49,9 @@ extension AnnBenchCommand {
                   ("ef", op?.ef ?? 0), ("recall", op?.recall ?? .nan), ("hnsw_qps", op?.qps ?? .nan),
                   ("flat_qps", f.flatScanQPS), ("speedup", speedup ?? .nan), ("flat_batch_qps", f.flatBatchQPS),
                   ("index_bytes", f.indexBytes), ("version", kestrelVersionString)],
-                 table: op.map { String(format: "%9d %9.1f %5d  %.4f %10.0f %10.1f %7.1f×", n, f.buildSeconds, $0.ef,
+                 table: op.map { String(format: "%9ld %9.1f %5ld  %.4f %10.0f %10.1f %7.1f×", n, f.buildSeconds, $0.ef,
                                         $0.recall, $0.qps, f.flatScanQPS, $0.qps / f.flatScanQPS) }
-                    ?? String(format: "%9d %9.1f  none reaches recall 0.95 (best %.4f at ef %d)", n, f.buildSeconds,
+                    ?? String(format: "%9ld %9.1f  none reaches recall 0.95 (best %.4f at ef %ld)", n, f.buildSeconds,
                               f.points.last?.recall ?? 0, f.points.last?.ef ?? 0))
         }
     }

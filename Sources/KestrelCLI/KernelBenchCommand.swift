@@ -1,5 +1,6 @@
 import CKestrelKernels
 import ArgumentParser
+import Foundation
 import Kestrel
 
 /// `kestrel kernel-bench`: times the C kernels of any tier this CPU runs.
@@ -65,6 +66,15 @@ struct KernelBenchCommand: ParsableCommand {
     var seed: UInt64 = 42
 
     @Option(help: ArgumentHelp(
+        "Time the scan under each software-prefetch distance of this list, interleaved: off, rule, bytes (k: KiB).",
+        discussion: "Example: --prefetch-sweep off,2k,4k,6k,8k,16k,rule. Prints GB/s (median and range over --rounds) "
+            + "and the fraction of a STREAM triad run in every round. KESTREL_PREFETCH=<bytes>|off then makes a choice stick."))
+    var prefetchSweep: String?
+
+    @Option(help: "Rounds of --prefetch-sweep (each times every distance once).")
+    var rounds = 5
+
+    @Option(help: ArgumentHelp(
         "Also write query.npy, base.npy and out.npy (the scan's results) to this directory.",
         discussion: "bf16 is stored as raw <u2 bits and b1 as packed |u1 bytes. Used by Benchmarks/peers."))
     var dumpDir: String?
@@ -82,11 +92,21 @@ struct KernelBenchCommand: ParsableCommand {
             throw ValidationError("--threads and --stream-mib apply to --stream and --all")
         }
         if strict && !all { throw ValidationError("--strict applies to --all") }
+        if prefetchSweep != nil && (all || stream || dumpDir != nil) {
+            throw ValidationError("--prefetch-sweep times one scan; it does not combine with --all, --stream or --dump-dir")
+        }
+        guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be in 1...100") }
+        if let list = prefetchSweep {
+            do {
+                let spec = try spec()
+                _ = try PrefetchSweep.parse(list, dtype: spec.dtype, dim: spec.dim)
+            } catch { throw ValidationError(error.description) }
+        }
         if all || stream {
             guard (1...4096).contains(streamMib ?? 64) else { throw ValidationError("--stream-mib must be in 1...4096") }
             do { try triad.validate() } catch { throw ValidationError(error.description) }
         } else {
-            do { _ = try spec() } catch { throw ValidationError(error.description) }
+            do { _ = try spec() } catch { throw ValidationError(KernelBenchSpec.flagMessage(error)) }
         }
     }
 
@@ -109,6 +129,13 @@ struct KernelBenchCommand: ParsableCommand {
             let suite = KernelBenchSuite(policy: policy, stream: triad, seed: seed, json: json)
             let checks = try suite.run()
             if strict && checks.contains(where: { $0.status == .fail }) { throw ExitCode(2) }
+            return
+        }
+        if let list = prefetchSweep {
+            let spec = try spec()
+            let sweep = PrefetchSweep(spec: spec, options: try PrefetchSweep.parse(list, dtype: spec.dtype, dim: spec.dim), rounds: rounds,
+                                      policy: policy, triad: StreamTriad(), seed: seed)
+            try sweep.run(json: json) { print($0); fflush(nil) }
             return
         }
         let result = try runScan(try spec())

@@ -74,7 +74,7 @@ struct ProfileCommand: ParsableCommand {
         guard calls >= 1, calls <= 1_000_000 else { throw ValidationError("--calls must be in 1...1000000") }
         switch workload {
         case .scan:
-            do { _ = try scanSpec() } catch { throw ValidationError(error.description) }
+            do { _ = try scanSpec() } catch { throw ValidationError(KernelBenchSpec.flagMessage(error)) }
         case .matmul:
             guard size >= 1, size <= 8192 else { throw ValidationError("--size must be in 1...8192") }
         }

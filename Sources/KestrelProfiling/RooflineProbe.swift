@@ -48,13 +48,19 @@ public enum RooflineProbe {
         return base.appendingPathComponent("kestrel/roofline.json")
     }
 
+    /// Most threads a probe runs: each keeps a result slot, and past a few thousand the
+    /// measurement says nothing about this machine.
+    public static let maxThreads = 4096
+
     /// Peak FLOP/s of `kernel` on `threads` threads: the iteration count is doubled until one run
     /// lasts `duration / 5`, then the best of 5 runs is kept.
     ///
-    /// - Throws: ``ProfilingError/invalidArgument(name:reason:)`` for threads < 1.
+    /// - Throws: ``ProfilingError/invalidArgument(name:reason:)`` for threads outside 1...``maxThreads``.
     public static func measurePeakFlops(threads: Int = 1, duration: UInt64 = 200_000_000,
                                         kernel: PeakFlopsKernel = .swiftSIMD) throws(ProfilingError) -> Double {
-        guard threads >= 1 else { throw .invalidArgument(name: "threads", reason: "must be ≥ 1, got \(threads)") }
+        guard (1...maxThreads).contains(threads) else {
+            throw .invalidArgument(name: "threads", reason: "must be in 1...\(maxThreads), got \(threads)")
+        }
         var iterations = 1_024
         let slice = Swift.max(duration / 5, 1)
         while true {
@@ -78,13 +84,22 @@ public enum RooflineProbe {
     /// each (default 2^23: 64 MiB per array, several times any last-level cache), best of
     /// `repetitions`. Counts 24 bytes per element as STREAM does.
     ///
-    /// - Throws: ``ProfilingError/invalidArgument(name:reason:)`` for too few elements, threads or repetitions.
+    /// - Throws: ``ProfilingError/invalidArgument(name:reason:)`` for too few elements, threads or
+    ///   repetitions, more threads than elements, or arrays that would exceed physical memory.
     /// - Complexity: O(elements × repetitions) time, 24 × elements bytes of memory.
     public static func measureTriadBandwidth(elements: Int = 1 << 23, repetitions: Int = 10,
                                              threads: Int = 1) throws(ProfilingError) -> Double {
         guard elements >= 1024 else { throw .invalidArgument(name: "elements", reason: "must be ≥ 1024") }
         guard repetitions >= 1 else { throw .invalidArgument(name: "repetitions", reason: "must be ≥ 1") }
         guard threads >= 1 else { throw .invalidArgument(name: "threads", reason: "must be ≥ 1") }
+        // Checked up front: a failed allocation below would abort the process.
+        let (bytes, overflow) = elements.multipliedReportingOverflow(by: 24)
+        guard !overflow, bytes <= Int(clamping: ProcessInfo.processInfo.physicalMemory) else {
+            throw .invalidArgument(name: "elements", reason: "three arrays of \(elements) doubles exceed physical memory")
+        }
+        guard threads <= Swift.min(elements, maxThreads) else {
+            throw .invalidArgument(name: "threads", reason: "must be ≤ \(Swift.min(elements, maxThreads)), got \(threads)")
+        }
         let a = UnsafeMutableBufferPointer<Double>.allocate(capacity: elements)
         let b = UnsafeMutableBufferPointer<Double>.allocate(capacity: elements)
         let c = UnsafeMutableBufferPointer<Double>.allocate(capacity: elements)

@@ -25,7 +25,7 @@ public final class AlignedBuffer: @unchecked Sendable {
 
     /// Allocates `byteCount` bytes (uninitialised unless `zeroed`).
     /// - Throws: `KestrelError.invalidArgument` for a negative size,
-    ///   `KestrelError.capacityExceeded` when the allocation fails.
+    ///   `KestrelError.capacityExceeded` when the size exceeds physical memory or the allocation fails.
     /// - Complexity: O(1), plus O(byteCount) when `zeroed`.
     public convenience init(byteCount: Int, zeroed: Bool = false) throws(KestrelError) {
         guard byteCount >= 0 else {
@@ -56,8 +56,11 @@ public final class AlignedBuffer: @unchecked Sendable {
         var raw: UnsafeMutableRawPointer?
         // Never ask for 0 bytes: the result could be NULL, and a valid pointer keeps C happy.
         let size = Swift.max(byteCount, alignment)
+        guard size <= SizeCheck.physicalMemory else {
+            throw .capacityExceeded(limit: SizeCheck.physicalMemory, requested: byteCount)
+        }
         guard posix_memalign(&raw, alignment, size) == 0, let raw else {
-            throw .capacityExceeded(limit: 0, requested: byteCount)
+            throw .capacityExceeded(limit: SizeCheck.physicalMemory, requested: byteCount)
         }
         return raw
     }

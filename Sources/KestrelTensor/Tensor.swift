@@ -40,10 +40,10 @@ public struct Tensor: Sendable, CustomStringConvertible {
     }
 
     /// A fresh contiguous tensor (uninitialised unless `zeroed`), from `pool` when given.
-    /// - Throws: `KestrelError.capacityExceeded` when the byte count overflows or allocation fails.
+    /// - Throws: `KestrelError.capacityExceeded` when the byte count overflows, exceeds physical
+    ///   memory or allocation fails.
     init(allocating shape: Shape, dtype: DType, zeroed: Bool, pool: BufferPool? = nil) throws(KestrelError) {
-        let (bytes, o) = shape.elementCount.multipliedReportingOverflow(by: dtype.byteSize)
-        guard !o else { throw .capacityExceeded(limit: Int.max, requested: shape.elementCount) }
+        let bytes = try SizeCheck.bytes(shape.elementCount, dtype.byteSize)
         let buffer: AlignedBuffer
         if let pool {
             buffer = try pool.acquire(byteCount: bytes, zeroed: zeroed)

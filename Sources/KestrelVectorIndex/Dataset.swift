@@ -15,7 +15,8 @@ public struct DatasetMatrix<Element: Sendable & Equatable>: Sendable, Equatable 
     /// - Throws: `dimensionMismatch` when it does not, `invalidArgument` for negative sizes.
     public init(rows: Int, dimension: Int, values: [Element]) throws(KestrelError) {
         guard rows >= 0, dimension >= 0 else { throw .invalidArgument(name: "rows/dimension", reason: "must be ≥ 0") }
-        guard values.count == rows * dimension else {
+        let (product, overflow) = rows.multipliedReportingOverflow(by: dimension)
+        guard !overflow, values.count == product else {
             throw .dimensionMismatch(expected: [rows, dimension], actual: [values.count])
         }
         self.rows = rows

@@ -46,10 +46,13 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
     public internal(set) var isReadOnly = false
 
     /// Creates an empty exact index.
-    /// - Throws: `invalidArgument` for a bad dimension or codec/metric combination.
+    /// - Throws: `invalidArgument` for a bad dimension or codec/metric combination;
+    ///   `capacityExceeded` when `capacity` rows would not fit in physical memory (or the byte
+    ///   count overflows) or past 2³² − 2 rows (row ids are 32-bit).
     public init(dimension: Int, metric: DistanceMetric = .l2Squared, storage: VectorStorageKind = .f32, capacity: Int = 0) throws(KestrelError) {
         try VectorCodec.validate(kind: storage, metric: metric, dimension: dimension)
         guard capacity >= 0 else { throw .invalidArgument(name: "capacity", reason: "must be ≥ 0") }
+        guard capacity <= Self.maxRows else { throw .capacityExceeded(limit: Self.maxRows, requested: capacity) }
         self.dimension = dimension
         self.metric = metric
         self.storage = storage
@@ -71,8 +74,14 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
 
     var usesGEMM: Bool { storage == .f32 && metric != .hamming }
 
+    /// Most rows an index holds: row ids travel as `UInt32` in the packed search heaps.
+    static let maxRows = Int(UInt32.max) - 2
+
     func growLocked(_ n: Int) throws(KestrelError) {
         guard n > capacity else { return }
+        guard n <= Self.maxRows else { throw .capacityExceeded(limit: Self.maxRows, requested: n) }
+        // Rows, norms and keys together must fit; checked before any of them is reallocated.
+        _ = try SizeCheck.bytes(n, codec.stride + 12)
         rows = try MemoryRegion(copying: rows.base, byteCount: rowCount * codec.stride, capacityBytes: n * codec.stride)
         norms = try MemoryRegion(copying: norms.base, byteCount: rowCount * 4, capacityBytes: n * 4)
         keys = try MemoryRegion(copying: keys.base, byteCount: rowCount * 8, capacityBytes: n * 8)
@@ -119,7 +128,7 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
                 scorer = codec.scorer()
             }
             let fresh = newKeys.reduce(0) { $0 + (keyMap[$1] == nil ? 1 : 0) }
-            if rowCount + fresh > capacity { try growLocked(max(rowCount + fresh, n > 1 ? 0 : capacity * 2)) }
+            if rowCount + fresh > capacity { try growLocked(max(rowCount + fresh, n > 1 ? 0 : min(capacity * 2, Self.maxRows))) }
             let stride = codec.stride
             let kp = keys.base.assumingMemoryBound(to: UInt64.self)
             let np = norms.base.assumingMemoryBound(to: Float.self)
@@ -267,6 +276,8 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
         guard queries.count % d == 0 else { throw .dimensionMismatch(expected: [-1, d], actual: [queries.count]) }
         let nq = queries.count / d
         if nq == 0 { return [] }
+        // Every heap below is sized by k: never ask for more than there are rows (or row ids).
+        let k = min(k, Self.maxRows)
         // Validate and prepare (normalise) every query first.
         var prepared = [Float](repeating: 0, count: nq * d)
         try prepared.withUnsafeMutableBufferPointer { (p) throws(KestrelError) in
@@ -308,7 +319,8 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
         let q0 = tile * Self.queryTile
         let qn = min(Self.queryTile, nq - q0)
         let strideF = codec.stride / 4
-        let keep = min(2 * k, max(k, rowCount))
+        let k = min(k, rowCount)
+        let keep = min(2 * k, rowCount)
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: qn * Self.rowTile)
         defer { scores.deallocate() }
         var heaps = (0..<qn).map { _ in PackedHeap(capacity: keep + 1, isMax: true) }

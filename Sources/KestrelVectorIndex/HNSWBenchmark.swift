@@ -78,14 +78,18 @@ public struct HNSWBenchmarkFigures: Sendable {
 /// and the speedup over ``FlatIndex`` at the target recall.
 public enum HNSWBenchmark {
     /// Runs the benchmark. Takes a few seconds at the default size in release builds.
-    /// - Throws: `invalidArgument` for an unusable configuration.
+    /// - Throws: `invalidArgument` for an unusable configuration; `capacityExceeded` when its
+    ///   data or results would not fit in physical memory.
     public static func run(_ c: HNSWBenchmarkConfiguration = HNSWBenchmarkConfiguration()) throws(KestrelError) -> HNSWBenchmarkFigures {
         guard c.count > 0, c.queries > 0, c.k > 0, !c.efValues.isEmpty else {
             throw .invalidArgument(name: "configuration", reason: "count, queries, k and efValues must be positive / non-empty")
         }
+        // The data is held three times (array, flat and HNSW index) and the exact results once.
+        _ = try SizeCheck.bytes(c.count, c.dimension, 12)
+        _ = try SizeCheck.bytes(c.queries, min(c.k, c.count), MemoryLayout<SearchResult>.stride)
         let mix = try SyntheticClusters(dimension: c.dimension, clusters: c.clusters, seed: c.seed)
-        let base = mix.sample(count: c.count, seed: c.seed &+ 1)
-        let queries = mix.sample(count: c.queries, seed: c.seed &+ 2)
+        let base = try mix.sample(count: c.count, seed: c.seed &+ 1)
+        let queries = try mix.sample(count: c.queries, seed: c.seed &+ 2)
         let keys = (0..<c.count).map { UInt64($0) }
 
         let flat = try FlatIndex(dimension: c.dimension, capacity: c.count)

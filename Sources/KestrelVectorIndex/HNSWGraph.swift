@@ -33,6 +33,16 @@ struct GraphView: @unchecked Sendable {
     let maxM: Int
     let maxM0: Int
     let keepPruned: Bool
+    /// How many vectors ahead of the distance computation to prefetch, from the start-up
+    /// prefetch plan (`PrefetchPlan.graphAhead`, 3 by the rule: 2–4 measured alike on 100k × 128
+    /// f32; more whole rows in flight than that overflow the core's outstanding-miss slots).
+    /// 0 turns every software prefetch of the walk off (vectors and link lists).
+    let prefetchAhead: Int
+    /// Cache lines of a vector to prefetch: the whole row up to the plan's `graphMaxLines` (16
+    /// by the rule, 1 KiB). Measured on 100k × 128 f32 (interleaved rounds, one thread):
+    /// prefetching all 8 lines of a row searches 1.2–1.4× faster than prefetching 2 and leaving
+    /// the rest to the L2 streamer, which starts too late for rows that are read once.
+    let prefetchLines: Int
 
     @inline(__always) func vector(_ id: UInt32) -> UnsafeRawPointer {
         UnsafeRawPointer(vectors + Int(id) &* stride)
@@ -59,7 +69,7 @@ struct GraphView: @unchecked Sendable {
             let list = links(cur, level)
             let n = Int(LinkAccess.load(list))
             var j = 1
-            while j <= n {
+            while prefetchAhead > 0 && j <= n {
                 prefetch(vector(LinkAccess.load(list + j)), lines: prefetchLines)
                 j += 1
             }
@@ -133,7 +143,7 @@ struct GraphView: @unchecked Sendable {
             // misses are always in flight without flooding the line-fill buffers.
             var i = 0
             while i < m {
-                if i &+ ahead < m { prefetch(vector(fresh[i &+ ahead]), lines: lines) }
+                if ahead > 0 && i &+ ahead < m { prefetch(vector(fresh[i &+ ahead]), lines: lines) }
                 let nb = fresh[i]
                 i += 1
                 let d = scorer(q, vector(nb))
@@ -157,22 +167,13 @@ struct GraphView: @unchecked Sendable {
 
     /// Prefetches every cache line of the link list of `id` on `level`.
     @inline(__always) func prefetchLinks(_ id: UInt32, _ level: Int) {
+        if prefetchAhead == 0 { return }
         let p = UnsafeRawPointer(links(id, level))
         let bytes = (level == 0 ? row0 : rowU) &* 4
         prefetch(p)
         prefetch(p + (bytes &- 1))
         if bytes > 64 { prefetch(p + 64) }
     }
-
-    /// Cache lines of a vector to prefetch: the whole row up to 1 KiB. Measured on 100k × 128
-    /// f32 (interleaved rounds, one thread): prefetching all 8 lines of a row searches 1.2–1.4×
-    /// faster than prefetching 2 and leaving the rest to the L2 streamer, which starts too late
-    /// for rows that are read once.
-    var prefetchLines: Int { min(16, (stride + 63) >> 6) }
-
-    /// How many vectors ahead of the distance computation to prefetch (2–4 measured alike; more
-    /// whole rows in flight than that overflow the core's outstanding-miss slots).
-    var prefetchAhead: Int { 3 }
 
     // MARK: Neighbour selection (Malkov & Yashunin, algorithm 4)
 

@@ -70,7 +70,7 @@ extension HNSWIndex {
         structure.withShared {
             let cap = capacity
             let bytes = scratchBytes
-            let workers = min(threads, nq)
+            let workers = min(threads, nq, Parallel.maxThreads)
             // Unfiltered batches run in locality order: queries whose greedy descent ends at the
             // same or a nearby layer-0 entry node (ids are close after optimizeLayout()) walk the
             // same part of the graph, so running them back to back finds its vectors in cache.
@@ -179,7 +179,10 @@ extension HNSWIndex {
             if passRate < parameters.exactSearchSelectivity || passRate == 0 {
                 return exactScan(q, prepared: prepared, k: k, filter: filter, g: g, scratch: scratch)
             }
-            beam = min(max(beam, Int((Double(k) / passRate).rounded(.up))), max(nodeCount, k))
+            // Widen in Double and bound before converting: k / passRate can exceed Int (k = Int.max).
+            let bound = max(nodeCount, k)
+            let widened = (Double(k) / passRate).rounded(.up)
+            beam = min(max(beam, widened >= Double(bound) ? bound : Int(widened)), bound)
         }
         let (cur, dist) = descend(q, g, from: ep)
         let epoch = scratch.nextEpoch()

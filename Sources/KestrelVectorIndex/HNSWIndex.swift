@@ -221,7 +221,8 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     }
 
     var view: GraphView {
-        GraphView(
+        let prefetch = PrefetchPlan.graphPrefetch
+        return GraphView(
             vectors: vectors.base, stride: codec.stride,
             links0: links0.base.assumingMemoryBound(to: UInt32.self), row0: 1 + maxM0,
             upper: upper.base.assumingMemoryBound(to: UInt32.self), rowU: 1 + maxM,
@@ -230,7 +231,8 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
             states: states.base.assumingMemoryBound(to: UInt8.self),
             keys: keys.base.assumingMemoryBound(to: UInt64.self),
             locks: NodeLocks(bytes: lockBytes.base.assumingMemoryBound(to: UnsafeAtomic<UInt8>.Storage.self)),
-            scorer: scorer, maxM: maxM, maxM0: maxM0, keepPruned: parameters.keepPrunedConnections)
+            scorer: scorer, maxM: maxM, maxM0: maxM0, keepPruned: parameters.keepPrunedConnections,
+            prefetchAhead: prefetch.ahead, prefetchLines: min(prefetch.maxLines, (codec.stride + 63) >> 6))
     }
 
     /// The level of node `id`: a pure function of the seed and the id, distributed as
@@ -261,6 +263,9 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     func growLocked(nodes: Int, upperRows: Int) throws(KestrelError) {
         guard nodes < Int(UInt32.max) - 1 else { throw .capacityExceeded(limit: Int(UInt32.max) - 2, requested: nodes) }
         if nodes > capacity {
+            // All per-node arrays together must fit, checked before any of them is reallocated.
+            let fullBytes = parameters.keepFullPrecision ? dimension * 4 : 0
+            _ = try SizeCheck.bytes(nodes, codec.stride + fullBytes + (1 + maxM0) * 4 + 15)
             let n = nodeCount
             func regrow(_ r: MemoryRegion, _ elem: Int) throws(KestrelError) -> MemoryRegion {
                 try MemoryRegion(copying: r.base, byteCount: n * elem, capacityBytes: nodes * elem)

@@ -19,7 +19,7 @@ final class MemoryRegion: @unchecked Sendable {
     private let mapping: MappedFile?
 
     /// Zeroed, 64-byte aligned heap memory of `byteCount` bytes (at least one cache line).
-    /// - Throws: `KestrelError.capacityExceeded` when the allocation fails.
+    /// - Throws: `KestrelError.capacityExceeded` past physical memory or when the allocation fails.
     init(zeroedBytes byteCount: Int) throws(KestrelError) {
         // Large arrays (vectors, links) are read at random by the graph walk: on Linux they are
         // 2 MiB aligned and advised for transparent huge pages, which removes most TLB misses.
@@ -27,8 +27,10 @@ final class MemoryRegion: @unchecked Sendable {
         let align = huge ? 2 << 20 : 64
         let size = max(64, (byteCount + align - 1) & ~(align - 1))
         var p: UnsafeMutableRawPointer?
-        if byteCount < 0 || byteCount > (1 << 46) || posix_memalign(&p, align, size) != 0 || p == nil {
-            throw .capacityExceeded(limit: 1 << 46, requested: byteCount)
+        // Beyond physical memory the memset below would only end in the OOM killer (overcommit).
+        let limit = SizeCheck.physicalMemory
+        if byteCount < 0 || byteCount > limit || posix_memalign(&p, align, size) != 0 || p == nil {
+            throw .capacityExceeded(limit: limit, requested: byteCount)
         }
         #if os(Linux)
         if huge { _ = madvise(p!, size, MADV_HUGEPAGE) }

@@ -2,10 +2,11 @@ import Atomics
 import Foundation
 
 /// Explicit-thread-count parallelism: no hidden pool, no thread started at import.
-enum Parallel {
+package enum Parallel {
     /// Runs `body(t)` for t in 0..<threads, t = 0 on the calling thread and the others on new
     /// threads, and returns when all have finished.
-    static func run(threads: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    static func run(threads requested: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        let threads = Swift.min(requested, maxThreads)
         if threads <= 1 {
             body(0)
             return
@@ -24,10 +25,15 @@ enum Parallel {
         group.wait()
     }
 
+    /// Most threads one call starts, whatever the caller asks: each costs a 4 MiB stack (and a
+    /// search scratch), so a thread count of millions would exhaust memory; past a few per
+    /// core more threads only add contention.
+    package static let maxThreads = max(64, 4 * defaultThreadCount)
+
     /// Calls `body(i)` for every i in 0..<count on `threads` threads that claim chunks of
     /// `chunk` indices from a shared counter (dynamic load balancing).
     static func forEach(count: Int, threads: Int, chunk: Int = 1, _ body: @escaping @Sendable (Int, Int) -> Void) {
-        let workers = max(1, min(threads, count))
+        let workers = max(1, min(threads, count, maxThreads))
         if workers == 1 {
             for i in 0..<count { body(i, 0) }
             return

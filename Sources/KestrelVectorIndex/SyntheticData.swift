@@ -16,10 +16,12 @@ public struct SyntheticClusters: Sendable {
     let cumulative: [Double]
 
     /// Creates the mixture.
-    /// - Throws: `invalidArgument` for non-positive sizes or spread.
+    /// - Throws: `invalidArgument` for non-positive sizes or spread; `capacityExceeded` when the
+    ///   centres (`clusters × dimension` floats) would not fit in physical memory.
     public init(dimension: Int, clusters: Int = 64, spread: Float = 0.6, seed: UInt64 = 7) throws(KestrelError) {
         guard dimension > 0, clusters > 0 else { throw .invalidArgument(name: "dimension/clusters", reason: "must be positive") }
         guard spread > 0, spread.isFinite else { throw .invalidArgument(name: "spread", reason: "must be positive") }
+        _ = try SizeCheck.bytes(clusters, dimension, 4)
         self.dimension = dimension
         self.spread = spread
         var rng = SplitMix(seed: seed)
@@ -34,8 +36,11 @@ public struct SyntheticClusters: Sendable {
         cumulative = w
     }
 
-    /// `count` row-major vectors drawn with `seed` (different seeds give independent samples).
-    public func sample(count: Int, seed: UInt64) -> [Float] {
+    /// `count` row-major vectors drawn with `seed` (different seeds give independent samples;
+    /// a negative count gives none).
+    /// - Throws: `capacityExceeded` when `count × dimension` floats would not fit in physical memory.
+    public func sample(count: Int, seed: UInt64) throws(KestrelError) -> [Float] {
+        _ = try SizeCheck.bytes(max(0, count), dimension, 4)
         var rng = SplitMix(seed: seed ^ 0xA5A5_5A5A_F00D_CAFE)
         var out = [Float](repeating: 0, count: max(0, count) * dimension)
         let k = cumulative.count

@@ -101,4 +101,148 @@ import _KestrelTestSupport
         #expect(try run(["ann-bench", "--base", url.path, "--queries", url.path] + extra).status != 0)
         #expect(try run(["ann-bench", "--base", dir.appendingPathComponent("missing.fvecs").path, "--queries", url.path]).status != 0)
     }
+
+    // MARK: Inputs that would make the numbers wrong (issue 15 §2–3)
+
+    /// Runs and returns the exit status, stdout lines and stderr text.
+    func runCapturing(_ args: [String]) throws -> (status: Int32, lines: [String], stderr: String) {
+        let p = Process()
+        p.executableURL = try kestrel()
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init),
+                String(decoding: errData, as: UTF8.self))
+    }
+
+    /// A temporary directory with 200 random 6-d base vectors (varying norms, so l2 and cosine
+    /// neighbours differ) and 12 queries.
+    struct Files {
+        let dir: URL, base: URL, queries: URL
+        let n = 200, nq = 12, dim = 6
+        let baseValues: [Float], queryValues: [Float]
+        init() throws {
+            dir = FileManager.default.temporaryDirectory.appendingPathComponent("annbench-flags-\(UUID())")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            var rng = SplitMix64(seed: 15)
+            baseValues = (0..<(n * dim)).map { i in rng.nextSignedUnit() * Float(1 + (i / 6) % 7) }
+            queryValues = (0..<(nq * dim)).map { _ in rng.nextSignedUnit() }
+            base = dir.appendingPathComponent("base.fvecs")
+            queries = dir.appendingPathComponent("q.fvecs")
+            try Dataset.write(DatasetMatrix(rows: n, dimension: dim, values: baseValues), to: base)
+            try Dataset.write(DatasetMatrix(rows: nq, dimension: dim, values: queryValues), to: queries)
+        }
+        func remove() { try? FileManager.default.removeItem(at: dir) }
+        var args: [String] { ["ann-bench", "--base", base.path, "--queries", queries.path, "--threads", "1",
+                              "--latency-queries", "0", "--M", "8", "--ef-construction", "40"] }
+    }
+
+    /// Each refused request exits non-zero and names the flag at fault on stderr.
+    @Test(arguments: [
+        (["--repeat", "0"], "--repeat"),
+        (["--mapped"], "--mapped"),
+        (["--map-full"], "--map-full"),
+        (["--latency-queries", "-1"], "--latency-queries"),
+        (["--k", "100000000"], "--k"),
+        (["--k", "201"], "--k"),
+        (["--threads", "100000000"], "--threads"),
+        (["--build-threads", "100000000"], "--build-threads"),
+    ])
+    func meaninglessFlagsAreErrorsNamingTheFlag(_ extra: [String], _ flag: String) throws {
+        let f = try Files()
+        defer { f.remove() }
+        let r = try runCapturing(f.args + extra)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(flag), "stderr: \(r.stderr)")
+        #expect(!r.lines.contains { $0.contains("search") || $0.contains("recall") })
+    }
+
+    @Test(arguments: [
+        (["--curve", "1000000000000"], "--curve"),
+        (["--curve", "1000", "--curve-dim", "1000000000000000"], "--curve-dim"),
+        (["--curve", "1000", "--curve-queries", "4611686018427387904"], "--curve-queries"),
+        (["--curve", "100", "--k", "101"], "--k"),
+        (["--curve", "1000", "--repeat", "0"], "--repeat"),
+        (["--curve", "1000", "--mapped"], "--mapped"),
+    ])
+    func curveSizesPastMemoryAreRefusedUpFront(_ args: [String], _ flag: String) throws {
+        let r = try runCapturing(["ann-bench"] + args)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(flag), "stderr: \(r.stderr)")
+        #expect(r.lines.count <= 2)  // at most the table header, no curve line
+    }
+
+    @Test func emptyBaseOrQueriesAreErrors() throws {
+        let f = try Files()
+        defer { f.remove() }
+        let empty = f.dir.appendingPathComponent("empty.npy")
+        try Dataset.write(DatasetMatrix<Float>(rows: 0, dimension: f.dim, values: []), to: empty)
+        let b = try runCapturing(["ann-bench", "--base", empty.path, "--queries", f.queries.path])
+        #expect(b.status != 0 && b.stderr.contains("--base"), "stderr: \(b.stderr)")
+        let q = try runCapturing(["ann-bench", "--base", f.base.path, "--queries", empty.path])
+        #expect(q.status != 0 && q.stderr.contains("--queries"), "stderr: \(q.stderr)")
+    }
+
+    @Test func groundTruthIsRangeAndWidthChecked() throws {
+        let f = try Files()
+        defer { f.remove() }
+        let gt = f.dir.appendingPathComponent("gt.ivecs")
+        func write(_ k: Int, _ value: (Int, Int) -> Int32) throws {
+            try Dataset.write(DatasetMatrix(rows: f.nq, dimension: k, values: (0..<(f.nq * k)).map { value($0 / k, $0 % k) }), to: gt)
+        }
+        // A valid one is accepted (and recall is computed against it).
+        try write(10, { q, j in Int32((q * 7 + j) % f.n) })
+        #expect(try runCapturing(f.args + ["--ground-truth", gt.path, "--ef", "16", "--json"]).status == 0)
+        for bad: Int32 in [Int32(f.n), -1, Int32.max] {
+            try write(10, { q, j in q == 3 && j == 9 ? bad : Int32(j) })
+            let r = try runCapturing(f.args + ["--ground-truth", gt.path])
+            #expect(r.status != 0 && r.stderr.contains("--ground-truth") && r.stderr.contains("\(bad)"), "stderr: \(r.stderr)")
+        }
+        // Fewer columns than k.
+        try write(5, { _, j in Int32(j) })
+        let r = try runCapturing(f.args + ["--ground-truth", gt.path, "--k", "10"])
+        #expect(r.status != 0 && r.stderr.contains("--ground-truth") && r.stderr.contains("--k"), "stderr: \(r.stderr)")
+    }
+
+    /// ef values past 2³¹ print whole (they used to be truncated to 32 bits in the table).
+    @Test func hugeEfPrintsWhole() throws {
+        let f = try Files()
+        defer { f.remove() }
+        let r = try runCapturing(f.args + ["--ef", "3000000000"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.lines.contains { $0.hasPrefix("3000000000 ") })
+        let j = try runCapturing(f.args + ["--ef", "3000000000", "--json"])
+        #expect(j.lines.contains { $0.contains("\"ef\":3000000000") })
+    }
+
+    /// A loaded index keeps its metric: the exact truth uses it (recall at full ef is 1, not the
+    /// recall of cosine results against l2 truth), and a contradicting --metric/--storage/--M,
+    /// or a build-only flag, is refused naming the flag.
+    @Test func loadIndexTakesTheIndexMetricAndRefusesContradictions() throws {
+        let f = try Files()
+        defer { f.remove() }
+        let saved = f.dir.appendingPathComponent("cos.hnsw")
+        let build = try runCapturing(f.args + ["--metric", "cos", "--save-index", saved.path, "--ef", "200", "--json"])
+        #expect(build.status == 0, "stderr: \(build.stderr)")
+        let load = try runCapturing(["ann-bench", "--base", f.base.path, "--queries", f.queries.path, "--threads", "1",
+                                     "--latency-queries", "0", "--load-index", saved.path, "--ef", "200", "--json"])
+        #expect(load.status == 0, "stderr: \(load.stderr)")
+        let search = try #require(load.lines.first { $0.contains("\"event\":\"search\"") })
+        #expect(search.contains("\"recall\":1.0"), "\(search)")
+        for (extra, flag) in [(["--metric", "l2"], "--metric"), (["--storage", "f16"], "--storage"), (["--M", "12"], "--M"),
+                              (["--ef-construction", "40"], "--ef-construction"), (["--keep-pruned"], "--keep-pruned"),
+                              (["--rerank"], "--rerank"), (["--mapped", "--map-full"], "--map-full")] {
+            let r = try runCapturing(["ann-bench", "--base", f.base.path, "--queries", f.queries.path,
+                                      "--load-index", saved.path] + extra)
+            #expect(r.status != 0 && r.stderr.contains(flag), "\(extra): \(r.stderr)")
+        }
+        // Naming the index's own metric (any spelling) is fine.
+        #expect(try runCapturing(["ann-bench", "--base", f.base.path, "--queries", f.queries.path, "--threads", "1",
+                                  "--load-index", saved.path, "--metric", "cosine", "--M", "8"]).status == 0)
+    }
 }

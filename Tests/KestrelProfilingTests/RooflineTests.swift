@@ -73,6 +73,15 @@ struct RooflineTests {
         let bw = try RooflineProbe.measureTriadBandwidth(elements: 1 << 14, repetitions: 2, threads: 2)
         #expect(bw > 0)
         #expect(throws: ProfilingError.self) { try RooflineProbe.measureTriadBandwidth(elements: 10) }
+        // Sizes past memory or overflowing the byte count are refused before allocating.
+        for elements in [Int.max, Int.max / 24 + 1, 1 << 50] {
+            let e = #expect(throws: ProfilingError.self) { try RooflineProbe.measureTriadBandwidth(elements: elements) }
+            if case .invalidArgument(let name, _) = e { #expect(name == "elements") } else { Issue.record("\(String(describing: e))") }
+        }
+        let t = #expect(throws: ProfilingError.self) { try RooflineProbe.measureTriadBandwidth(elements: 1024, threads: Int.max) }
+        if case .invalidArgument(let name, _) = t { #expect(name == "threads") } else { Issue.record("\(String(describing: t))") }
+        let f = #expect(throws: ProfilingError.self) { try RooflineProbe.measurePeakFlops(threads: Int.max) }
+        if case .invalidArgument(let name, _) = f { #expect(name == "threads") } else { Issue.record("\(String(describing: f))") }
         #expect(throws: ProfilingError.self) { try RooflineProbe.measurePeakFlops(threads: 0) }
         #expect(RooflineProbe.defaultCacheFile.path.hasSuffix("kestrel/roofline.json"))
         let custom = PeakFlopsKernel(name: "custom") { Double($0) * 2 }

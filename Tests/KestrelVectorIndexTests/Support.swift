@@ -61,5 +61,5 @@ final class TempDir {
 /// Clustered test data (deterministic).
 func clustered(_ n: Int, dim: Int, seed: UInt64, clusters: Int = 16) -> [Float] {
     let mix = try! SyntheticClusters(dimension: dim, clusters: clusters, seed: 99)
-    return mix.sample(count: n, seed: seed)
+    return try! mix.sample(count: n, seed: seed)
 }

@@ -1,5 +1,6 @@
 import CKestrelKernels
 import Kestrel
+import KestrelTensor
 
 /// A distance a kernel computes.
 enum BenchOp: String, CaseIterable, Sendable {
@@ -59,8 +60,9 @@ struct KernelBenchSpec: Sendable, Equatable {
     ///   - supported: the tiers this machine runs (a parameter so tests can pretend).
     ///   - active: what `auto` resolves to.
     /// - Throws: `KestrelError.invalidArgument` for an unknown op, dtype or ISA name, an op the
-    ///   dtype does not define, a non-positive or misaligned size, or a buffer above ``maxBytes``;
-    ///   `KestrelError.unsupported` for a known ISA level this machine cannot run.
+    ///   dtype does not define, a non-positive or misaligned size; `KestrelError.capacityExceeded`
+    ///   for a buffer above ``maxBytes`` or physical memory (`requested: Int.max` when the size
+    ///   overflows); `KestrelError.unsupported` for a known ISA level this machine cannot run.
     static func validate(
         op: String, dtype: String, dim: Int, count: Int, isa: String,
         supported: [ISALevel] = ISALevel.supported, active: ISALevel = ISALevel.active
@@ -82,7 +84,8 @@ struct KernelBenchSpec: Sendable, Equatable {
     }
 
     /// Checks `dim` and `count` for `dtype`.
-    /// - Throws: `KestrelError.invalidArgument` when either is out of range.
+    /// - Throws: `KestrelError.invalidArgument` when either is out of range,
+    ///   `KestrelError.capacityExceeded` when the buffer would be too large (see ``validate``).
     static func checkSizes(dtype t: BenchDType, dim: Int, count: Int) throws(KestrelError) {
         guard dim >= 1 else { throw .invalidArgument(name: "dim", reason: "must be at least 1 (got \(dim))") }
         guard count >= 1 else { throw .invalidArgument(name: "count", reason: "must be at least 1 (got \(count))") }
@@ -93,11 +96,16 @@ struct KernelBenchSpec: Sendable, Equatable {
             throw .invalidArgument(
                 name: "dim", reason: "i8 one-to-many kernels take dim <= \(KESTREL_I8_MANY_MAX_DIM) (got \(dim))")
         }
-        let (bytes, overflow) = t.bytes(dim: dim).multipliedReportingOverflow(by: count)
-        guard !overflow, bytes <= maxBytes else {
-            throw .invalidArgument(
-                name: "count", reason: "\(count) vectors of dim \(dim) exceed the \(maxBytes >> 30) GiB benchmark limit")
-        }
+        // Row bytes and their product with count both come from the caller: checked, since
+        // dim × 4 alone overflows for dim ≥ 2⁶¹.
+        let perUnit = t == .b1 ? 1 : t.bytes(dim: 1)
+        _ = try SizeCheck.product(t == .b1 ? dim / 8 : dim, perUnit, count, limit: Swift.min(maxBytes, SizeCheck.physicalMemory))
+    }
+
+    /// The command-line text of a validation error: a size error names the flags it comes from.
+    static func flagMessage(_ e: KestrelError) -> String {
+        if case .capacityExceeded = e { return "--dim × --count: \(e.description)" }
+        return e.description
     }
 
     /// Resolves a tier name (or `auto`) against what this machine runs.

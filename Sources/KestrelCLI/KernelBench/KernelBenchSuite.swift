@@ -120,6 +120,7 @@ struct KernelBenchSuite {
                 ("kind", .string("machine")), ("cpu", .string(ISALevel.cpuName)),
                 ("tiers", .string(levels.map(\.rawValue).joined(separator: " "))),
                 ("active_cpus", .int(MachineLoad.activeProcessors)),
+                ("prefetch", .string(PrefetchPlan.current.summary)),
                 ("loadavg_1m", load.map { .double($0) } ?? .null),
             ]).text)
         } else {
@@ -127,6 +128,7 @@ struct KernelBenchSuite {
             emit("cpu: \(ISALevel.cpuName) (\(MachineLoad.activeProcessors) active); "
                 + "tiers: \(levels.map(\.rawValue).joined(separator: " "))"
                 + (load.map { "; load average before the run: \(Format.fixed($0, 2))" } ?? ""))
+            emit("prefetch: \(PrefetchPlan.current.summary)")
             emit("timing: median of >= \(policy.repetitions) samples, >= \(policy.minSeconds) s per kernel; "
                 + "single thread; speedup = scalar time / tier time")
             emit("")

@@ -109,7 +109,7 @@ let package = Package(
         // @testable import of the executable target (SwiftPM supports it on Linux and macOS).
         .testTarget(
             name: "KestrelCLITests",
-            dependencies: ["KestrelCLI", "KestrelBenchmarkKit", "CKestrelKernels", "KestrelTensor", "KestrelVectorIndex"]
+            dependencies: ["KestrelCLI", "KestrelBenchmarkKit", "CKestrelKernels", "KestrelTensor", "KestrelVectorIndex", "_KestrelTestSupport"]
         ),
         .testTarget(
             name: "KestrelTensorTests",

@@ -2,6 +2,7 @@ import Foundation
 import KestrelTensor
 import KestrelVectorIndex
 import Testing
+import _KestrelTestSupport
 
 /// `kestrel ann-bench` is a peer-benchmark contract: outside harnesses parse its JSON lines and
 /// read its ids files. These tests run the built executable on small files and check the output

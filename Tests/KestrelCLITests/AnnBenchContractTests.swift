@@ -219,8 +219,8 @@ import _KestrelTestSupport
         #expect(j.lines.contains { $0.contains("\"ef\":3000000000") })
     }
 
-    /// A loaded index keeps its metric: the exact truth uses it (recall at full ef is 1, not the
-    /// recall of cosine results against l2 truth), and a contradicting --metric/--storage/--M,
+    /// A loaded index keeps its metric: the exact truth uses it (recall at a large ef is near 1,
+    /// not the about 0.19 of cosine results against l2 truth), and a contradicting --metric/--storage/--M,
     /// or a build-only flag, is refused naming the flag.
     @Test func loadIndexTakesTheIndexMetricAndRefusesContradictions() throws {
         let f = try Files()
@@ -232,7 +232,10 @@ import _KestrelTestSupport
                                      "--latency-queries", "0", "--load-index", saved.path, "--ef", "200", "--json"])
         #expect(load.status == 0, "stderr: \(load.stderr)")
         let search = try #require(load.lines.first { $0.contains("\"event\":\"search\"") })
-        #expect(search.contains("\"recall\":1.0"), "\(search)")
+        // HNSW is approximate, so not exactly 1, but the wrong (l2) truth gives about 0.19.
+        let recall = try #require(search.split(separator: ",").first { $0.hasPrefix("\"recall\":") }
+            .flatMap { Double($0.dropFirst("\"recall\":".count)) })
+        #expect(recall >= 0.95, "\(search)")
         for (extra, flag) in [(["--metric", "l2"], "--metric"), (["--storage", "f16"], "--storage"), (["--M", "12"], "--M"),
                               (["--ef-construction", "40"], "--ef-construction"), (["--keep-pruned"], "--keep-pruned"),
                               (["--rerank"], "--rerank"), (["--mapped", "--map-full"], "--map-full")] {

@@ -35,8 +35,8 @@ struct AnnBenchCommand: ParsableCommand {
     var ef: String?
     @Option(help: "Comma-separated search thread counts.")
     var threads: String = "1,2"
-    @Option(name: .customLong("build-threads"), help: "Threads used to build.")
-    var buildThreads: Int = 2
+    @Option(name: .customLong("build-threads"), help: "Threads used to build (default 2).")
+    var buildThreadsOption: Int?
     @Option(name: .customLong("latency-queries"), help: "At 1 thread, also time this many queries one call at a time.")
     var latencyQueries: Int = 1000
     @Option(help: "Vector storage: f32, f16, bf16, int8 or binary (default f32; with --load-index only the index's own).")
@@ -57,8 +57,9 @@ struct AnnBenchCommand: ParsableCommand {
     var loadIndex: String?
     @Flag(name: .customLong("mapped"), help: "With --load-index, memory-map the file read-only instead of copying it.")
     var mapped = false
-    @Flag(inversion: .prefixedNo, help: "After building, renumber nodes breadth-first (HNSWIndex.optimizeLayout; counted in build_s).")
-    var reorder = true
+    @Flag(name: .customLong("reorder"), inversion: .prefixedNo,
+          help: "After building, renumber nodes breadth-first (HNSWIndex.optimizeLayout; counted in build_s; default on).")
+    var reorderOption: Bool?
     @Flag(name: .customLong("map-full"), help: "With --load-index (not --mapped): leave the kept f32 re-ranking vectors in the file, mapped read-only.")
     var mapFull = false
     @Option(name: .customLong("rerank-depth"), help: "With --rerank: re-score only the best max(k, R) candidates exactly (0 = all ef).")
@@ -208,4 +209,11 @@ struct AnnBenchCommand: ParsableCommand {
         guard !v.isEmpty, v.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw ValidationError("\(name) must be a comma-separated list of positive integers") }
         return v.map { $0! }
     }
+}
+
+extension AnnBenchCommand {
+    /// Threads used to build: `--build-threads`, else 2 (nil tells `--load-index` it was not given).
+    var buildThreads: Int { buildThreadsOption ?? 2 }
+    /// Whether a built index is renumbered: `--reorder`/`--no-reorder`, else on.
+    var reorder: Bool { reorderOption ?? true }
 }

@@ -31,6 +31,10 @@ extension AnnBenchCommand {
             if mapped && mapFull { throw ValidationError("--map-full applies only without --mapped (--mapped already maps everything)") }
             if efConstruction != nil { throw ValidationError("--ef-construction has no effect with --load-index (the index is already built)") }
             if keepPruned { throw ValidationError("--keep-pruned has no effect with --load-index (the index is already built)") }
+            if buildThreadsOption != nil { throw ValidationError("--build-threads has no effect with --load-index (the index is already built)") }
+            if let r = reorderOption {
+                throw ValidationError("--\(r ? "" : "no-")reorder has no effect with --load-index (the index is already built)")
+            }
         }
     }
 

@@ -238,7 +238,9 @@ import _KestrelTestSupport
         #expect(recall >= 0.95, "\(search)")
         for (extra, flag) in [(["--metric", "l2"], "--metric"), (["--storage", "f16"], "--storage"), (["--M", "12"], "--M"),
                               (["--ef-construction", "40"], "--ef-construction"), (["--keep-pruned"], "--keep-pruned"),
-                              (["--rerank"], "--rerank"), (["--mapped", "--map-full"], "--map-full")] {
+                              (["--rerank"], "--rerank"), (["--mapped", "--map-full"], "--map-full"),
+                              (["--build-threads", "1"], "--build-threads"), (["--no-reorder"], "--no-reorder"),
+                              (["--reorder"], "--reorder")] {
             let r = try runCapturing(["ann-bench", "--base", f.base.path, "--queries", f.queries.path,
                                       "--load-index", saved.path] + extra)
             #expect(r.status != 0 && r.stderr.contains(flag), "\(extra): \(r.stderr)")

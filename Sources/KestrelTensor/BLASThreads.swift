@@ -3,7 +3,6 @@ import Accelerate
 #else
 import CKestrelBLAS
 #endif
-import Synchronization
 
 /// Control of the BLAS library's own worker threads: the one place in Kestrel that reads or
 /// changes them.
@@ -21,7 +20,13 @@ import Synchronization
 /// regions (from any number of threads) leave the count as it was before the first one began.
 public enum BLASThreads {
     /// Nesting depth of single-threaded regions, and the count the last region to leave restores.
-    private static let region = Mutex<(depth: Int, saved: Int)>((0, 1))
+    private static let regionLock = PlainLock()
+    // Guarded by regionLock (a pthread mutex, which ThreadSanitizer sees; see PlainLock).
+    nonisolated(unsafe) private static var regionState: (depth: Int, saved: Int) = (0, 1)
+
+    private static func withRegion<R>(_ body: (inout (depth: Int, saved: Int)) -> R) -> R {
+        regionLock.withLock { body(&regionState) }
+    }
 
     /// The number of threads BLAS calls may use right now (1 inside a single-threaded region).
     public static var count: Int {
@@ -36,7 +41,7 @@ public enum BLASThreads {
     /// else the value the last region to leave will restore. Tests compare it before and after
     /// concurrent work that other tests' regions may overlap.
     package static var countOutsideRegions: Int {
-        region.withLock { r in r.depth > 0 ? r.saved : count }
+        withRegion { r in r.depth > 0 ? r.saved : count }
     }
 
     /// Sets the number of threads BLAS calls may use (OpenBLAS caps it at its build limit).
@@ -48,7 +53,7 @@ public enum BLASThreads {
         guard n >= 1 && n <= 4096 else {
             throw .invalidArgument(name: "n", reason: "BLAS thread count must be in 1...4096, got \(n)")
         }
-        region.withLock { r in
+        withRegion { r in
             if r.depth > 0 {
                 r.saved = n
             } else {
@@ -71,7 +76,7 @@ public enum BLASThreads {
     }
 
     private static func enter() {
-        region.withLock { r in
+        withRegion { r in
             if r.depth == 0 {
                 r.saved = count
                 if r.saved != 1 { apply(1) }
@@ -81,7 +86,7 @@ public enum BLASThreads {
     }
 
     private static func leave() {
-        region.withLock { r in
+        withRegion { r in
             r.depth -= 1
             if r.depth == 0 && r.saved != 1 { apply(r.saved) }
         }

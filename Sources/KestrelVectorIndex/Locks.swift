@@ -1,4 +1,5 @@
 import Atomics
+import KestrelTensor  // PlainLock
 
 #if canImport(Glibc)
 import Glibc
@@ -74,30 +75,6 @@ final class SharedExclusive<State>: @unchecked Sendable {
     /// Runs `body` on the state with the lock held exclusively (no reader or writer beside it).
     @inline(__always) func withExclusive<R, E: Error>(_ body: (inout State) throws(E) -> R) throws(E) -> R {
         try lock.withExclusive { () throws(E) -> R in try body(&state.pointee) }
-    }
-}
-
-/// A plain mutex (pthread_mutex) for short critical sections: key map, id allocation, entry point.
-final class PlainLock: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-
-    init() {
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    @inline(__always) func lock() { pthread_mutex_lock(mutex) }
-    @inline(__always) func unlock() { pthread_mutex_unlock(mutex) }
-
-    @inline(__always) func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
     }
 }
 

@@ -31,8 +31,8 @@ import _KestrelTestSupport
         let wantProduct = try ReferenceBackend().matmul(a, b).scalars()
 
         let iterations = 6
-        let failures = Mutex<[String]>([])
-        let countsInsideRegions = Mutex<Set<Int>>([])
+        let failures = Locked<[String]>([])
+        let countsInsideRegions = Locked<Set<Int>>([])
         let group = DispatchGroup()
         for role in 0..<6 {
             group.enter()

@@ -142,7 +142,8 @@ extension HNSWIndex {
         let codeBytes = a.codec.stride
         parallelForEach(n, threads: threads, chunk: 1) { [self] i, _ in
             let scratch = pool.take(nodes: cap, bytes: codeBytes)
-            _ = scratch.begin(nodes: cap, bytes: codeBytes, words: 4 * (maxM0 + 1))
+            let level = Int(g.levels[first + i])
+            _ = scratch.begin(nodes: cap, bytes: codeBytes, words: 4 * (maxM0 + 1) + level * (maxM + 1))
             link(UInt32(first + i), g, scratch)
             pool.give(scratch)
         }
@@ -177,10 +178,18 @@ extension HNSWIndex {
             g.greedy(q, cur: &cur, dist: &dist, level: l)
             l -= 1
         }
-        let selected = scratch.words
+        // The node's own lists are written on every level before any neighbour links back to it,
+        // and level 0 is linked back first: a search (or another insert) that reaches the node on
+        // an upper layer and descends from it must find its level-0 list already filled; reached
+        // too early it has no neighbours and the search returns one result (issue 15, CI flake).
+        // Lists chosen on levels > 0 wait in scratch words past those of searchLayer and link().
         let work = scratch.words + (maxM0 + 1)
-        l = min(level, top)
+        let pending = scratch.words + 4 * (maxM0 + 1)
+        let linkedTop = min(level, top)
+        l = linkedTop
         while l >= 0 {
+            let selected = l == 0 ? scratch.words : pending + (l - 1) * (maxM + 1) + 1
+            if l > 0 { pending[(l - 1) * (maxM + 1)] = 0 }
             let epoch = scratch.nextEpoch()
             g.searchLayer(q, entry: cur, entryDist: dist, ef: parameters.efConstruction, level: l,
                           scratch: scratch, epoch: epoch, accept: AcceptAll())
@@ -198,8 +207,10 @@ extension HNSWIndex {
                 g.locks.lock(id)
                 g.writeLinks(id, l, selected, m)
                 g.locks.unlock(id)
-                for s in 0..<m {
-                    g.connect(selected[s], to: id, level: l, scratch: scratch, work: work)
+                if l > 0 {
+                    pending[(l - 1) * (maxM + 1)] = UInt32(m)
+                } else {
+                    for s in 0..<m { g.connect(selected[s], to: id, level: 0, scratch: scratch, work: work) }
                 }
                 cur = packedID(sorted[0])
                 dist = packedDistance(sorted[0])
@@ -207,6 +218,11 @@ extension HNSWIndex {
             res.clear()
             scratch.results = res
             l -= 1
+        }
+        // Upper levels, lowest first, once level 0 is linked.
+        for ul in stride(from: 1, through: linkedTop, by: 1) {
+            let row = pending + (ul - 1) * (maxM + 1)
+            for s in 0..<Int(row[0]) { g.connect(row[1 + s], to: id, level: ul, scratch: scratch, work: work) }
         }
         if holdsEntryLock {
             if level > Int(entry.load(ordering: .acquiring) >> 32) {

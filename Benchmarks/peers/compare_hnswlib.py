@@ -57,8 +57,9 @@ def main():
     work = a.work or tempfile.mkdtemp(prefix="kestrel-vs-hnswlib-")
     os.makedirs(work, exist_ok=True)
     common = ["--base", a.base, "--queries", a.queries, "--ground-truth", a.ground_truth, "--k", str(a.k),
-              "--metric", "l2", "--M", str(a.M), "--ef-construction", str(a.ef_construction), "--threads", "1",
-              "--latency-queries", "0", "--repeat", str(a.repeat)]
+              "--metric", "l2", "--threads", "1", "--latency-queries", "0", "--repeat", str(a.repeat)]
+    # Build parameters only where an index is built: `kestrel ann-bench` refuses them with --load-index.
+    build = ["--M", str(a.M), "--ef-construction", str(a.ef_construction)]
     kestrel = [a.kestrel, "ann-bench", "--json"] + common
     hnsw = [sys.executable, os.path.join(HERE, "hnswlib_peer.py")] + common
     raw = []
@@ -67,8 +68,8 @@ def main():
     builds = {}
     for i, bt in enumerate(int(x) for x in a.build_threads.split(",")):
         kidx, hidx = os.path.join(work, f"kestrel_bt{bt}.kvx"), os.path.join(work, f"hnswlib_bt{bt}.bin")
-        order = [("kestrel", kestrel + ["--ef", a.ef, "--build-threads", str(bt), "--save-index", kidx]),
-                 ("hnswlib", hnsw + ["--ef", a.ef, "--build-threads", str(bt), "--save-index", hidx])]
+        order = [("kestrel", kestrel + build + ["--ef", a.ef, "--build-threads", str(bt), "--save-index", kidx]),
+                 ("hnswlib", hnsw + build + ["--ef", a.ef, "--build-threads", str(bt), "--save-index", hidx])]
         for name, cmd in (order if i % 2 == 0 else order[::-1]):
             lines = run_lines(cmd)
             raw += [dict(l, lib=name, phase="build") for l in lines]

@@ -1,5 +1,10 @@
 /* Reference ggml block quantizers: these decide the bits (fixture README, "Conventions"). */
+/* clang honours the STDC pragma; GCC (the aarch64 cross-check) rejects it and needs its own. */
+#if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 #include "include/kestrel_quant.h"
 #include "internal/kestrel_internal.h"
 #include <math.h>

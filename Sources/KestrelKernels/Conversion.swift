@@ -58,7 +58,8 @@ public enum Conversion {
     static func convert<S: Collection, D: BitwiseCopyable, CS, CD>(
         _ source: S, _ kernel: (UnsafePointer<CS>?, UnsafeMutablePointer<CD>?, Int) -> Void
     ) -> [D] where S.Element: BitwiseCopyable {
-        precondition(MemoryLayout<S.Element>.stride == MemoryLayout<CS>.stride && MemoryLayout<D>.stride == MemoryLayout<CD>.stride)
+        // Internal callers pair element types with the C kernel's; a mismatch is a Kestrel bug.
+        assert(MemoryLayout<S.Element>.stride == MemoryLayout<CS>.stride && MemoryLayout<D>.stride == MemoryLayout<CD>.stride)
         return withContiguousBuffer(source) { s in
             [D](unsafeUninitializedCapacity: s.count) { d, initialized in
                 kernel(UnsafeRawPointer(s.baseAddress)?.assumingMemoryBound(to: CS.self),

@@ -337,7 +337,15 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
                 try BLAS.sgemm(transposeA: false, transposeB: true, m: qn, n: n, k: d, alpha: 1, a: q + q0 * d, lda: d,
                                b: xb + start * strideF, ldb: strideF, beta: 0, c: scores, ldc: n)
             } catch {
-                preconditionFailure("GEMM sizes are checked by gemmSizesFit: \(error)")
+                // Unreachable while gemmSizesFit holds; if BLAS still refuses, answer the tile with
+                // the exact per-query scan rather than trap or return partial scores.
+                assertionFailure("GEMM sizes are checked by gemmSizesFit: \(error)")
+                for j in 0..<qn {
+                    let scratch = pool.take(nodes: 0, bytes: scratchBytes)
+                    results.buffer[q0 + j] = (try? searchLocked(q + (q0 + j) * d, k: k, filter: filter, scratch: scratch)) ?? []
+                    pool.give(scratch)
+                }
+                return
             }
             for j in 0..<qn {
                 let row = scores + j * n

@@ -52,7 +52,7 @@ let package = Package(
             ],
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
         ),
-        .target(name: "KestrelQuantization", dependencies: ["KestrelTensor"]),
+        .target(name: "KestrelQuantization", dependencies: ["KestrelKernels", "CKestrelKernels", "KestrelTensor"]),
         .target(name: "KestrelAttention", dependencies: ["KestrelTensor", "KestrelQuantization"]),
         .target(
             name: "KestrelVectorIndex",
@@ -115,6 +115,13 @@ let package = Package(
             name: "KestrelTensorTests",
             dependencies: [
                 "KestrelTensor", "CKestrelKernels", "_KestrelTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "KestrelQuantizationTests",
+            dependencies: [
+                "KestrelQuantization", "KestrelKernels", "CKestrelKernels", "KestrelTensor", "_KestrelTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

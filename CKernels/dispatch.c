@@ -130,6 +130,9 @@ static void build_table(kestrel_isa isa) {
     kestrel_register_distance_int(t, isa);
     kestrel_register_convert(t, isa);
     kestrel_register_math(t, isa);
+    kestrel_register_quant_blocks(t, isa);
+
+    kestrel_register_qdot(t, isa);
 }
 
 static void init_once(void) {

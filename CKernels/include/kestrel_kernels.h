@@ -185,6 +185,11 @@ typedef struct kestrel_kernel_table {
     kestrel_scale_f32_fn scale_f32;
     kestrel_binary_f32_fn add_f32, mul_f32;
     kestrel_reduce_f32_fn sum_f32, max_f32, sumsq_f32;
+    /* ggml blocks: quantize / dequantize rows (quant_blocks_*.c; types in kestrel_quant.h) */
+    /* (end of ggml block entries) */
+
+    /* quantized dot products, GEMV, GEMM (qdot_*.c; types in kestrel_quant.h) */
+    /* (end of quantized dot entries) */
 } kestrel_kernel_table;
 
 /** The table of `isa`, or NULL when that tier is not supported here. Valid forever. */

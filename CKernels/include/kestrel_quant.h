@@ -22,16 +22,16 @@ extern "C" {
 #define KESTREL_QK32 32
 #define KESTREL_QK_K 256
 
-typedef struct { uint16_t d; int8_t qs[32]; } kestrel_block_q8_0;                       /* 34 B */
-typedef struct { uint16_t d; uint16_t s; int8_t qs[32]; } kestrel_block_q8_1;           /* 36 B */
-typedef struct { uint16_t d; uint8_t qs[16]; } kestrel_block_q4_0;                      /* 18 B */
-typedef struct { uint16_t d; uint16_t m; uint8_t qs[16]; } kestrel_block_q4_1;          /* 20 B */
-typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } kestrel_block_q5_0;       /* 22 B */
-typedef struct { uint16_t d; uint16_t m; uint8_t qh[4]; uint8_t qs[16]; } kestrel_block_q5_1; /* 24 B */
-typedef struct { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qs[128]; } kestrel_block_q4_K; /* 144 B */
-typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } kestrel_block_q6_K; /* 210 B */
+typedef struct kestrel_block_q8_0 { uint16_t d; int8_t qs[32]; } kestrel_block_q8_0;                       /* 34 B */
+typedef struct kestrel_block_q8_1 { uint16_t d; uint16_t s; int8_t qs[32]; } kestrel_block_q8_1;           /* 36 B */
+typedef struct kestrel_block_q4_0 { uint16_t d; uint8_t qs[16]; } kestrel_block_q4_0;                      /* 18 B */
+typedef struct kestrel_block_q4_1 { uint16_t d; uint16_t m; uint8_t qs[16]; } kestrel_block_q4_1;          /* 20 B */
+typedef struct kestrel_block_q5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } kestrel_block_q5_0;       /* 22 B */
+typedef struct kestrel_block_q5_1 { uint16_t d; uint16_t m; uint8_t qh[4]; uint8_t qs[16]; } kestrel_block_q5_1; /* 24 B */
+typedef struct kestrel_block_q4_K { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qs[128]; } kestrel_block_q4_K; /* 144 B */
+typedef struct kestrel_block_q6_K { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } kestrel_block_q6_K; /* 210 B */
 /* Activation-side super-block (never in model files): float32 scale, codes, sums of 16 codes. */
-typedef struct { float d; int8_t qs[256]; int16_t bsums[16]; } kestrel_block_q8_K;       /* 292 B */
+typedef struct kestrel_block_q8_K { float d; int8_t qs[256]; int16_t bsums[16]; } kestrel_block_q8_K;       /* 292 B */
 
 _Static_assert(sizeof(kestrel_block_q8_0) == 34, "q8_0");
 _Static_assert(sizeof(kestrel_block_q8_1) == 36, "q8_1");

@@ -189,5 +189,10 @@ void kestrel_register_distance_float(kestrel_kernel_table *t, kestrel_isa isa);
 void kestrel_register_distance_int(kestrel_kernel_table *t, kestrel_isa isa);
 void kestrel_register_convert(kestrel_kernel_table *t, kestrel_isa isa);
 void kestrel_register_math(kestrel_kernel_table *t, kestrel_isa isa);
+/* ggml block quantize/dequantize (quant_blocks_scalar.c) */
+void kestrel_register_quant_blocks(kestrel_kernel_table *t, kestrel_isa isa);
+
+/* quantized dot products, GEMV, GEMM (qdot_scalar.c) */
+void kestrel_register_qdot(kestrel_kernel_table *t, kestrel_isa isa);
 
 #endif

@@ -315,4 +315,15 @@ kestrel_status kestrel_cosine_i8_many_neondot(const int8_t *q, const int8_t *bas
                                               size_t stride, float *out);
 #endif /* KESTREL_ARM64 */
 
+/* -------------------------------------------------------------------------------------- */
+/* ggml block quantize / dequantize, every tier (quant_blocks_*.c)                          */
+/* -------------------------------------------------------------------------------------- */
+/* (end of ggml block prototypes) */
+
+
+/* -------------------------------------------------------------------------------------- */
+/* quantized dot products, GEMV, GEMM, every tier (qdot_*.c)                                */
+/* -------------------------------------------------------------------------------------- */
+/* (end of quantized dot prototypes) */
+
 #endif /* KESTREL_TIERS_H */

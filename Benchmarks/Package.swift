@@ -56,6 +56,19 @@ let package = Package(
             path: "Benchmarks/IndexBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // KestrelQuantization: block formats, integer schemes, quantized dot products and GEMV.
+        // One file per part; QuantizationBenchmarks.swift registers them all.
+        .executableTarget(
+            name: "QuantizationBenchmarks",
+            dependencies: [
+                "KestrelBenchmarkSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KestrelKernels", package: "Kestrel"),
+                .product(name: "KestrelQuantization", package: "Kestrel"),
+            ],
+            path: "Benchmarks/QuantizationBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // The recording side of KestrelProfiling: LatencyRecorder, ConcurrentLatencyRecorder, MonotonicClock.
         .executableTarget(
             name: "ProfilingBenchmarks",

@@ -1,0 +1,5 @@
+import Benchmark
+import KestrelBenchmarkSupport
+
+/// Registers the BlockFormat benchmarks (none yet).
+func registerBlockFormatBenchmarks() {}

@@ -1,0 +1,5 @@
+import Benchmark
+import KestrelBenchmarkSupport
+
+/// Registers the IntegerScheme benchmarks (none yet).
+func registerIntegerSchemeBenchmarks() {}

@@ -1,0 +1,5 @@
+import Benchmark
+import KestrelBenchmarkSupport
+
+/// Registers the QuantizedKernel benchmarks (none yet).
+func registerQuantizedKernelBenchmarks() {}

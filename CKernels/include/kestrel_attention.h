@@ -61,6 +61,30 @@ size_t kestrel_attention_scratch_floats(size_t block_q, size_t block_k, size_t d
  */
 kestrel_status kestrel_attention_f32_scalar(const kestrel_attention_args *a);
 
+/*
+ * The pieces of a tile run, for callers that compute the two tile products themselves (e.g. by
+ * BLAS GEMM): the visible key range, the online-softmax update of one key block, and the final
+ * normalisation. `a` supplies the mask fields (causal, diag, window_left, kv_len, bias,
+ * bias_stride, nk); its rows are the `rows` query rows of the block.
+ */
+
+/** Keys [*lo, *hi) that any of rows 0..rows-1 can see (empty when *lo >= *hi). */
+void kestrel_attention_key_range(const kestrel_attention_args *a, size_t rows, ptrdiff_t *lo, ptrdiff_t *hi);
+
+/**
+ * One key block [j0, j0 + cols) for `rows` query rows: adds the bias and the mask to the scaled
+ * scores s ([rows, cols] at row stride lds), updates the running max m and sum l of each row,
+ * turns s into the block's unnormalised probabilities exp(s − m_new) (0 where masked), and
+ * rescales each accumulator row acc[r, 0..d) by exp(m_old − m_new). The caller then adds
+ * s · V_block into acc. Uses the active tier's vector exp.
+ */
+void kestrel_attention_block_update_f32(const kestrel_attention_args *a, size_t rows, ptrdiff_t j0, size_t cols,
+                                        float *s, size_t lds, float *acc, size_t d, float *m, float *l);
+
+/** o[r] = acc[r] / l[r] (0 when l[r] = 0) and lse[r] = m[r] + log l[r] (−inf then); lse may be NULL. */
+void kestrel_attention_block_finish_f32(size_t rows, size_t d, const float *acc, const float *m, const float *l,
+                                        float *o, size_t o_stride, float *lse);
+
 #ifdef __cplusplus
 }
 #endif

@@ -34,12 +34,23 @@ public struct AttentionBlockSizes: Sendable, Hashable {
 /// keeps one scratch of query × (key + D + 2) floats. Complexity: O(B · H · NQ · NK · D) time
 /// (about half with a causal mask), O(threads · tile) extra memory. Stateless; thread-safe.
 public struct FlashAttention: AttentionKernel {
+    /// How the two tile products (S = Q·Kᵀ and acc += P·V) are computed.
+    public enum TileProducts: Sendable, Hashable {
+        /// BLAS SGEMM on each tile (the online softmax in between stays in C).
+        case blas
+        /// The C tile kernel (`kestrel_attention_f32_scalar`): loops over rows, no BLAS call.
+        case cKernel
+    }
+
     /// Tile sizes; nil chooses ``AttentionBlockSizes/standard(headDimension:)``.
     public var blockSizes: AttentionBlockSizes?
+    /// Tile-product implementation.
+    public var tileProducts: TileProducts
 
     /// A kernel with the given tile sizes (nil: the default for the head dimension).
-    public init(blockSizes: AttentionBlockSizes? = nil) {
+    public init(blockSizes: AttentionBlockSizes? = nil, tileProducts: TileProducts = .blas) {
         self.blockSizes = blockSizes
+        self.tileProducts = tileProducts
     }
 
     /// Bytes of scratch a forward pass holds besides its inputs and outputs.
@@ -96,6 +107,13 @@ public struct FlashAttention: AttentionKernel {
                                         a.kv_len = p.keyLength(b)
                                         a.block_q = blocks.query; a.block_k = blocks.key
                                         a.scratch = s.pointer + worker * scratchFloats
+                                        if tileProducts == .blas {
+                                            let r = Result { () throws(KestrelError) in
+                                                try Self.blasTiles(&a, rows: rows, k: k.pointer + kvOff, v: v.pointer + kvOff)
+                                            }
+                                            if case .failure(let e) = r { failure.record(e) }
+                                            return
+                                        }
                                         let status = kestrel_attention_f32_scalar(&a)
                                         if status != KESTREL_OK {
                                             failure.record(.backendFailure(routine: "kestrel_attention_f32_scalar", code: Int(status.rawValue)))
@@ -110,5 +128,28 @@ public struct FlashAttention: AttentionKernel {
         }
         if let e = failure.error { throw e }
         return AttentionOutput(output: out, logSumExp: lse)
+    }
+
+    /// One query block by BLAS tile products and the C online-softmax pieces; `a` describes the
+    /// block (its rows, mask fields, output) and holds the scratch.
+    private static func blasTiles(_ a: inout kestrel_attention_args, rows: Int, k: UnsafeMutablePointer<Float>,
+                                  v: UnsafeMutablePointer<Float>) throws(KestrelError) {
+        let d = a.d, bk = a.block_k, bq = a.block_q
+        let sTile = a.scratch!, acc = sTile + bq * bk, m = acc + bq * d, l = m + bq
+        var lo = 0, hi = 0
+        kestrel_attention_key_range(&a, rows, &lo, &hi)
+        for r in 0..<rows { m[r] = -.infinity; l[r] = 0 }
+        acc.update(repeating: 0, count: rows * d)
+        var j0 = lo
+        while j0 < hi {
+            let cols = min(bk, hi - j0)
+            try BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: cols, k: d, alpha: a.scale,
+                           a: a.q, lda: a.q_stride, b: k + j0 * a.k_stride, ldb: a.k_stride, beta: 0, c: sTile, ldc: bk)
+            kestrel_attention_block_update_f32(&a, rows, j0, cols, sTile, bk, acc, d, m, l)
+            try BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: d, k: cols, alpha: 1,
+                           a: sTile, lda: bk, b: v + j0 * a.v_stride, ldb: a.v_stride, beta: 1, c: acc, ldc: d)
+            j0 += bk
+        }
+        kestrel_attention_block_finish_f32(rows, d, acc, m, l, a.o, a.o_stride, a.lse)
     }
 }

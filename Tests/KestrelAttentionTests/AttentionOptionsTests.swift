@@ -63,7 +63,9 @@ import _KestrelTestSupport
             let ref = Self.reference(q: q, k: k, v: v, dims: (B, H, HKV, NQ, NK, D), scale: 0.3, causal: causal,
                                      window: window, lengths: lengths, bias: bias, biasHeads: H)
             let qt = try Tensor(q, shape: [B, H, NQ, D]), kt = try Tensor(k, shape: [B, HKV, NK, D]), vt = try Tensor(v, shape: [B, HKV, NK, D])
-            for kernel in [FlashAttention(blockSizes: AttentionBlockSizes(query: 4, key: 8)), FlashAttention()] as [any AttentionKernel] + [NaiveAttention()] {
+            let flash: [any AttentionKernel] = [FlashAttention(blockSizes: AttentionBlockSizes(query: 4, key: 8)), FlashAttention(),
+                                                FlashAttention(blockSizes: AttentionBlockSizes(query: 4, key: 8), tileProducts: .cKernel)]
+            for kernel in flash + [NaiveAttention()] {
                 let r = try kernel.forward(query: qt, key: kt, value: vt, options: options)
                 let o = try r.output.toArray(of: Float.self), l = try r.logSumExp.toArray(of: Float.self)
                 let err = zip(o, ref.o).map { abs(Double($0) - $1) }.max()!
@@ -79,7 +81,7 @@ import _KestrelTestSupport
         // Causal with NQ > NK: the first NQ − NK rows see no key; a key length of 0 hides every key.
         let q = try Tensor(Self.random(1 * 1 * 6 * 8, seed: 5), shape: [1, 1, 6, 8])
         let k = try Tensor(Self.random(1 * 1 * 3 * 8, seed: 6), shape: [1, 1, 3, 8])
-        for kernel in [FlashAttention(), NaiveAttention()] as [any AttentionKernel] {
+        for kernel in [FlashAttention(), FlashAttention(tileProducts: .cKernel), NaiveAttention()] as [any AttentionKernel] {
             let r = try kernel.forward(query: q, key: k, value: k, options: AttentionOptions(causal: true))
             let o = try r.output.toArray(of: Float.self), l = try r.logSumExp.toArray(of: Float.self)
             #expect(o[0..<24].allSatisfy { $0 == 0 } && o[24...].contains { $0 != 0 })

@@ -45,7 +45,8 @@ import _KestrelTestSupport
         let (q, k, v, o, lse) = try Self.load(c)
         let options = AttentionOptions(scale: c.scale, causal: c.causal, windowLeft: c.windowLeft, threads: 2)
         // The default tiles, and small odd tiles that cut every sequence into several blocks.
-        for kernel in [FlashAttention(), FlashAttention(blockSizes: AttentionBlockSizes(query: 5, key: 7))] {
+        for kernel in [FlashAttention(), FlashAttention(blockSizes: AttentionBlockSizes(query: 5, key: 7)),
+                       FlashAttention(tileProducts: .cKernel), FlashAttention(blockSizes: AttentionBlockSizes(query: 5, key: 7), tileProducts: .cKernel)] {
             let r = try kernel.forward(query: q, key: k, value: v, options: options)
             let got = try r.output.toArray(of: Float.self), gotLSE = try r.logSumExp.toArray(of: Float.self)
             #expect(got.count == o.count && gotLSE.count == lse.count)

@@ -1,0 +1,154 @@
+import Foundation
+import KestrelQuantization
+import Testing
+import _KestrelTestSupport
+
+/// GGUFWriter: byte-identical to gguf-py on the reference files, read back by GGUFFile, and its
+/// argument checks. (Scripts/check_gguf_roundtrip.py reads our files back with gguf-py.)
+@Suite struct GGUFWriterTests {
+    /// Rewrites a reference file key by key and tensor by tensor.
+    static func rewrite(_ file: GGUFFile, floatTensorsAsTensors: Bool) throws -> GGUFWriter {
+        var w = GGUFWriter()
+        for key in file.metadataKeys { try w.setValue(file.metadata[key]!, forKey: key) }
+        for t in file.tensors {
+            if floatTensorsAsTensors, [.f32, .f16, .bf16].contains(t.type) {
+                try w.addTensor(named: t.name, file.tensor(named: t.name))
+            } else {
+                try w.addTensor(named: t.name, file.quantizedTensor(named: t.name))
+            }
+        }
+        return w
+    }
+
+    @Test(arguments: GGUFFixtureTests.files, [false, true])
+    func rewritingAReferenceFileGivesTheSameBytes(_ name: String, asTensors: Bool) throws {
+        var original = try Fixtures.bytes("gguf/\(name)")
+        let file = try GGUFFile.open(path: Fixtures.url("gguf/\(name)").path)
+        let out = try Self.rewrite(file, floatTensorsAsTensors: asTensors).serialized()
+        original[4] = 3  // we write version 3 (the v2 fixture differs only there)
+        #expect(out == original)
+    }
+
+    @Test func writtenFileReadsBack() throws {
+        let dir = TempDir(prefix: "gguf")
+        let url = dir.file("model.gguf")
+        var w = GGUFWriter()
+        try w.setValue(.string("kestrel"), forKey: "general.architecture")
+        try w.setValue(.array(elementType: .array, [.array(elementType: .uint64, [.uint64(.max)]), .array(elementType: .uint64, [])]),
+                       forKey: "nested")
+        try w.setValue(.array(elementType: .string, []), forKey: "empty")
+        try w.setValue(.float64(-0.0), forKey: "zero")
+        // A transposed (non-contiguous) view is written row-major.
+        let m = try Tensor((0..<6).map(Float.init), shape: [2, 3]).transposed()
+        try w.addTensor(named: "t", m)
+        try w.addTensor(named: "h", Tensor([Float](repeating: 1.5, count: 33), shape: [33]).converted(to: .bf16))
+        try w.addTensor(named: "empty", Tensor.zeros([0, 4]))
+        let q8 = try Fixtures.bytes("ggml-quants/Q8_0.quant.bin")
+        try w.addTensor(named: "q", QuantizedTensor(shape: [2, 256], format: .ggml(.q8_0), data: Array(q8[0..<544])))
+        try w.write(to: url)
+        let f = try GGUFFile.open(path: url.path)
+        #expect(f.version == 3 && f.alignment == 32)
+        #expect(f.metadataKeys == ["general.architecture", "nested", "empty", "zero"])
+        #expect(sameBits(f.metadata["zero"]!, .float64(-0.0)))
+        #expect(f.metadata["nested"] == .array(elementType: .array, [.array(elementType: .uint64, [.uint64(.max)]), .array(elementType: .uint64, [])]))
+        #expect(f.metadata["empty"] == .array(elementType: .string, []))
+        #expect(f.tensorInfo(named: "t")?.dimensions == [2, 3])
+        #expect(try f.tensor(named: "t").withUnsafeBufferPointer { Array($0) } == [0, 3, 1, 4, 2, 5])
+        #expect(try f.floatTensor(named: "h").withUnsafeBufferPointer { Array($0) } == [Float](repeating: 1.5, count: 33))
+        #expect(f.tensorInfo(named: "empty")?.dimensions == [4, 0] && f.tensorInfo(named: "empty")?.byteCount == 0)
+        #expect(try f.quantizedTensor(named: "q").data == Array(q8[0..<544]))
+        for t in f.tensors { #expect(t.offset % 32 == 0) }
+        // No temporary file is left beside it.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path) == ["model.gguf"])
+    }
+
+    @Test func customAlignmentPadsEveryTensor() throws {
+        var w = GGUFWriter()
+        try w.setValue(.uint32(128), forKey: "general.alignment")
+        #expect(w.alignment == 128)
+        try w.addTensor(named: "a", Tensor([Float](repeating: 1, count: 3), shape: [3]))
+        try w.addTensor(named: "b", Tensor([Float](repeating: 2, count: 40), shape: [40]))
+        let bytes = try w.serialized()
+        #expect(bytes.count % 128 == 0)
+        let f = try bytes.withUnsafeBytes { (p) throws(KestrelError) in try GGUFFile(bytes: p) }
+        #expect(f.alignment == 128 && f.dataOffset % 128 == 0)
+        #expect(f.tensors.map(\.offset) == [0, 128])
+        #expect(bytes.count == f.dataOffset + 128 + 256)
+        // The padding is zeros.
+        #expect(bytes[(f.dataOffset + 12)..<(f.dataOffset + 128)].allSatisfy { $0 == 0 })
+    }
+
+    @Test func emptyWriterMakesAValidFile() throws {
+        let bytes = try GGUFWriter().serialized()
+        #expect(bytes.count == 32)  // 24-byte header padded to 32
+        let f = try bytes.withUnsafeBytes { (p) throws(KestrelError) in try GGUFFile(bytes: p) }
+        #expect(f.tensors.isEmpty && f.metadata.isEmpty && f.dataOffset == 32)
+    }
+
+    @Test func settingAKeyAgainReplacesItInPlace() throws {
+        var w = GGUFWriter()
+        try w.setValue(.int32(1), forKey: "a")
+        try w.setValue(.int32(2), forKey: "b")
+        try w.setValue(.string("x"), forKey: "a")
+        let f = try w.serialized().withUnsafeBytes { (p) throws(KestrelError) in try GGUFFile(bytes: p) }
+        #expect(f.metadataKeys == ["a", "b"] && f.metadata["a"] == .string("x"))
+    }
+
+    @Test func badArgumentsThrow() throws {
+        var w = GGUFWriter()
+        #expect(throws: KestrelError.invalidArgument(name: "value", reason: "array element [1] of k does not have the array's element type")) {
+            try w.setValue(.array(elementType: .int32, [.int32(1), .int64(2)]), forKey: "k")
+        }
+        #expect(throws: KestrelError.invalidArgument(name: "value", reason: "array element [0, 1] of k does not have the array's element type")) {
+            try w.setValue(.array(elementType: .array, [.array(elementType: .bool, [.bool(true), .uint8(1)])]), forKey: "k")
+        }
+        for bad: GGUFValue in [.uint32(0), .uint32(48), .uint64(32), .int32(32)] {
+            #expect(throws: KestrelError.invalidArgument(name: "value", reason: "general.alignment must be a uint32 power of two, not \(bad)")) {
+                try w.setValue(bad, forKey: "general.alignment")
+            }
+        }
+        try w.addTensor(named: "x", Tensor([Float](repeating: 0, count: 4), shape: [4]))
+        #expect(throws: KestrelError.invalidArgument(name: "name", reason: "a tensor named \"x\" was already added")) {
+            try w.addTensor(named: "x", Tensor([Float](repeating: 0, count: 4), shape: [4]))
+        }
+        #expect(throws: KestrelError.invalidArgument(name: "value", reason: "general.alignment must be set before tensors are added")) {
+            try w.setValue(.uint32(64), forKey: "general.alignment")
+        }
+        try w.setValue(.uint32(32), forKey: "general.alignment")  // unchanged: allowed
+        #expect(throws: KestrelError.invalidArgument(name: "tensor", reason: "GGUF tensors have at most 4 axes, not 5")) {
+            try w.addTensor(named: "r5", Tensor.zeros([1, 1, 1, 1, 2]))
+        }
+        #expect(throws: KestrelError.invalidArgument(name: "tensor", reason: "GGUF tensors are f32, f16, bf16 or ggml blocks, not int8")) {
+            try w.addTensor(named: "i8", Tensor.zeros([4], dtype: .int8))
+        }
+        let int8 = QuantizedTensor(shape: [4], format: .integer(IntegerScheme(bits: 8, symmetric: true, granularity: .perTensor)), data: [0, 0, 0, 0])
+        #expect(throws: KestrelError.invalidArgument(name: "tensor", reason: "integer schemes have no GGUF type; use a ggml format")) {
+            try w.addTensor(named: "q", int8)
+        }
+        #expect(throws: KestrelError.invalidArgument(name: "tensor", reason: "last axis 31 is not a multiple of the q8_0 block size 32")) {
+            try w.addTensor(named: "q", QuantizedTensor(shape: [2, 31], format: .ggml(.q8_0), data: []))
+        }
+        #expect(throws: KestrelError.dimensionMismatch(expected: [68], actual: [67])) {
+            try w.addTensor(named: "q", QuantizedTensor(shape: [2, 32], format: .ggml(.q8_0), data: [UInt8](repeating: 0, count: 67)))
+        }
+        #expect(throws: KestrelError.invalidArgument(name: "tensor", reason: "negative extent in [-2, 32]")) {
+            try w.addTensor(named: "q", QuantizedTensor(shape: [-2, 32], format: .ggml(.q8_0), data: []))
+        }
+        #expect(throws: KestrelError.capacityExceeded(limit: .max, requested: .max)) {
+            try w.addTensor(named: "q", QuantizedTensor(shape: [1 << 40, 1 << 40, 32], format: .ggml(.q8_0), data: []))
+        }
+        // Nothing bad was added: the file still holds only "x".
+        let f = try w.serialized().withUnsafeBytes { (p) throws(KestrelError) in try GGUFFile(bytes: p) }
+        #expect(f.tensors.map(\.name) == ["x"])
+    }
+
+    @Test func writingIntoADirectoryThrowsIO() throws {
+        let dir = TempDir(prefix: "gguf")
+        #expect(throws: KestrelError.io(path: dir.url.path, operation: "open", errno: EISDIR)) {
+            try GGUFWriter().write(to: dir.url)
+        }
+        #expect(throws: KestrelError.io(path: dir.file("no/such/dir.gguf").path, operation: "create", errno: ENOENT)) {
+            try GGUFWriter().write(to: dir.file("no/such/dir.gguf"))
+        }
+    }
+}

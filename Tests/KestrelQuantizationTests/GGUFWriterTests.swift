@@ -152,3 +152,42 @@ import _KestrelTestSupport
         }
     }
 }
+
+/// Files our writer makes for gguf-py to read back (Scripts/check_gguf_roundtrip.py sets
+/// KESTREL_GGUF_EXPORT_DIR and runs this test; without it the files go to a temporary directory
+/// and are read back by GGUFFile only).
+@Suite struct GGUFExportTests {
+    /// Content of extras.gguf; check_gguf_roundtrip.py holds the same list.
+    static func extras() throws -> GGUFWriter {
+        var w = GGUFWriter()
+        try w.setValue(.uint32(128), forKey: "general.alignment")
+        try w.setValue(.string("kestrel-extras"), forKey: "general.architecture")
+        try w.setValue(.array(elementType: .int32, []), forKey: "extras.empty_array")
+        try w.setValue(.string(""), forKey: "extras.empty_string")
+        try w.setValue(.array(elementType: .array, [.array(elementType: .uint64, [.uint64(.max), .uint64(0)]), .array(elementType: .uint64, [.uint64(7)])]),
+                       forKey: "extras.nested_uint64")
+        try w.setValue(.array(elementType: .float64, [.float64(-0.0), .float64(.infinity)]), forKey: "extras.float64s")
+        try w.setValue(.int16(-2), forKey: "extras.int16")
+        try w.addTensor(named: "w.f32", Tensor((0..<12).map { Float($0) * 0.25 - 1 }, shape: [3, 4]))
+        try w.addTensor(named: "w.f16", Tensor((0..<12).map { Float($0) * 0.25 - 1 }, shape: [2, 2, 3]).converted(to: .f16))
+        try w.addTensor(named: "w.bf16", Tensor((0..<5).map { Float($0) - 2 }, shape: [5]).converted(to: .bf16))
+        let q4 = try Fixtures.bytes("ggml-quants/Q4_0.quant.bin")
+        try w.addTensor(named: "w.q4_0", QuantizedTensor(shape: [2, 256], format: .ggml(.q4_0), data: Array(q4[0..<288])))
+        let q6 = try Fixtures.bytes("ggml-quants/Q6_K.quant.bin")
+        try w.addTensor(named: "w.q6_k", QuantizedTensor(shape: [1, 256], format: .ggml(.q6_K), data: Array(q6[0..<210])))
+        return w
+    }
+
+    @Test func exportForGGUFPy() throws {
+        let temp = TempDir(prefix: "gguf-export")
+        let dir = ProcessInfo.processInfo.environment["KESTREL_GGUF_EXPORT_DIR"].map { URL(fileURLWithPath: $0) } ?? temp.url
+        try Self.extras().write(to: dir.appendingPathComponent("extras.gguf"))
+        for name in GGUFFixtureTests.files {
+            let f = try GGUFFile.open(path: Fixtures.url("gguf/\(name)").path)
+            try GGUFWriterTests.rewrite(f, floatTensorsAsTensors: true).write(to: dir.appendingPathComponent("rewrite-\(name)"))
+        }
+        let back = try GGUFFile.open(path: dir.appendingPathComponent("extras.gguf").path)
+        #expect(back.alignment == 128 && back.tensors.count == 5 && back.metadata.count == 7)
+        #expect(back.tensors.allSatisfy { $0.offset % 128 == 0 })
+    }
+}

@@ -191,3 +191,30 @@ import _KestrelTestSupport
         #expect(back.tensors.allSatisfy { $0.offset % 128 == 0 })
     }
 }
+
+/// The sample of Documentation/Quantization.md ("GGUF files"), verbatim but for the checks.
+@Suite struct GGUFDocumentationSampleTests {
+    @Test func quantizationGuideSample() throws {
+        let dir = TempDir(prefix: "gguf-doc")
+        let url = dir.file("model.gguf")
+        var writer = GGUFWriter()
+        try writer.setValue(.string("llama"), forKey: "general.architecture")
+        try writer.setValue(.uint32(4096), forKey: "llama.context_length")
+        try writer.setValue(.array(elementType: .string, [.string("<s>"), .string("</s>")]), forKey: "tokenizer.ggml.tokens")
+        try writer.addTensor(named: "output_norm.weight", Tensor.filled(1, shape: [64]))
+        try writer.addTensor(named: "token_embd.weight", Tensor.zeros([2, 64], dtype: .f16))
+        try writer.write(to: url)
+
+        let file = try GGUFFile.open(path: url.path)
+        let context = file.metadata["llama.context_length"]?.intValue
+        let info = file.tensorInfo(named: "token_embd.weight")!
+        let embeddings = try file.floatTensor(named: "token_embd.weight")
+        let blocks = try file.quantizedTensor(named: "token_embd.weight")
+        let view = try file.rawBytes(of: "output_norm.weight")
+        #expect(context == 4096)
+        #expect(info.type == .f16 && info.shape == [2, 64] && info.dimensions == [64, 2])
+        #expect(embeddings.dtype == .f32 && embeddings.shape.dims == [2, 64] && embeddings.scalars().allSatisfy { $0 == 0 })
+        #expect(blocks.format == .ggml(.f16) && blocks.data.count == 256)
+        #expect(view.count == 256 && view.load(as: Float.self) == 1)
+    }
+}

@@ -134,6 +134,19 @@ public indirect enum GGUFValue: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// True when both values have the same type and the same bits: unlike `==`, a NaN equals the
+    /// same NaN and -0.0 differs from +0.0 (what a file round trip must preserve).
+    /// - Complexity: O(size of the value).
+    public func isIdentical(to other: GGUFValue) -> Bool {
+        switch (self, other) {
+        case (.float32(let x), .float32(let y)): return x.bitPattern == y.bitPattern
+        case (.float64(let x), .float64(let y)): return x.bitPattern == y.bitPattern
+        case (.array(let t, let xs), .array(let u, let ys)):
+            return t == u && xs.count == ys.count && zip(xs, ys).allSatisfy { $0.isIdentical(to: $1) }
+        default: return self == other
+        }
+    }
+
     /// The first element (depth-first) whose type differs from its array's declared element type,
     /// as a path of indices, or nil when the value is consistent.
     func firstTypeMismatch() -> [Int]? {

@@ -40,15 +40,7 @@ enum GGUFExpected {
 }
 
 /// Equality of GGUF values with floats compared by bit pattern (NaN equals the same NaN).
-func sameBits(_ a: GGUFValue, _ b: GGUFValue) -> Bool {
-    switch (a, b) {
-    case (.float32(let x), .float32(let y)): return x.bitPattern == y.bitPattern
-    case (.float64(let x), .float64(let y)): return x.bitPattern == y.bitPattern
-    case (.array(let t, let xs), .array(let u, let ys)):
-        return t == u && xs.count == ys.count && zip(xs, ys).allSatisfy { sameBits($0, $1) }
-    default: return a == b
-    }
-}
+func sameBits(_ a: GGUFValue, _ b: GGUFValue) -> Bool { a.isIdentical(to: b) }
 
 /// Little-endian byte builder for hand-made GGUF files (independent of GGUFWriter).
 struct GGUFBytes {

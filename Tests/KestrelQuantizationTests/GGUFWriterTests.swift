@@ -218,3 +218,24 @@ import _KestrelTestSupport
         #expect(view.count == 256 && view.load(as: Float.self) == 1)
     }
 }
+
+@Suite struct GGUFValueTests {
+    @Test func identityComparesBitsAndTypes() {
+        #expect(GGUFValue.float32(.nan).isIdentical(to: .float32(.nan)))
+        #expect(GGUFValue.float32(.nan) != .float32(.nan))
+        #expect(!GGUFValue.float64(-0.0).isIdentical(to: .float64(0.0)))
+        #expect(GGUFValue.float64(-0.0) == .float64(0.0))
+        #expect(!GGUFValue.int32(1).isIdentical(to: .uint32(1)))
+        #expect(GGUFValue.array(elementType: .float32, [.float32(.nan)]).isIdentical(to: .array(elementType: .float32, [.float32(.nan)])))
+        #expect(!GGUFValue.array(elementType: .int8, []).isIdentical(to: .array(elementType: .uint8, [])))
+    }
+
+    @Test func accessors() {
+        #expect(GGUFValue.uint64(.max).intValue == nil && GGUFValue.uint64(5).intValue == 5 && GGUFValue.int8(-3).intValue == -3)
+        #expect(GGUFValue.float32(0.5).doubleValue == 0.5 && GGUFValue.string("a").doubleValue == nil)
+        #expect(GGUFValue.string("a").stringValue == "a" && GGUFValue.bool(true).boolValue == true)
+        #expect(GGUFValue.array(elementType: .bool, [.bool(false)]).arrayValue == [.bool(false)] && GGUFValue.bool(true).arrayValue == nil)
+        #expect(GGUFValue.array(elementType: .string, [.string("x")]).description == "array<string>[string(\"x\")]")
+        #expect(GGUFValueType.allCases.map(\.rawValue) == Array(0...12))
+    }
+}

@@ -37,7 +37,7 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable, Hashable, CustomStrin
 
 /// A typed GGUF metadata value. Arrays carry their element type (so an empty array keeps it) and may
 /// nest. Value type; thread-safe to share.
-public indirect enum GGUFValue: Sendable, Hashable, CustomStringConvertible {
+public enum GGUFValue: Sendable, Hashable, CustomStringConvertible {
     case uint8(UInt8)
     case int8(Int8)
     case uint16(UInt16)

@@ -237,5 +237,7 @@ import _KestrelTestSupport
         #expect(GGUFValue.array(elementType: .bool, [.bool(false)]).arrayValue == [.bool(false)] && GGUFValue.bool(true).arrayValue == nil)
         #expect(GGUFValue.array(elementType: .string, [.string("x")]).description == "array<string>[string(\"x\")]")
         #expect(GGUFValueType.allCases.map(\.rawValue) == Array(0...12))
+        // FileFormats.md: decoded metadata costs about 24 bytes per array element (no boxing).
+        #expect(MemoryLayout<GGUFValue>.stride <= 24)
     }
 }

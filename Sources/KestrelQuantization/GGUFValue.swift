@@ -1,7 +1,13 @@
 /// The type tag of a GGUF metadata value, with its GGUF id as raw value.
 public enum GGUFValueType: UInt32, Sendable, CaseIterable, Hashable, CustomStringConvertible {
+    /// Fixed-size scalars (little-endian; bool is one byte, 0 or 1).
     case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6, bool = 7
-    case string = 8, array = 9, uint64 = 10, int64 = 11, float64 = 12
+    /// A u64 byte length and UTF-8 bytes.
+    case string = 8
+    /// A u32 element type, a u64 count and the elements (which may be arrays).
+    case array = 9
+    /// 64-bit scalars (added in GGUF version 2).
+    case uint64 = 10, int64 = 11, float64 = 12
 
     /// Fewest bytes one value of this type takes in a file (a string or array header when empty).
     /// Used to bound counts by the bytes that remain before anything is allocated.
@@ -38,16 +44,27 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable, Hashable, CustomStrin
 /// A typed GGUF metadata value. Arrays carry their element type (so an empty array keeps it) and may
 /// nest. Value type; thread-safe to share.
 public enum GGUFValue: Sendable, Hashable, CustomStringConvertible {
+    /// An unsigned 8-bit integer.
     case uint8(UInt8)
+    /// A signed 8-bit integer.
     case int8(Int8)
+    /// An unsigned 16-bit integer.
     case uint16(UInt16)
+    /// A signed 16-bit integer.
     case int16(Int16)
+    /// An unsigned 32-bit integer (`general.alignment` must be one).
     case uint32(UInt32)
+    /// A signed 32-bit integer.
     case int32(Int32)
+    /// An unsigned 64-bit integer.
     case uint64(UInt64)
+    /// A signed 64-bit integer.
     case int64(Int64)
+    /// An IEEE binary32 value (any bits, NaN included).
     case float32(Float)
+    /// An IEEE binary64 value.
     case float64(Double)
+    /// A boolean (one byte in the file).
     case bool(Bool)
     /// UTF-8 text (GGUF stores a 64-bit byte length and no terminator).
     case string(String)

@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Coverage-guided libFuzzer harness for every file loader of KestrelVectorIndex: run.sh builds
+// Coverage-guided libFuzzer harness for every file loader of KestrelVectorIndex and the GGUF reader: run.sh builds
 // and runs it; Documentation/FileFormats.md ("Fuzzing") describes the targets.
 // A nested package, like Benchmarks/, so users of the library never build it. The sanitizer
 // flags are passed on the command line (Fuzz/run.sh), never here: no unsafeFlags.
@@ -23,6 +23,7 @@ let package = Package(
                 "CKestrelFuzzSupport",
                 .product(name: "KestrelKernels", package: "Kestrel"),
                 .product(name: "KestrelVectorIndex", package: "Kestrel"),
+                .product(name: "KestrelQuantization", package: "Kestrel"),
             ],
             path: "Sources/KestrelLoaderFuzzer"
         ),

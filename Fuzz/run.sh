@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the loader fuzzer (libFuzzer + AddressSanitizer), writes the seed corpus, and fuzzes
-# every loader of KestrelVectorIndex for SECONDS each (default 30). Exits non-zero when any
+# every loader of KestrelVectorIndex and the GGUF reader for SECONDS each (default 30). Exits non-zero when any
 # target crashes, trips ASan, fails a consistency check, hangs (> 5 s on one input) or runs
 # out of memory, printing the reproducer and the command that replays it.
 #
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 seconds="${1:-30}"
-targets="${FUZZ_TARGETS:-hnsw hnsw-raw flat flat-raw vecs npy}"
+targets="${FUZZ_TARGETS:-hnsw hnsw-raw flat flat-raw vecs npy gguf}"
 
 # `--sanitize=fuzzer` makes SwiftPM link libFuzzer's main instead of the module's entry point.
 # The sanitizers themselves are one -sanitize= list: swiftc keeps only the last -sanitize= flag,
@@ -40,7 +40,7 @@ export SWIFT_BACKTRACE=enable=no
 failed=()
 for t in $targets; do
   case "$t" in
-    hnsw|hnsw-raw|flat|flat-raw) max_len=8192 ;;  # the largest seed is ~6 KB
+    hnsw|hnsw-raw|flat|flat-raw|gguf) max_len=8192 ;;  # the largest seeds are ~6 KB
     *) max_len=4096 ;;
   esac
   mkdir -p "$corpus_root/$t"

@@ -150,33 +150,6 @@ extension VectorIndex {
     }
 }
 
-/// Runs `body` on the contiguous storage of `array` with a typed throw.
-@inline(__always)
-func withBuffer<T, R>(_ array: [T], _ body: (UnsafeBufferPointer<T>) throws(KestrelError) -> R) throws(KestrelError) -> R {
-    let r: Result<R, KestrelError> = array.withUnsafeBufferPointer { b in
-        do throws(KestrelError) { return .success(try body(b)) } catch { return .failure(error) }
-    }
-    return try r.get()
-}
-
-/// Runs `body` on the bytes of `array` with a typed throw.
-@inline(__always)
-func withBytes<T, R>(_ array: [T], _ body: (UnsafeRawBufferPointer) throws(KestrelError) -> R) throws(KestrelError) -> R {
-    let r: Result<R, KestrelError> = array.withUnsafeBytes { b in
-        do throws(KestrelError) { return .success(try body(b)) } catch { return .failure(error) }
-    }
-    return try r.get()
-}
-
-/// Runs `body` on the bytes of `data` with a typed throw.
-@inline(__always)
-func withBytes<R>(_ data: Data, _ body: (UnsafeRawBufferPointer) throws(KestrelError) -> R) throws(KestrelError) -> R {
-    let r: Result<R, KestrelError> = data.withUnsafeBytes { b in
-        do throws(KestrelError) { return .success(try body(b)) } catch { return .failure(error) }
-    }
-    return try r.get()
-}
-
 /// Bytes of an index by part and by kind of memory (``HNSWIndex/memoryUsage()``). Heap bytes are
 /// the process's own (anonymous) memory at allocated capacity; mapped bytes are file pages the
 /// kernel loads on first touch and may drop again under memory pressure.

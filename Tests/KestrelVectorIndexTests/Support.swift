@@ -48,17 +48,6 @@ func recallAt(_ found: [[SearchResult]], _ truth: [[SearchResult]]) -> Double {
     return total == 0 ? 1 : Double(hits) / Double(total)
 }
 
-/// A temporary directory removed when the value goes away.
-final class TempDir {
-    let url: URL
-    init() {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("kestrel-vi-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    func file(_ name: String) -> URL { url.appendingPathComponent(name) }
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
-
 /// Clustered test data (deterministic).
 func clustered(_ n: Int, dim: Int, seed: UInt64, clusters: Int = 16) -> [Float] {
     let mix = try! SyntheticClusters(dimension: dim, clusters: clusters, seed: 99)

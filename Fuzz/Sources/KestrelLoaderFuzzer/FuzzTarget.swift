@@ -1,4 +1,5 @@
 import Foundation
+import KestrelQuantization
 @_spi(Fuzzing) import KestrelVectorIndex
 
 /// The loaders under test. A file an index loader accepts is checked against an independent
@@ -19,6 +20,9 @@ enum FuzzTarget: String, CaseIterable {
     case vecs
     /// `Dataset.parseNPYFloats` and `parseNPYInts` on the same bytes.
     case npy
+    /// `GGUFFile(bytes:)`; an accepted file is checked (``GGUFCheck``), every tensor read, and the
+    /// file rewritten with `GGUFWriter` and parsed again to the same values.
+    case gguf
 
     enum Reseal { case all, headers }
 
@@ -28,7 +32,7 @@ enum FuzzTarget: String, CaseIterable {
         case .hnsw, .flat: return .all
         // Payload CRCs are not checked here, but header CRCs are.
         case .hnswRaw, .flatRaw: return .headers
-        case .vecs, .npy: return nil
+        case .vecs, .npy, .gguf: return nil
         }
     }
 
@@ -74,6 +78,8 @@ enum FuzzTarget: String, CaseIterable {
         case .npy:
             if let m = try? Dataset.parseNPYFloats(bytes) { check(m, bytes.count) }
             if let m = try? Dataset.parseNPYInts(bytes) { check(m, bytes.count) }
+        case .gguf:
+            if let file = try? GGUFFile(bytes: bytes) { GGUFCheck.accepted(file, bytes) }
         }
     }
 }

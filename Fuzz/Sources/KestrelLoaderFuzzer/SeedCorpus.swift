@@ -1,4 +1,5 @@
 import Foundation
+import KestrelQuantization
 import KestrelVectorIndex
 
 /// Small valid files for every target, written at run time (no binary files in the repository).
@@ -89,7 +90,29 @@ enum SeedCorpus {
         ]
         for (name, bytes) in crafted { try Data(bytes).write(to: npyDir.appendingPathComponent(name)) }
         written += 3 + crafted.count
+        written += try ggufSeeds(folder(.gguf))
         return written
+    }
+
+    /// The gguf-py reference files of Tests/Fixtures/gguf (every metadata type, alignment 64,
+    /// version 2, no tensors) and one file of our writer (alignment 128, empty array, blocks).
+    static func ggufSeeds(_ dir: URL) throws -> Int {
+        let fixtures = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()  // Fuzz
+            .deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/gguf")
+        var n = 0
+        for name in ["all-types.gguf", "align64.gguf", "align64-v2.gguf", "no-tensors.gguf"] {
+            try FileManager.default.copyItem(at: fixtures.appendingPathComponent(name), to: dir.appendingPathComponent(name))
+            n += 1
+        }
+        var w = GGUFWriter()
+        try w.setValue(.uint32(128), forKey: "general.alignment")
+        try w.setValue(.array(elementType: .array, [.array(elementType: .int8, []), .array(elementType: .int8, [.int8(-1)])]), forKey: "a")
+        try w.setValue(.bool(true), forKey: "b")
+        try w.addTensor(named: "x", Tensor(vectors(6, 1, binary: false, seed: 3), shape: [2, 3]).converted(to: .bf16))
+        try w.addTensor(named: "q", QuantizedTensor(shape: [32], format: .ggml(.q8_0), data: [UInt8](repeating: 1, count: 34)))
+        try w.write(to: dir.appendingPathComponent("writer.gguf"))
+        return n + 1
     }
 
     /// `n × dim` deterministic values in [-1, 1) (or 0/1 for hamming), from a SplitMix64 stream.

@@ -1,5 +1,4 @@
 import Foundation
-import KestrelTensor
 
 #if canImport(Glibc)
 import Glibc
@@ -9,7 +8,8 @@ import Darwin
 import Musl
 #endif
 
-/// Crash-safe file replacement, used by every `save` and `Dataset.write`: the bytes go to
+/// Crash-safe file replacement, used by every writer of the package (index `save`, `Dataset.write`,
+/// `GGUFWriter`): the bytes go to
 /// `<name>.tmp-<pid>-<random>` in the same directory, which is fsynced and renamed over the
 /// target, then the directory is fsynced. A crash leaves either the old file or the new one —
 /// and, when the writer was killed before the rename, its temporary file.
@@ -21,12 +21,14 @@ import Musl
 /// saves to one path each write their own temporary file; the last rename wins.
 public enum AtomicFile {
     /// A sink handed to the writer closure.
-    struct Sink {
+    package struct Sink {
         let fd: Int32
         /// The target path, named by `io` errors.
-        let path: String
+        package let path: String
 
-        func write(_ b: UnsafeRawBufferPointer) throws(KestrelError) {
+        /// Writes all of `b` (retrying short writes and EINTR).
+        /// - Throws: `io` (operation "write") with the errno.
+        package func write(_ b: UnsafeRawBufferPointer) throws(KestrelError) {
             var done = 0
             while done < b.count {
                 let n = systemWrite(fd, b.baseAddress! + done, b.count - done)
@@ -39,14 +41,16 @@ public enum AtomicFile {
         }
     }
 
-    static func write(_ bytes: UnsafeRawBufferPointer, to url: URL) throws(KestrelError) {
+    /// Writes `bytes` as the whole file at `url`.
+    /// - Throws: as ``write(to:_:)``.
+    package static func write(_ bytes: UnsafeRawBufferPointer, to url: URL) throws(KestrelError) {
         try write(to: url) { (s) throws(KestrelError) in try s.write(bytes) }
     }
 
     /// Writes the file through `body`; every failure names the target path (not the temporary one).
     /// - Throws: `io` with operation "open" (`EISDIR` when `url` is a directory), "create",
     ///   "write", "fsync" or "rename" and the errno; whatever `body` throws.
-    static func write(to url: URL, _ body: (Sink) throws(KestrelError) -> Void) throws(KestrelError) {
+    package static func write(to url: URL, _ body: (Sink) throws(KestrelError) -> Void) throws(KestrelError) {
         let path = url.path
         var st = stat()
         if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {

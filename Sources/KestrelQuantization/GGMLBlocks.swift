@@ -73,9 +73,23 @@ public enum GGMLBlocks {
         guard let s = source.baseAddress, let d = destination.baseAddress, !source.isEmpty else { return }
         // The workers touch disjoint blocks of the caller's buffers, which outlive the call.
         nonisolated(unsafe) let src = s, dst = d
-        let qk = type.blockSize, bpb = type.bytesPerBlock
+        let qk = type.blockSize, bpb = type.bytesPerBlock, blockCount = source.count / qk
+        let grainBlocks = Swift.max(1, parallelGrain / qk)
+        if threads == 1 || blockCount < 2 * grainBlocks {
+            // Check, then quantize, one cache-sized piece at a time (each float is read twice
+            // while it is still in L1/L2); no allocation on this path.
+            let piece = Swift.max(1, 16_384 / qk)
+            var b = 0
+            while b < blockCount {
+                let count = Swift.min(piece, blockCount - b)
+                if let bad = firstNonFinite(src + b * qk, count * qk) { throw .nonFiniteValue(index: b * qk + bad) }
+                kernel(src + b * qk, dst + b * bpb, count * qk)
+                b += count
+            }
+            return
+        }
         let firstBad = FirstIndex()
-        try forEachBlockRange(source.count / qk, blockSize: qk, threads: threads) { blocks in
+        try forEachBlockRange(blockCount, blockSize: qk, threads: threads) { blocks in
             let lo = blocks.lowerBound * qk, n = blocks.count * qk
             if let bad = firstNonFinite(src + lo, n) {
                 firstBad.offer(lo + bad)
@@ -253,24 +267,24 @@ public enum GGMLBlocks {
         return nil
     }
 
-    /// The first block (and field name) whose fp16 scale is NaN or ±Inf, or nil.
+    /// The first block (and field name) whose fp16 scale is NaN or ±Inf, or nil. O(blocks),
+    /// no allocation unless a bad scale is found.
     static func firstNonFiniteScale(_ p: UnsafeRawPointer, _ blockCount: Int, _ type: GGMLType) -> (Int, String)? {
-        // (byte offset, name) of each fp16 scale that dequantization uses.
-        let fields: [(Int, String)]
+        // Byte offsets of the fp16 scales that dequantization uses (-1: none).
+        let (first, second): (Int, Int)
         switch type {
-        case .q8_0, .q8_1, .q4_0, .q5_0: fields = [(0, "d")]
-        case .q4_1, .q5_1: fields = [(0, "d"), (2, "m")]
-        case .q4_K: fields = [(0, "d"), (2, "dmin")]
-        case .q6_K: fields = [(208, "d")]
-        default: fields = []
+        case .q4_1, .q5_1, .q4_K: (first, second) = (0, 2)
+        case .q6_K: (first, second) = (208, -1)
+        default: (first, second) = (0, -1)
         }
         let bpb = type.bytesPerBlock
+        func bad(_ offset: Int) -> Bool {
+            // fp16 exponent all ones (the high byte's bits 2-6): Inf or NaN.
+            p.load(fromByteOffset: offset + 1, as: UInt8.self) & 0x7c == 0x7c
+        }
         for b in 0..<blockCount {
-            for (offset, name) in fields {
-                let h = UInt16(p.load(fromByteOffset: b * bpb + offset, as: UInt8.self))
-                    | UInt16(p.load(fromByteOffset: b * bpb + offset + 1, as: UInt8.self)) << 8
-                if h & 0x7c00 == 0x7c00 { return (b, name) }
-            }
+            if bad(b * bpb + first) { return (b, "d") }
+            if second >= 0, bad(b * bpb + second) { return (b, type == .q4_K ? "dmin" : "m") }
         }
         return nil
     }

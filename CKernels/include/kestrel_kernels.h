@@ -41,6 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kestrel_quant.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -186,6 +188,12 @@ typedef struct kestrel_kernel_table {
     kestrel_binary_f32_fn add_f32, mul_f32;
     kestrel_reduce_f32_fn sum_f32, max_f32, sumsq_f32;
     /* ggml blocks: quantize / dequantize rows (quant_blocks_*.c; types in kestrel_quant.h) */
+    /* Bit-identical to the kestrel_*_ref functions at every tier. SIMD quantizers: Q8_0, Q8_1
+     * (AVX2, AVX-512, NEON; the others point at the reference); SIMD dequantizers: all eight. */
+    kestrel_quantize_blocks_fn quantize_q8_0, quantize_q8_1, quantize_q4_0, quantize_q4_1;
+    kestrel_quantize_blocks_fn quantize_q5_0, quantize_q5_1, quantize_q4_K, quantize_q6_K;
+    kestrel_dequantize_blocks_fn dequantize_q8_0, dequantize_q8_1, dequantize_q4_0, dequantize_q4_1;
+    kestrel_dequantize_blocks_fn dequantize_q5_0, dequantize_q5_1, dequantize_q4_K, dequantize_q6_K;
     /* (end of ggml block entries) */
 
     /* quantized dot products, GEMV, GEMM (qdot_*.c; types in kestrel_quant.h) */

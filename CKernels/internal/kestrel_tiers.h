@@ -318,6 +318,60 @@ kestrel_status kestrel_cosine_i8_many_neondot(const int8_t *q, const int8_t *bas
 /* -------------------------------------------------------------------------------------- */
 /* ggml block quantize / dequantize, every tier (quant_blocks_*.c)                          */
 /* -------------------------------------------------------------------------------------- */
+/* scalar (quant_blocks_scalar.c): the kestrel_*_ref functions behind the table signature */
+void kestrel_quantize_q8_0_scalar(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q8_1_scalar(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q4_0_scalar(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q4_1_scalar(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q5_0_scalar(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q5_1_scalar(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q4_K_scalar(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q6_K_scalar(const float *x, void *blocks, size_t n);
+void kestrel_dequantize_q8_0_scalar(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q8_1_scalar(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_0_scalar(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_1_scalar(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q5_0_scalar(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q5_1_scalar(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_K_scalar(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q6_K_scalar(const void *blocks, float *y, size_t n);
+#if KESTREL_X86
+/* avx2 (quant_blocks_x86_avx2.c) */
+void kestrel_quantize_q8_0_avx2(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q8_1_avx2(const float *x, void *blocks, size_t n);
+void kestrel_dequantize_q8_0_avx2(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q8_1_avx2(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_0_avx2(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_1_avx2(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q5_0_avx2(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q5_1_avx2(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_K_avx2(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q6_K_avx2(const void *blocks, float *y, size_t n);
+/* avx512 (quant_blocks_x86_avx512.c) */
+void kestrel_quantize_q8_0_avx512(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q8_1_avx512(const float *x, void *blocks, size_t n);
+void kestrel_dequantize_q8_0_avx512(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q8_1_avx512(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_0_avx512(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_1_avx512(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q5_0_avx512(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q5_1_avx512(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_K_avx512(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q6_K_avx512(const void *blocks, float *y, size_t n);
+#endif /* KESTREL_X86 */
+#if KESTREL_ARM64
+/* neon (quant_blocks_arm_neon.c) */
+void kestrel_quantize_q8_0_neon(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q8_1_neon(const float *x, void *blocks, size_t n);
+void kestrel_dequantize_q8_0_neon(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q8_1_neon(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_0_neon(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_1_neon(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q5_0_neon(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q5_1_neon(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_K_neon(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q6_K_neon(const void *blocks, float *y, size_t n);
+#endif /* KESTREL_ARM64 */
 /* (end of ggml block prototypes) */
 
 

@@ -1,8 +1,9 @@
 /*
  * neon_check.c — C-level cross-tier check of every entry of `kestrel_kernel_table`: the shared
  * harness (declared in neon_check.h) and the driver. The checks of each family are in
- * check_distance_float.c, check_distance_int.c, check_scan.c, check_convert.c, check_math.c and
- * check_quant.c (ggml blocks: bit for bit, and the scalar reference against the ggml fixtures).
+ * check_distance_float.c, check_distance_int.c, check_scan.c, check_convert.c, check_math.c,
+ * check_quant.c (ggml blocks: bit for bit, and the scalar reference against the ggml fixtures) and
+ * check_qdot.c (quantized dot products, int8 GEMV and GEMM).
  *
  * Not part of the SwiftPM build (CKernels/test is excluded). CKernels/test/neon-check.sh
  * cross-compiles it and the check_*.c files with every CKernels/<name>.c for aarch64 and runs it under qemu for the NEON
@@ -382,6 +383,9 @@ static void test_empty(const entry_t *e, const kestrel_kernel_table *t, const ke
         check(fbits(got) == fbits(want), "got %.9g, expected %.9g", got, want);
         break;
     }
+    case K_QDOT_Q8_0: case K_QDOT_Q4_0: case K_QDOT_Q4_K: case K_QDOT_Q6_K: case K_GEMV_I8: case K_GEMM_I8:
+        test_qdot_empty(e, t);
+        break;
     }
 }
 
@@ -408,6 +412,9 @@ static void test_entry(const entry_t *e, const kestrel_kernel_table *t, const ke
     case K_SUM: case K_MAX: case K_SUMSQ: test_reduce(e, t, s); break;
     case K_QUANT: test_quant_blocks(e, t, s); break;
     case K_DEQUANT: test_dequant_blocks(e, t, s); break;
+    case K_QDOT_Q8_0: case K_QDOT_Q4_0: case K_QDOT_Q4_K: case K_QDOT_Q6_K: case K_GEMV_I8: case K_GEMM_I8:
+        test_qdot(e, t, s);
+        break;
     }
 }
 

@@ -43,10 +43,37 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(help: "roofline: measure the roofs again instead of using the cached ones.")
     var remeasure = false
 
+    @Option(help: "memory: report quantizing --in to this format (\(QuantizerCatalog.names.joined(separator: ", "))).")
+    var quantization: String?
+
+    @Option(name: .customLong("in"), help: "memory with --quantization: a .npy tensor or a GGUF file (every tensor, or --tensor).")
+    var input: String?
+
+    @Option(help: "memory with a GGUF --in: only this tensor.")
+    var tensor: String?
+
+    @Option(help: "memory with --quantization, int8/int4: scale groups of 32, 64 or 128 (default: one scale per row).")
+    var group: Int?
+
+    @Option(help: "memory with --quantization: also recommend which tensors stay at f16/f32 so that every tensor's SNR is at least this many dB.")
+    var minSnr: Double?
+
     func validate() throws {
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be in 1...256") }
         if threads != nil && target != .scaling { throw ValidationError("--threads applies to --target scaling") }
         if remeasure && target != .roofline { throw ValidationError("--remeasure applies to --target roofline") }
+        let quantizationFlags = quantization != nil || input != nil || tensor != nil || group != nil || minSnr != nil
+        if quantizationFlags {
+            guard target == .memory else { throw ValidationError("--quantization, --in, --tensor, --group and --min-snr apply to --target memory") }
+            guard let quantization, input != nil else { throw ValidationError("--quantization and --in go together") }
+            guard QuantizerCatalog.names.contains(quantization.lowercased()) else {
+                throw ValidationError("--quantization must be one of \(QuantizerCatalog.names.joined(separator: ", "))")
+            }
+            if group != nil && !["int8", "int4"].contains(quantization.lowercased()) {
+                throw ValidationError("--group applies to int8 and int4 only")
+            }
+            if let minSnr, !minSnr.isFinite { throw ValidationError("--min-snr must be a finite number of dB") }
+        }
     }
 
     func run() throws {
@@ -54,7 +81,12 @@ struct AnalyzeCommand: ParsableCommand {
         let text: String
         switch target {
         case .latency: text = try Self.latency(settings)
-        case .memory: text = try Self.memory(settings)
+        case .memory:
+            if let quantization, let input {
+                text = try Self.quantizationMemory(input: input, tensor: tensor, format: quantization, group: group, minSNR: minSnr)
+            } else {
+                text = try Self.memory(settings)
+            }
         case .roofline: text = try Self.roofline(settings, remeasure: remeasure)
         case .scaling: text = try Self.scaling(settings, maxThreads: threads ?? max(2, SystemProbe.activeProcessorCount))
         }
@@ -108,6 +140,46 @@ struct AnalyzeCommand: ParsableCommand {
         let o = ComponentObservation(component: "process", usage: SystemProbe.usage(from: sample, to: after),
                                      memory: SystemProbe.memoryStatus())
         return out + findingsText(BottleneckDetector().analyze([o]))
+    }
+
+    /// The memory a quantization saves on real tensors, with the error it costs, most sensitive
+    /// tensor first; optionally the mixed-precision plan that keeps every tensor above an SNR.
+    static func quantizationMemory(input: String, tensor: String?, format: String, group: Int?, minSNR: Double?) throws -> String {
+        let tensors = try FloatSource.read(input, tensor: tensor, all: true)
+        let quantizer = try QuantizerCatalog.quantizer(named: format, group: group)
+        // Tensors the format cannot hold (a row length not a multiple of its block) are listed, not fatal.
+        var usable: [NamedTensor] = []
+        var skipped: [String] = []
+        for t in tensors {
+            do {
+                _ = try quantizer.quantizedByteCount(shape: t.tensor.shape.dims)
+                if let bad = try t.tensor.toArray(of: Float.self).firstIndex(where: { !$0.isFinite }) {
+                    throw KestrelError.nonFiniteValue(index: bad)
+                }
+                usable.append(t)
+            } catch {
+                skipped.append("\(t.name) \(ShapeText.format(t.tensor.shape.dims)): \(error)")
+            }
+        }
+        let model = try ModelQuantizationReport(usable, quantizer: quantizer)
+        var out = "Memory of \(input) quantized to \(format)\(group.map { " (groups of \($0))" } ?? "") "
+            + "— \(model.layers.count) tensor\(model.layers.count == 1 ? "" : "s"), most sensitive (lowest SNR) first\n\n"
+        out += QuantizationTable.render(model.layers)
+        out += "\ntotal: \(model.bytesBefore) B as f32 → \(model.bytesAfter) B (\(Format.fixed(Double(model.bytesAfter) / Double(max(1, model.bytesBefore)), 4))×, "
+            + "\(Format.fixed(model.reductionPercent, 1))% smaller)\n"
+        for s in skipped { out += "skipped: \(s)\n" }
+        if let minSNR {
+            let candidates: [any Quantizer] = [quantizer, try QuantizerCatalog.quantizer(named: "int8"), try QuantizerCatalog.quantizer(named: "f16")]
+            let plan = try MixedPrecisionPlanner(candidates: candidates).plan(usable, constraint: .minimumSNR(dB: minSNR))
+            out += "\nMixed precision for SNR ≥ \(Format.fixed(minSNR, 1)) dB on every tensor: \(plan.totalBytes) B "
+                + "(\(Format.fixed(100 * (1 - Double(plan.totalBytes) / Double(max(1, plan.bytesBefore))), 1))% smaller than f32)\n"
+            let names = ["\(format)", "int8", "f16"]
+            for c in plan.choices {
+                let choice = c.candidate.map { names[$0] } ?? "f32 (kept)"
+                out += "  \(Format.left(c.name, 40)) \(Format.left(choice, 12)) SNR \(Format.fixed(c.report.snrDB, 2)) dB\n"
+            }
+        }
+        return out
     }
 
     // MARK: - roofline

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The `.kqt` container of one ``QuantizedTensor``: a small checksummed header (format, shape)
 /// followed by the payload unchanged. What `kestrel quantize` writes without `--raw` and
 /// `kestrel dequantize` reads. Byte layout: Documentation/FileFormats.md, "Quantized tensor files".
@@ -141,9 +143,24 @@ public enum QuantizedTensorFile {
 
     /// ``decode(_:path:)`` over an array.
     public static func decode(_ bytes: [UInt8], path: String? = nil) throws(KestrelError) -> QuantizedTensor {
-        // Array.withUnsafeBytes rethrows untyped: carry the result out as a Result.
-        let r = bytes.withUnsafeBytes { raw in Result { () throws(KestrelError) in try decode(raw, path: path) } }
-        return try r.get()
+        try withBytes(bytes) { (raw) throws(KestrelError) in try decode(raw, path: path) }
+    }
+
+    /// Writes `q` to `url` atomically (a temporary file renamed over the target, so a crash
+    /// leaves the old file or the new one, never a torn one).
+    /// - Throws: as ``encode(_:)``; `io` with the path, operation and errno when writing fails.
+    public static func write(_ q: QuantizedTensor, to url: URL) throws(KestrelError) {
+        let bytes = try encode(q)
+        try withBytes(bytes) { (raw) throws(KestrelError) in try AtomicFile.write(raw, to: url) }
+    }
+
+    /// Reads a container from `url` (memory-mapped while it is parsed).
+    /// - Throws: `io` when the file cannot be opened or mapped (`EISDIR` for a directory); as
+    ///   ``decode(_:path:)`` for its contents.
+    public static func read(from url: URL) throws(KestrelError) -> QuantizedTensor {
+        let file = try MappedFile.map(path: url.path)
+        defer { withExtendedLifetime(file) {} }
+        return try decode(UnsafeRawBufferPointer(start: file.base, count: file.byteCount), path: url.path)
     }
 
     private static func append<T: FixedWidthInteger>(_ v: T, to out: inout [UInt8]) {

@@ -15,6 +15,7 @@
 #include "include/kestrel_quant.h"
 #include "internal/kestrel_internal.h"
 #include "internal/kestrel_tiers.h"
+#include "internal/quant_blocks_tier.h"
 
 #if KESTREL_ARM64
 #include <arm_neon.h>
@@ -222,23 +223,6 @@ static inline float quantize_q8_block(const float *x, int8_t *qs, int *sum) {
     return d;
 }
 
-void kestrel_quantize_q8_0_neon(const float *x, void *blocks, size_t n) {
-    kestrel_block_q8_0 *b = (kestrel_block_q8_0 *)blocks;
-    for (size_t i = 0; i < n / KESTREL_QK32; i++) {
-        int sum;
-        const float d = quantize_q8_block(x + i * KESTREL_QK32, b[i].qs, &sum);
-        b[i].d = kestrel_f32_to_f16_1(d);
-    }
-}
-
-void kestrel_quantize_q8_1_neon(const float *x, void *blocks, size_t n) {
-    kestrel_block_q8_1 *b = (kestrel_block_q8_1 *)blocks;
-    for (size_t i = 0; i < n / KESTREL_QK32; i++) {
-        int sum;
-        const float d = quantize_q8_block(x + i * KESTREL_QK32, b[i].qs, &sum);
-        b[i].d = kestrel_f32_to_f16_1(d);
-        b[i].s = kestrel_f32_to_f16_1((float)sum * d);
-    }
-}
+KESTREL_Q8_QUANTIZERS(neon)
 
 #endif /* KESTREL_ARM64 */

@@ -19,6 +19,7 @@
 
 KESTREL_TARGET_AVX2_BEGIN
 
+#include "internal/quant_blocks_tier.h"
 #include "internal/quant_blocks_x86.h"
 
 /* Eight int8 codes (the low 8 bytes of c) as floats. */
@@ -60,59 +61,7 @@ static inline void emit_two_scales(__m256i q, __m256 a, __m256 b, float *y) {
     _mm256_storeu_ps(y + 24, _mm256_mul_ps(b, lo8_ps(_mm_srli_si128(hi, 8))));
 }
 
-#define DEQUANT_SCALED(t)                                                                        \
-    void kestrel_dequantize_##t##_avx2(const void *blocks, float *y, size_t n) {                 \
-        const kestrel_block_##t *b = (const kestrel_block_##t *)blocks;                          \
-        for (size_t i = 0; i < n / KESTREL_QK32; i++)                                            \
-            emit_scaled(qb_codes_##t(b + i), _mm256_set1_ps(kestrel_f16_to_f32_1(b[i].d)),       \
-                        y + i * KESTREL_QK32);                                                   \
-    }
-
-#define DEQUANT_AFFINE(t)                                                                        \
-    void kestrel_dequantize_##t##_avx2(const void *blocks, float *y, size_t n) {                 \
-        const kestrel_block_##t *b = (const kestrel_block_##t *)blocks;                          \
-        for (size_t i = 0; i < n / KESTREL_QK32; i++)                                            \
-            emit_affine_add(qb_codes_##t(b + i), _mm256_set1_ps(kestrel_f16_to_f32_1(b[i].d)),   \
-                            _mm256_set1_ps(kestrel_f16_to_f32_1(b[i].m)), y + i * KESTREL_QK32); \
-    }
-
-DEQUANT_SCALED(q8_0)
-DEQUANT_SCALED(q8_1)
-DEQUANT_SCALED(q4_0)
-DEQUANT_SCALED(q5_0)
-DEQUANT_AFFINE(q4_1)
-DEQUANT_AFFINE(q5_1)
-
-void kestrel_dequantize_q4_K_avx2(const void *blocks, float *y, size_t n) {
-    const kestrel_block_q4_K *b = (const kestrel_block_q4_K *)blocks;
-    for (size_t i = 0; i < n / KESTREL_QK_K; i++, y += KESTREL_QK_K) {
-        const float d = kestrel_f16_to_f32_1(b[i].d), dmin = kestrel_f16_to_f32_1(b[i].dmin);
-        for (int c = 0; c < 4; c++) {
-            int sc1, m1, sc2, m2;
-            qb_q4k_scale_min(2 * c, b[i].scales, &sc1, &m1);
-            qb_q4k_scale_min(2 * c + 1, b[i].scales, &sc2, &m2);
-            __m256i lo, hi;
-            qb_nibbles32(b[i].qs + 32 * c, &lo, &hi);
-            emit_affine_sub(lo, _mm256_set1_ps(d * (float)sc1), _mm256_set1_ps(dmin * (float)m1), y + 64 * c);
-            emit_affine_sub(hi, _mm256_set1_ps(d * (float)sc2), _mm256_set1_ps(dmin * (float)m2), y + 64 * c + 32);
-        }
-    }
-}
-
-void kestrel_dequantize_q6_K_avx2(const void *blocks, float *y, size_t n) {
-    const kestrel_block_q6_K *b = (const kestrel_block_q6_K *)blocks;
-    for (size_t i = 0; i < n / KESTREL_QK_K; i++, y += KESTREL_QK_K) {
-        const float d = kestrel_f16_to_f32_1(b[i].d);
-        for (int h = 0; h < 2; h++) {
-            __m256i q[4];
-            qb_codes_q6_K_half(b[i].ql + 64 * h, b[i].qh + 32 * h, q);
-            const int8_t *sc = b[i].scales + 8 * h;
-            for (int r = 0; r < 4; r++)
-                emit_two_scales(q[r], _mm256_set1_ps(d * (float)sc[2 * r]), _mm256_set1_ps(d * (float)sc[2 * r + 1]),
-                                y + 128 * h + 32 * r);
-        }
-    }
-}
+QB_X86_DEQUANTIZERS(avx2, _mm256_set1_ps)
 
 /* roundf(v) as int32 lanes, 0 where |v| is not below 128 or v is NaN (reference code_of). */
 static inline __m256i round_away(__m256 v) {
@@ -157,24 +106,7 @@ static inline float quantize_q8_block(const float *x, int8_t *qs, int *sum) {
     return d;
 }
 
-void kestrel_quantize_q8_0_avx2(const float *x, void *blocks, size_t n) {
-    kestrel_block_q8_0 *b = (kestrel_block_q8_0 *)blocks;
-    for (size_t i = 0; i < n / KESTREL_QK32; i++) {
-        int sum;
-        const float d = quantize_q8_block(x + i * KESTREL_QK32, b[i].qs, &sum);
-        b[i].d = kestrel_f32_to_f16_1(d);
-    }
-}
-
-void kestrel_quantize_q8_1_avx2(const float *x, void *blocks, size_t n) {
-    kestrel_block_q8_1 *b = (kestrel_block_q8_1 *)blocks;
-    for (size_t i = 0; i < n / KESTREL_QK32; i++) {
-        int sum;
-        const float d = quantize_q8_block(x + i * KESTREL_QK32, b[i].qs, &sum);
-        b[i].d = kestrel_f32_to_f16_1(d);
-        b[i].s = kestrel_f32_to_f16_1((float)sum * d);
-    }
-}
+KESTREL_Q8_QUANTIZERS(avx2)
 
 KESTREL_TARGET_END
 

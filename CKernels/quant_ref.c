@@ -74,185 +74,192 @@ static inline void store_u32le(uint8_t *p, uint32_t v) {
 
 /* ---- Q8_0 / Q8_1 ---------------------------------------------------------------------- */
 
+/* Codes of one Q8 block: d = amax / 127, q = roundf(x * (1/d)). Returns the float32 d and the code sum. */
+static float q8_codes(const float *x, int8_t qs[32], int *sum) {
+    float amax = 0.0f;
+    for (int j = 0; j < KESTREL_QK32; j++) {
+        const float v = fabsf(x[j]);
+        if (v > amax) amax = v;
+    }
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    int s = 0;
+    for (int j = 0; j < KESTREL_QK32; j++) {
+        qs[j] = (int8_t)code_of(roundf(x[j] * id));
+        s += qs[j];
+    }
+    *sum = s;
+    return d;
+}
+
 void kestrel_quantize_row_q8_0_ref(const float *x, kestrel_block_q8_0 *dst, size_t n) {
     for (size_t b = 0; b < n / KESTREL_QK32; b++) {
-        const float *xb = x + b * KESTREL_QK32;
-        float amax = 0.0f;
-        for (int j = 0; j < KESTREL_QK32; j++) {
-            float v = fabsf(xb[j]);
-            if (v > amax) amax = v;
-        }
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        dst[b].d = kestrel_f32_to_f16_1(d);
-        for (int j = 0; j < KESTREL_QK32; j++) dst[b].qs[j] = (int8_t)code_of(roundf(xb[j] * id));
+        int sum;
+        dst[b].d = kestrel_f32_to_f16_1(q8_codes(x + b * KESTREL_QK32, dst[b].qs, &sum));
     }
 }
 
+/* y = f32(d) * q over one Q8 block. */
+static void q8_values(uint16_t d16, const int8_t qs[32], float *y) {
+    const float d = kestrel_f16_to_f32_1(d16);
+    for (int j = 0; j < KESTREL_QK32; j++) y[j] = d * (float)qs[j];
+}
+
 void kestrel_dequantize_row_q8_0_ref(const kestrel_block_q8_0 *src, float *y, size_t n) {
-    for (size_t b = 0; b < n / KESTREL_QK32; b++) {
-        const float d = kestrel_f16_to_f32_1(src[b].d);
-        for (int j = 0; j < KESTREL_QK32; j++) y[b * KESTREL_QK32 + j] = d * (float)src[b].qs[j];
-    }
+    for (size_t b = 0; b < n / KESTREL_QK32; b++) q8_values(src[b].d, src[b].qs, y + b * KESTREL_QK32);
 }
 
 void kestrel_quantize_row_q8_1_ref(const float *x, kestrel_block_q8_1 *dst, size_t n) {
     for (size_t b = 0; b < n / KESTREL_QK32; b++) {
-        const float *xb = x + b * KESTREL_QK32;
-        float amax = 0.0f;
-        for (int j = 0; j < KESTREL_QK32; j++) {
-            float v = fabsf(xb[j]);
-            if (v > amax) amax = v;
-        }
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        int sum = 0;
-        for (int j = 0; j < KESTREL_QK32; j++) {
-            dst[b].qs[j] = (int8_t)code_of(roundf(xb[j] * id));
-            sum += dst[b].qs[j];
-        }
+        int sum;
+        const float d = q8_codes(x + b * KESTREL_QK32, dst[b].qs, &sum);
         dst[b].d = kestrel_f32_to_f16_1(d);
         dst[b].s = kestrel_f32_to_f16_1((float)sum * d);
     }
 }
 
 void kestrel_dequantize_row_q8_1_ref(const kestrel_block_q8_1 *src, float *y, size_t n) {
-    for (size_t b = 0; b < n / KESTREL_QK32; b++) {
-        const float d = kestrel_f16_to_f32_1(src[b].d);
-        for (int j = 0; j < KESTREL_QK32; j++) y[b * KESTREL_QK32 + j] = d * (float)src[b].qs[j];
+    for (size_t b = 0; b < n / KESTREL_QK32; b++) q8_values(src[b].d, src[b].qs, y + b * KESTREL_QK32);
+}
+
+/* ---- Q4_0 / Q4_1 / Q5_0 / Q5_1 ------------------------------------------------------------ */
+
+/*
+ * Codes of a Q4_0 / Q5_0 block: d = max / -half (max: the signed value of largest |x|),
+ * q = min(top, trunc(x * (1/d) + half + 0.5)). Returns the float32 d.
+ */
+static float symmetric_codes(const float *x, float half, int top, int L[32]) {
+    const float d = signed_absmax(x) / -half;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float bias = half + 0.5f; /* 8.5 or 16.5, exact */
+    for (int j = 0; j < KESTREL_QK32; j++) {
+        const int q = code_of(truncf(x[j] * id + bias));
+        L[j] = q > top ? top : q;
+    }
+    return d;
+}
+
+/*
+ * Codes of a Q4_1 / Q5_1 block: d = (max - min) / top, q = trunc((x - min) * (1/d) + 0.5),
+ * capped at top only when `cap` (Q4_1; ggml leaves Q5_1 uncapped, and the value cannot exceed
+ * 31 there). Returns the float32 d; *mn receives the block minimum.
+ */
+static float affine_codes(const float *x, int top, int cap, int L[32], float *mn) {
+    float lo, hi;
+    min_max(x, &lo, &hi);
+    const float d = (hi - lo) / (float)top;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < KESTREL_QK32; j++) {
+        const int q = code_of(truncf((x[j] - lo) * id + 0.5f));
+        L[j] = cap && q > top ? top : q;
+    }
+    *mn = lo;
+    return d;
+}
+
+/* Low four bits of 32 codes: byte j holds code j (low nibble) and code j+16 (high nibble). */
+static void pack_nibbles(const int L[32], uint8_t qs[16]) {
+    for (int j = 0; j < 16; j++) qs[j] = (uint8_t)((L[j] & 0x0F) | ((L[j + 16] & 0x0F) << 4));
+}
+
+/* Bit 4 of 32 codes as a little-endian 32-bit mask (bit j: code j). */
+static void pack_bit4(const int L[32], uint8_t qh[4]) {
+    uint32_t bits = 0;
+    for (int j = 0; j < KESTREL_QK32; j++) bits |= (uint32_t)((L[j] >> 4) & 1) << j;
+    store_u32le(qh, bits);
+}
+
+static void unpack_nibbles(const uint8_t qs[16], int L[32]) {
+    for (int j = 0; j < 16; j++) {
+        L[j] = qs[j] & 0x0F;
+        L[j + 16] = qs[j] >> 4;
     }
 }
 
-/* ---- Q4_0 / Q4_1 ---------------------------------------------------------------------- */
+static void unpack_bit4(const uint8_t qh[4], int L[32]) {
+    const uint32_t bits = load_u32le(qh);
+    for (int j = 0; j < KESTREL_QK32; j++) L[j] |= (int)(((bits >> j) & 1u) << 4);
+}
+
+/* y = (q - offset) * d. */
+static void emit_scaled(const int L[32], int offset, float d, float *y) {
+    for (int j = 0; j < KESTREL_QK32; j++) y[j] = (float)(L[j] - offset) * d;
+}
+
+/* y = q * d + m: the product is rounded, then the sum. */
+static void emit_affine(const int L[32], float d, float m, float *y) {
+    for (int j = 0; j < KESTREL_QK32; j++) y[j] = (float)L[j] * d + m;
+}
 
 void kestrel_quantize_row_q4_0_ref(const float *x, kestrel_block_q4_0 *dst, size_t n) {
+    int L[32];
     for (size_t b = 0; b < n / KESTREL_QK32; b++) {
-        const float *xb = x + b * KESTREL_QK32;
-        const float d = signed_absmax(xb) / -8.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        dst[b].d = kestrel_f32_to_f16_1(d);
-        for (int j = 0; j < 16; j++) {
-            int lo = code_of(truncf(xb[j] * id + 8.5f));
-            int hi = code_of(truncf(xb[j + 16] * id + 8.5f));
-            if (lo > 15) lo = 15;
-            if (hi > 15) hi = 15;
-            dst[b].qs[j] = (uint8_t)(lo | (hi << 4));
-        }
+        dst[b].d = kestrel_f32_to_f16_1(symmetric_codes(x + b * KESTREL_QK32, 8.0f, 15, L));
+        pack_nibbles(L, dst[b].qs);
     }
 }
 
 void kestrel_dequantize_row_q4_0_ref(const kestrel_block_q4_0 *src, float *y, size_t n) {
+    int L[32];
     for (size_t b = 0; b < n / KESTREL_QK32; b++) {
-        const float d = kestrel_f16_to_f32_1(src[b].d);
-        float *yb = y + b * KESTREL_QK32;
-        for (int j = 0; j < 16; j++) {
-            yb[j] = (float)((src[b].qs[j] & 0x0F) - 8) * d;
-            yb[j + 16] = (float)((src[b].qs[j] >> 4) - 8) * d;
-        }
+        unpack_nibbles(src[b].qs, L);
+        emit_scaled(L, 8, kestrel_f16_to_f32_1(src[b].d), y + b * KESTREL_QK32);
     }
 }
 
 void kestrel_quantize_row_q4_1_ref(const float *x, kestrel_block_q4_1 *dst, size_t n) {
+    int L[32];
     for (size_t b = 0; b < n / KESTREL_QK32; b++) {
-        const float *xb = x + b * KESTREL_QK32;
-        float mn, mx;
-        min_max(xb, &mn, &mx);
-        const float d = (mx - mn) / 15.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        dst[b].d = kestrel_f32_to_f16_1(d);
+        float mn;
+        dst[b].d = kestrel_f32_to_f16_1(affine_codes(x + b * KESTREL_QK32, 15, 1, L, &mn));
         dst[b].m = kestrel_f32_to_f16_1(mn);
-        for (int j = 0; j < 16; j++) {
-            int lo = code_of(truncf((xb[j] - mn) * id + 0.5f));
-            int hi = code_of(truncf((xb[j + 16] - mn) * id + 0.5f));
-            if (lo > 15) lo = 15;
-            if (hi > 15) hi = 15;
-            dst[b].qs[j] = (uint8_t)(lo | (hi << 4));
-        }
+        pack_nibbles(L, dst[b].qs);
     }
 }
 
 void kestrel_dequantize_row_q4_1_ref(const kestrel_block_q4_1 *src, float *y, size_t n) {
+    int L[32];
     for (size_t b = 0; b < n / KESTREL_QK32; b++) {
-        const float d = kestrel_f16_to_f32_1(src[b].d);
-        const float m = kestrel_f16_to_f32_1(src[b].m);
-        float *yb = y + b * KESTREL_QK32;
-        for (int j = 0; j < 16; j++) {
-            yb[j] = (float)(src[b].qs[j] & 0x0F) * d + m;
-            yb[j + 16] = (float)(src[b].qs[j] >> 4) * d + m;
-        }
+        unpack_nibbles(src[b].qs, L);
+        emit_affine(L, kestrel_f16_to_f32_1(src[b].d), kestrel_f16_to_f32_1(src[b].m), y + b * KESTREL_QK32);
     }
 }
 
-/* ---- Q5_0 / Q5_1 ---------------------------------------------------------------------- */
-
 void kestrel_quantize_row_q5_0_ref(const float *x, kestrel_block_q5_0 *dst, size_t n) {
+    int L[32];
     for (size_t b = 0; b < n / KESTREL_QK32; b++) {
-        const float *xb = x + b * KESTREL_QK32;
-        const float d = signed_absmax(xb) / -16.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        dst[b].d = kestrel_f32_to_f16_1(d);
-        uint32_t qh = 0;
-        for (int j = 0; j < 16; j++) {
-            int lo = code_of(truncf(xb[j] * id + 16.5f));
-            int hi = code_of(truncf(xb[j + 16] * id + 16.5f));
-            if (lo > 31) lo = 31;
-            if (hi > 31) hi = 31;
-            dst[b].qs[j] = (uint8_t)((lo & 0x0F) | ((hi & 0x0F) << 4));
-            qh |= (uint32_t)((lo >> 4) & 1) << j;
-            qh |= (uint32_t)((hi >> 4) & 1) << (j + 16);
-        }
-        store_u32le(dst[b].qh, qh);
+        dst[b].d = kestrel_f32_to_f16_1(symmetric_codes(x + b * KESTREL_QK32, 16.0f, 31, L));
+        pack_nibbles(L, dst[b].qs);
+        pack_bit4(L, dst[b].qh);
     }
 }
 
 void kestrel_dequantize_row_q5_0_ref(const kestrel_block_q5_0 *src, float *y, size_t n) {
+    int L[32];
     for (size_t b = 0; b < n / KESTREL_QK32; b++) {
-        const float d = kestrel_f16_to_f32_1(src[b].d);
-        const uint32_t qh = load_u32le(src[b].qh);
-        float *yb = y + b * KESTREL_QK32;
-        for (int j = 0; j < 16; j++) {
-            int lo = (src[b].qs[j] & 0x0F) | (int)(((qh >> j) & 1u) << 4);
-            int hi = (src[b].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4);
-            yb[j] = (float)(lo - 16) * d;
-            yb[j + 16] = (float)(hi - 16) * d;
-        }
+        unpack_nibbles(src[b].qs, L);
+        unpack_bit4(src[b].qh, L);
+        emit_scaled(L, 16, kestrel_f16_to_f32_1(src[b].d), y + b * KESTREL_QK32);
     }
 }
 
 void kestrel_quantize_row_q5_1_ref(const float *x, kestrel_block_q5_1 *dst, size_t n) {
+    int L[32];
     for (size_t b = 0; b < n / KESTREL_QK32; b++) {
-        const float *xb = x + b * KESTREL_QK32;
-        float mn, mx;
-        min_max(xb, &mn, &mx);
-        const float d = (mx - mn) / 31.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        dst[b].d = kestrel_f32_to_f16_1(d);
+        float mn;
+        dst[b].d = kestrel_f32_to_f16_1(affine_codes(x + b * KESTREL_QK32, 31, 0, L, &mn));
         dst[b].m = kestrel_f32_to_f16_1(mn);
-        uint32_t qh = 0;
-        for (int j = 0; j < 16; j++) {
-            /* No clamp, as in the reference: (x - min) * id <= 31 + rounding, so the code fits. */
-            int lo = code_of(truncf((xb[j] - mn) * id + 0.5f));
-            int hi = code_of(truncf((xb[j + 16] - mn) * id + 0.5f));
-            dst[b].qs[j] = (uint8_t)((lo & 0x0F) | ((hi & 0x0F) << 4));
-            qh |= (uint32_t)((lo >> 4) & 1) << j;
-            qh |= (uint32_t)((hi >> 4) & 1) << (j + 16);
-        }
-        store_u32le(dst[b].qh, qh);
+        pack_nibbles(L, dst[b].qs);
+        pack_bit4(L, dst[b].qh);
     }
 }
 
 void kestrel_dequantize_row_q5_1_ref(const kestrel_block_q5_1 *src, float *y, size_t n) {
+    int L[32];
     for (size_t b = 0; b < n / KESTREL_QK32; b++) {
-        const float d = kestrel_f16_to_f32_1(src[b].d);
-        const float m = kestrel_f16_to_f32_1(src[b].m);
-        const uint32_t qh = load_u32le(src[b].qh);
-        float *yb = y + b * KESTREL_QK32;
-        for (int j = 0; j < 16; j++) {
-            int lo = (src[b].qs[j] & 0x0F) | (int)(((qh >> j) & 1u) << 4);
-            int hi = (src[b].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4);
-            yb[j] = (float)lo * d + m;
-            yb[j + 16] = (float)hi * d + m;
-        }
+        unpack_nibbles(src[b].qs, L);
+        unpack_bit4(src[b].qh, L);
+        emit_affine(L, kestrel_f16_to_f32_1(src[b].d), kestrel_f16_to_f32_1(src[b].m), y + b * KESTREL_QK32);
     }
 }
 

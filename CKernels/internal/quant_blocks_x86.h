@@ -3,6 +3,9 @@
  * (quant_blocks_x86_avx2.c, quant_blocks_x86_avx512.c). Each helper turns one block's packed
  * codes into 32 int8 lanes in element order (lane j = element j), with the format's offset
  * already removed where it has one, so that the tiers only differ in how they widen and scale.
+ * QB_X86_DEQUANTIZERS(tier, set1) then defines the eight dequantizers of a tier from its four
+ * emitters (emit_scaled, emit_affine_add, emit_affine_sub, emit_two_scales, each writing 32
+ * floats from 32 codes) and its broadcast intrinsic.
  * Include after KESTREL_TARGET_*_BEGIN: the helpers take the including file's target.
  * Pure integer work: the float arithmetic (which decides bits) stays in the tier files.
  */
@@ -83,5 +86,56 @@ static inline void qb_q4k_scale_min(int j, const uint8_t *s, int *sc, int *m) {
         *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
     }
 }
+
+/* The dequantizers of one tier, from the emitters the including file defines. */
+#define QB_X86_DEQUANT_SCALED(tier, set1, t)                                                    \
+    void kestrel_dequantize_##t##_##tier(const void *blocks, float *y, size_t n) {              \
+        const kestrel_block_##t *b = (const kestrel_block_##t *)blocks;                          \
+        for (size_t i = 0; i < n / KESTREL_QK32; i++)                                            \
+            emit_scaled(qb_codes_##t(b + i), set1(kestrel_f16_to_f32_1(b[i].d)), y + i * KESTREL_QK32); \
+    }
+#define QB_X86_DEQUANT_AFFINE(tier, set1, t)                                                    \
+    void kestrel_dequantize_##t##_##tier(const void *blocks, float *y, size_t n) {              \
+        const kestrel_block_##t *b = (const kestrel_block_##t *)blocks;                          \
+        for (size_t i = 0; i < n / KESTREL_QK32; i++)                                            \
+            emit_affine_add(qb_codes_##t(b + i), set1(kestrel_f16_to_f32_1(b[i].d)),             \
+                            set1(kestrel_f16_to_f32_1(b[i].m)), y + i * KESTREL_QK32);           \
+    }
+#define QB_X86_DEQUANTIZERS(tier, set1)                                                         \
+    QB_X86_DEQUANT_SCALED(tier, set1, q8_0)                                                     \
+    QB_X86_DEQUANT_SCALED(tier, set1, q8_1)                                                     \
+    QB_X86_DEQUANT_SCALED(tier, set1, q4_0)                                                     \
+    QB_X86_DEQUANT_SCALED(tier, set1, q5_0)                                                     \
+    QB_X86_DEQUANT_AFFINE(tier, set1, q4_1)                                                     \
+    QB_X86_DEQUANT_AFFINE(tier, set1, q5_1)                                                     \
+    void kestrel_dequantize_q4_K_##tier(const void *blocks, float *y, size_t n) {               \
+        const kestrel_block_q4_K *b = (const kestrel_block_q4_K *)blocks;                        \
+        for (size_t i = 0; i < n / KESTREL_QK_K; i++, y += KESTREL_QK_K) {                       \
+            const float d = kestrel_f16_to_f32_1(b[i].d), dmin = kestrel_f16_to_f32_1(b[i].dmin); \
+            for (int c = 0; c < 4; c++) {                                                        \
+                int sc1, m1, sc2, m2;                                                            \
+                qb_q4k_scale_min(2 * c, b[i].scales, &sc1, &m1);                                 \
+                qb_q4k_scale_min(2 * c + 1, b[i].scales, &sc2, &m2);                             \
+                __m256i lo, hi;                                                                  \
+                qb_nibbles32(b[i].qs + 32 * c, &lo, &hi);                                        \
+                emit_affine_sub(lo, set1(d * (float)sc1), set1(dmin * (float)m1), y + 64 * c);   \
+                emit_affine_sub(hi, set1(d * (float)sc2), set1(dmin * (float)m2), y + 64 * c + 32); \
+            }                                                                                    \
+        }                                                                                        \
+    }                                                                                            \
+    void kestrel_dequantize_q6_K_##tier(const void *blocks, float *y, size_t n) {               \
+        const kestrel_block_q6_K *b = (const kestrel_block_q6_K *)blocks;                        \
+        for (size_t i = 0; i < n / KESTREL_QK_K; i++, y += KESTREL_QK_K) {                       \
+            const float d = kestrel_f16_to_f32_1(b[i].d);                                        \
+            for (int h = 0; h < 2; h++) {                                                        \
+                __m256i q[4];                                                                    \
+                qb_codes_q6_K_half(b[i].ql + 64 * h, b[i].qh + 32 * h, q);                       \
+                const int8_t *sc = b[i].scales + 8 * h;                                          \
+                for (int r = 0; r < 4; r++)                                                      \
+                    emit_two_scales(q[r], set1(d * (float)sc[2 * r]), set1(d * (float)sc[2 * r + 1]), \
+                                    y + 128 * h + 32 * r);                                       \
+            }                                                                                    \
+        }                                                                                        \
+    }
 
 #endif

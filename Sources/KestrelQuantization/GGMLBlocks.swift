@@ -40,7 +40,10 @@ public enum GGMLBlocks {
             throw .invalidArgument(name: "elementCount",
                                    reason: "\(elementCount) is not a non-negative multiple of \(type)'s block size \(type.blockSize)")
         }
-        return try SizeCheck.product(elementCount / type.blockSize, type.bytesPerBlock)
+        // Not SizeCheck.product: its variadic array would allocate on every call of the hot paths.
+        let (bytes, overflow) = (elementCount / type.blockSize).multipliedReportingOverflow(by: type.bytesPerBlock)
+        guard !overflow else { throw .capacityExceeded(limit: .max, requested: .max) }
+        return bytes
     }
 
     /// Quantizes rows of `rowLength` floats into `destination`.

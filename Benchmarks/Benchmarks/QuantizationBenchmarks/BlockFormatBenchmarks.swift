@@ -5,39 +5,43 @@ import KestrelKernels
 import KestrelQuantization
 
 // ggml block formats: quantize and dequantize 1 << 20 floats (4 MiB of f32 in, or out), one
-// call per measured iteration, one thread. `<op>_<type>.1048576.<tier>` calls the C table of
-// that tier directly (scalar and the best tier this CPU runs); `GGMLBlocks.<op>.<type>.1048576`
-// goes through the Swift API at the active tier with preallocated buffers (argument checks,
-// the finiteness scan of quantize, the scale scan of dequantize included). f32 GB/s = 4 MiB
-// divided by the time per call.
+// call per measured iteration, one thread. `<op>_<type>.1048576.scalar` / `.best` call the C
+// table of the scalar tier / of the best tier this CPU runs (the last of KernelTier.supported,
+// avx512vnni on the development VM) directly; `GGMLBlocks.<op>.<type>.1048576` goes through the
+// Swift API at the active tier with preallocated buffers (argument checks, the finiteness scan
+// of quantize, the scale scan of dequantize included). f32 GB/s = 4 MiB / time per call.
+
+// KestrelQuantization re-exports KestrelTensor, which has types of the same names.
+private typealias Buffer<Element> = KestrelBenchmarkSupport.AlignedBuffer<Element>
+private typealias RNG = KestrelBenchmarkSupport.SplitMix64
 
 private var blockConfiguration: Benchmark.Configuration { BenchmarkDefaults.configuration() }
 
 /// Inputs and outputs of the block benchmarks, built once.
-final class BlockFormatBuffers: @unchecked Sendable {
+private final class BlockFormatBuffers: @unchecked Sendable {
     static let count = 1 << 20
     static let types: [GGMLType] = [.q8_0, .q4_0, .q4_K, .q6_K]
-    let floats: AlignedBuffer<Float>
-    let floatOut: AlignedBuffer<Float>
+    let floats: Buffer<Float>
+    let floatOut: Buffer<Float>
     /// The quantized stream of `floats`, per type (room for the largest, 8.5 bits per value).
-    let blocks: [GGMLType: AlignedBuffer<UInt8>]
-    let blockOut: AlignedBuffer<UInt8>
+    let blocks: [GGMLType: Buffer<UInt8>]
+    let blockOut: Buffer<UInt8>
 
     init() {
-        var rng = SplitMix64(seed: 16)
+        var rng = RNG(seed: 16)
         let n = Self.count
         // Normal-like weights (sum of three uniforms) with a per-256 scale over four decades.
         var scale: Float = 1
-        floats = AlignedBuffer(count: n) { i in
+        floats = Buffer(count: n) { i in
             if i % 256 == 0 { scale = Float(1 << Int(rng.next() % 14)) / 1024 }
             return (rng.nextSignedUnit() + rng.nextSignedUnit() + rng.nextSignedUnit()) * scale
         }
-        floatOut = AlignedBuffer(count: n) { _ in 0 }
-        blockOut = AlignedBuffer(count: n / 32 * 34) { _ in 0 }
-        var made: [GGMLType: AlignedBuffer<UInt8>] = [:]
+        floatOut = Buffer(count: n) { _ in 0 }
+        blockOut = Buffer(count: n / 32 * 34) { _ in 0 }
+        var made: [GGMLType: Buffer<UInt8>] = [:]
         for type in Self.types {
             let bytes = n / type.blockSize * type.bytesPerBlock
-            let buffer = AlignedBuffer<UInt8>(count: bytes) { _ in 0 }
+            let buffer = Buffer<UInt8>(count: bytes) { _ in 0 }
             try! GGMLBlocks.quantize(UnsafeBufferPointer(start: floats.readOnly, count: n), rowLength: 4096, as: type,
                                      into: UnsafeMutableRawBufferPointer(start: buffer.pointer, count: bytes),
                                      tier: .scalar, threads: 1)
@@ -62,15 +66,17 @@ private func kernels(_ t: kestrel_kernel_table, _ type: GGMLType)
 /// Registers the BlockFormat benchmarks.
 func registerBlockFormatBenchmarks() {
     let n = BlockFormatBuffers.count
-    let tiers = KernelTier.supported
-    for tier in Set([tiers.first!.name, tiers.last!.name]).sorted() {
-        let t = tiers.first { $0.name == tier }!.table.pointee
+    // Scalar and the best tier, named "best" so that the names (and threshold files) are the
+    // same on every machine.
+    let best = KernelTier.supported.last!
+    for (label, tier) in [("scalar", KernelTier.supported.first!), ("best", best)] {
+        let t = tier.table.pointee
         for type in BlockFormatBuffers.types {
             let (q, d) = kernels(t, type)
-            Benchmark("quantize_\(type).\(n).\(tier)", configuration: blockConfiguration) { benchmark, b in
+            Benchmark("quantize_\(type).\(n).\(label)", configuration: blockConfiguration) { benchmark, b in
                 for _ in benchmark.scaledIterations { q(b.floats.readOnly, b.blockOut.pointer, n) }
             } setup: { BlockFormatBuffers.shared }
-            Benchmark("dequantize_\(type).\(n).\(tier)", configuration: blockConfiguration) { benchmark, b in
+            Benchmark("dequantize_\(type).\(n).\(label)", configuration: blockConfiguration) { benchmark, b in
                 let src = b.blocks[type]!.readOnly
                 for _ in benchmark.scaledIterations { d(src, b.floatOut.pointer, n) }
             } setup: { BlockFormatBuffers.shared }

@@ -132,13 +132,18 @@ public struct IntegerQuantizer: Quantizer {
             let encodeInto = { (codes: UnsafeMutablePointer<Int8>) in
                 if let cols = layout.columnsIfPerLastAxis {
                     let inv = params.map { 1 / $0.step }
-                    let zs = params.map(\.zero)
+                    let zs = params.map { Int32($0.zero) }
+                    let lows = zs.map { Float(qmin - $0) }, highs = zs.map { Float(qmax - $0) }
                     inv.withUnsafeBufferPointer { ib in
                         zs.withUnsafeBufferPointer { zb in
-                            for r in 0..<(layout.elementCount / cols) {
-                                AffineCodes.encodeColumns(p + r * cols, count: cols, inverseSteps: ib.baseAddress!,
-                                                          zeroPoints: scheme.symmetric ? nil : zb.baseAddress!,
-                                                          lower: qmin, upper: qmax, into: codes + r * cols)
+                            lows.withUnsafeBufferPointer { lb in
+                                highs.withUnsafeBufferPointer { hb in
+                                    for r in 0..<(layout.elementCount / cols) {
+                                        AffineCodes.encodeColumns(p + r * cols, count: cols, inverseSteps: ib.baseAddress!,
+                                                                  lowest: lb.baseAddress!, highest: hb.baseAddress!,
+                                                                  zeroPoints: zb.baseAddress!, into: codes + r * cols)
+                                    }
+                                }
                             }
                         }
                     }

@@ -50,16 +50,18 @@ package enum AffineCodes {
     }
 
     /// Encodes `count` floats whose step and zero point change with the element (one per column of
-    /// a row: per-channel quantization along the last axis): `out[i] = clamp(roundHalfEven(x[i] ·
-    /// inverseSteps[i]) + zeroPoints[i], lower, upper)` (zero points 0 when nil).
+    /// a row: per-channel quantization along the last axis): `out[i] = roundHalfEven(clamp(x[i] ·
+    /// inverseSteps[i], lowest[i], highest[i])) + zeroPoints[i]`, where the caller passes
+    /// `lowest[i] = Float(lower − zeroPoints[i])` and `highest[i] = Float(upper − zeroPoints[i])`
+    /// (the same result as clamping after adding the zero point; precomputed per column so the
+    /// loop has no conversions).
     @inlinable
     package static func encodeColumns(_ x: UnsafePointer<Float>, count: Int, inverseSteps: UnsafePointer<Float>,
-                                      zeroPoints: UnsafePointer<Int8>?, lower: Int32, upper: Int32,
-                                      into out: UnsafeMutablePointer<Int8>) {
+                                      lowest: UnsafePointer<Float>, highest: UnsafePointer<Float>,
+                                      zeroPoints: UnsafePointer<Int32>, into out: UnsafeMutablePointer<Int8>) {
         for i in 0..<count {
-            let z = zeroPoints.map { Int32($0[i]) } ?? 0
-            let q = roundClamped(x[i] * inverseSteps[i], Float(lower - z), Float(upper - z))
-            out[i] = Int8(truncatingIfNeeded: q &+ z)
+            let q = roundClamped(x[i] * inverseSteps[i], lowest[i], highest[i])
+            out[i] = Int8(truncatingIfNeeded: q &+ zeroPoints[i])
         }
     }
 

@@ -94,79 +94,106 @@ public struct IntegerQuantizer: Quantizer {
     ///   `invalidArgument` for a shape the granularity cannot hold; `dimensionMismatch` when
     ///   calibrated ranges do not match the slot count (`expected: [ranges]`, `actual: [slots]`);
     ///   `capacityExceeded` when sizes overflow or allocation fails.
-    /// - Complexity: O(n) time (two passes over the input, one without calibration), O(payload)
-    ///   memory (plus n bytes for int4).
+    /// - Complexity: O(n) time: a finiteness scan, then one pass (per tensor, per group, per channel
+    ///   along the first axis) or two; O(payload) memory (plus n bytes for int4).
     public func quantize(_ x: Tensor) throws(KestrelError) -> QuantizedTensor {
         let dims = x.shape.dims
         let layout = try ScaleLayout(shape: dims, granularity: scheme.granularity)
         let (headerBytes, total) = try byteCount(layout)
+        let slots = layout.slotCount
+        if let calibration, calibration.ranges.count != slots {
+            throw .dimensionMismatch(expected: [calibration.ranges.count], actual: [slots])
+        }
         let src = x.dtype == .f32 ? x : try x.converted(to: .f32)
+        let n = layout.elementCount
+        var data = [UInt8](repeating: 0, count: total)
+        guard n > 0 else {
+            // No elements: each slot's range is its calibrated one, or [0, 0].
+            data.withUnsafeMutableBytes { raw in
+                for k in 0..<slots {
+                    let r = calibration?.ranges[k] ?? 0...0
+                    storeParameters(slotParameters(lo: r.lowerBound, hi: r.upperBound), slot: k, slots: slots, into: raw)
+                }
+            }
+            return QuantizedTensor(shape: dims, format: format, data: data)
+        }
+        try src.withUnsafeBufferPointer { (buf: UnsafeBufferPointer<Float>) throws(KestrelError) in
+            let p = buf.baseAddress!
+            if let i = Self.firstNonFinite(p, count: n) { throw .nonFiniteValue(index: i) }
+            data.withUnsafeMutableBytes { raw in
+                let payload = raw.baseAddress! + headerBytes
+                let codes = scheme.bits == 8 ? payload.assumingMemoryBound(to: Int8.self) : .allocate(capacity: n)
+                let steps = UnsafeMutablePointer<Float>.allocate(capacity: slots)
+                let zeros = UnsafeMutablePointer<Int8>.allocate(capacity: slots)
+                encode(p, layout: layout, codes: codes, steps: steps, zeros: zeros)
+                for k in 0..<slots { storeParameters((steps[k], zeros[k]), slot: k, slots: slots, into: raw) }
+                if scheme.bits == 4 {
+                    Self.pack4(codes, count: n, into: payload.assumingMemoryBound(to: UInt8.self))
+                    codes.deallocate()
+                }
+                steps.deallocate()
+                zeros.deallocate()
+            }
+        }
+        return QuantizedTensor(shape: dims, format: format, data: data)
+    }
+
+    private func storeParameters(_ prm: (step: Float, zero: Int8), slot k: Int, slots: Int, into raw: UnsafeMutableRawBufferPointer) {
+        raw.storeBytes(of: prm.step.bitPattern.littleEndian, toByteOffset: 4 * k, as: UInt32.self)
+        if !scheme.symmetric { raw.storeBytes(of: prm.zero, toByteOffset: 4 * slots + k, as: Int8.self) }
+    }
+
+    /// Writes every slot's step and zero point and every element's code (one byte each).
+    /// When each slot is one run (per tensor, per group, per channel along the first axis), a slot's
+    /// range, parameters and codes are computed together while its values are in cache; otherwise
+    /// all ranges come first, then the codes.
+    private func encode(_ p: UnsafePointer<Float>, layout: ScaleLayout, codes: UnsafeMutablePointer<Int8>,
+                        steps: UnsafeMutablePointer<Float>, zeros: UnsafeMutablePointer<Int8>) {
+        let (qmin, qmax) = codeBounds
+        let cols = layout.columnsIfPerLastAxis
+        if cols == nil && layout.slotsAreSingleRuns {
+            layout.forEachRun { start, len, slot in
+                let (a, b) = calibration.map { ($0.ranges[slot].lowerBound, $0.ranges[slot].upperBound) }
+                    ?? Self.minMax(p + start, count: len)
+                let prm = slotParameters(lo: a, hi: b)
+                (steps[slot], zeros[slot]) = prm
+                AffineCodes.encode(p + start, count: len, offsets: nil, inverseStep: 1 / prm.step,
+                                   zeroPoint: Int32(prm.zero), lower: qmin, upper: qmax, into: codes + start)
+            }
+            return
+        }
         let slots = layout.slotCount
         var lo = [Float](repeating: 0, count: slots)
         var hi = [Float](repeating: 0, count: slots)
         if let calibration {
-            guard calibration.ranges.count == slots else {
-                throw .dimensionMismatch(expected: [calibration.ranges.count], actual: [slots])
-            }
             for (k, r) in calibration.ranges.enumerated() { (lo[k], hi[k]) = (r.lowerBound, r.upperBound) }
+        } else {
+            Self.slotRanges(p, layout: layout, lo: &lo, hi: &hi)
         }
-        if layout.elementCount > 0 {
-            try src.withUnsafeBufferPointer { (buf: UnsafeBufferPointer<Float>) throws(KestrelError) in
-                let p = buf.baseAddress!
-                if let i = Self.firstNonFinite(p, count: buf.count) { throw .nonFiniteValue(index: i) }
-                if calibration == nil { Self.slotRanges(p, layout: layout, lo: &lo, hi: &hi) }
-            }
-        }
-        let params = (0..<slots).map { slotParameters(lo: lo[$0], hi: hi[$0]) }
-        let (qmin, qmax) = codeBounds
-        var data = [UInt8](repeating: 0, count: total)
-        data.withUnsafeMutableBytes { raw in
-            for (k, prm) in params.enumerated() {
-                raw.storeBytes(of: prm.step.bitPattern.littleEndian, toByteOffset: 4 * k, as: UInt32.self)
-                if !scheme.symmetric { raw.storeBytes(of: prm.zero, toByteOffset: 4 * slots + k, as: Int8.self) }
-            }
-        }
-        guard layout.elementCount > 0 else { return QuantizedTensor(shape: dims, format: format, data: data) }
-        try src.withUnsafeBufferPointer { (buf: UnsafeBufferPointer<Float>) in
-            let p = buf.baseAddress!
-            let encodeInto = { (codes: UnsafeMutablePointer<Int8>) in
-                if let cols = layout.columnsIfPerLastAxis {
-                    let inv = params.map { 1 / $0.step }
-                    let zs = params.map(\.zero)
-                    inv.withUnsafeBufferPointer { ib in
-                        zs.withUnsafeBufferPointer { zb in
+        for k in 0..<slots { (steps[k], zeros[k]) = slotParameters(lo: lo[k], hi: hi[k]) }
+        if let cols {
+            let inv = (0..<cols).map { 1 / steps[$0] }
+            let zs = (0..<cols).map { Int32(zeros[$0]) }
+            let lows = zs.map { Float(qmin - $0) }, highs = zs.map { Float(qmax - $0) }
+            inv.withUnsafeBufferPointer { ib in
+                zs.withUnsafeBufferPointer { zb in
+                    lows.withUnsafeBufferPointer { lb in
+                        highs.withUnsafeBufferPointer { hb in
                             for r in 0..<(layout.elementCount / cols) {
                                 AffineCodes.encodeColumns(p + r * cols, count: cols, inverseSteps: ib.baseAddress!,
-                                                          zeroPoints: scheme.symmetric ? nil : zb.baseAddress!,
-                                                          lower: qmin, upper: qmax, into: codes + r * cols)
+                                                          lowest: lb.baseAddress!, highest: hb.baseAddress!,
+                                                          zeroPoints: zb.baseAddress!, into: codes + r * cols)
                             }
                         }
                     }
-                } else {
-                    layout.forEachRun { start, len, slot in
-                        let prm = params[slot]
-                        AffineCodes.encode(p + start, count: len, offsets: nil, inverseStep: 1 / prm.step,
-                                           zeroPoint: Int32(prm.zero), lower: qmin, upper: qmax, into: codes + start)
-                    }
                 }
             }
-            if scheme.bits == 8 {
-                data.withUnsafeMutableBytes { raw in
-                    encodeInto((raw.baseAddress! + headerBytes).assumingMemoryBound(to: Int8.self))
-                }
-            } else {
-                var codes = [Int8](repeating: 0, count: layout.elementCount)
-                codes.withUnsafeMutableBufferPointer { cb in
-                    encodeInto(cb.baseAddress!)
-                }
-                data.withUnsafeMutableBytes { raw in
-                    codes.withUnsafeBufferPointer { cb in
-                        Self.pack4(cb.baseAddress!, count: cb.count, into: (raw.baseAddress! + headerBytes).assumingMemoryBound(to: UInt8.self))
-                    }
-                }
-            }
+            return
         }
-        return QuantizedTensor(shape: dims, format: format, data: data)
+        layout.forEachRun { start, len, slot in
+            AffineCodes.encode(p + start, count: len, offsets: nil, inverseStep: 1 / steps[slot],
+                               zeroPoint: Int32(zeros[slot]), lower: qmin, upper: qmax, into: codes + start)
+        }
     }
 
     /// Step and zero point of a slot whose range is `[lo, hi]` (the rule in the type's comment).

@@ -102,7 +102,8 @@ public struct MixedPrecisionPlanner: Sendable {
         // options[i][0] is the original; options[i][j + 1] candidate j, when it applies.
         var options = [[MixedPrecisionPlan.Choice]]()
         for t in tensors {
-            let original = t.tensor.dtype == .f32 ? t.tensor.scalars() : try t.tensor.converted(to: .f32).scalars()
+            let original = try (t.tensor.dtype == .f32 ? t.tensor : try t.tensor.converted(to: .f32))
+                .withUnsafeBufferPointer { (b: UnsafeBufferPointer<Float>) throws(KestrelError) in Array(b) }
             if let i = original.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteValue(index: i) }
             let bytes = t.tensor.shape.elementCount * t.tensor.dtype.byteSize
             var row = [MixedPrecisionPlan.Choice(

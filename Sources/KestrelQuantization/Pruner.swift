@@ -72,7 +72,8 @@ public enum Pruner {
     }
 
     private static func values(_ x: Tensor) throws(KestrelError) -> [Float] {
-        let v = x.dtype == .f32 ? x.scalars() : try x.converted(to: .f32).scalars()
+        let v = try (x.dtype == .f32 ? x : try x.converted(to: .f32))
+            .withUnsafeBufferPointer { (b: UnsafeBufferPointer<Float>) throws(KestrelError) in Array(b) }
         if let i = v.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteValue(index: i) }
         return v
     }

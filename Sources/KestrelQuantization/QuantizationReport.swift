@@ -52,17 +52,45 @@ public struct QuantizationReport: Sendable, Hashable {
         guard original.count == reconstruction.count, shape.reduce(1, *) == original.count else {
             throw .dimensionMismatch(expected: [original.count], actual: [reconstruction.count])
         }
+        let sums = original.withUnsafeBufferPointer { x in
+            reconstruction.withUnsafeBufferPointer { y in Self.sums(x, y) }
+        }
+        self.init(name: name, shape: shape, format: format, count: original.count, sums: sums,
+                  bytesBefore: bytesBefore, bytesAfter: bytesAfter)
+    }
+
+    /// Quantizes and dequantizes `x` with `quantizer` and reports the result; `bytesAfter` is the
+    /// payload size, `bytesBefore` the elements times `x`'s dtype size.
+    /// - Throws: whatever `quantizer` throws on `x`.
+    /// - Complexity: one quantize and one dequantize, plus O(n).
+    public init(name: String = "", tensor x: Tensor, quantizer: some Quantizer) throws(KestrelError) {
+        let q = try quantizer.quantize(x)
+        let y = try quantizer.dequantize(q)
+        let x32 = x.dtype == .f32 ? x : try x.converted(to: .f32)
+        let sums = try x32.withUnsafeBufferPointer { (xb: UnsafeBufferPointer<Float>) throws(KestrelError) in
+            try y.withUnsafeBufferPointer { (yb: UnsafeBufferPointer<Float>) throws(KestrelError) in Self.sums(xb, yb) }
+        }
+        self.init(name: name, shape: x.shape.dims, format: quantizer.format.displayName, count: x.shape.elementCount,
+                  sums: sums, bytesBefore: x.shape.elementCount * x.dtype.byteSize, bytesAfter: q.data.count)
+    }
+
+    /// Σ(x−y)², Σx², Σy², Σxy and max |x−y| in Double.
+    private static func sums(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>) -> [Double] {
         var see: Double = 0, sxx: Double = 0, syy: Double = 0, sxy: Double = 0, mx: Double = 0
-        for i in 0..<original.count {
-            let x = Double(original[i]), y = Double(reconstruction[i])
-            let d = x - y
+        for i in 0..<Swift.min(x.count, y.count) {
+            let a = Double(x[i]), b = Double(y[i])
+            let d = a - b
             see += d * d
-            sxx += x * x
-            syy += y * y
-            sxy += x * y
+            sxx += a * a
+            syy += b * b
+            sxy += a * b
             mx = Swift.max(mx, abs(d))
         }
-        let n = original.count
+        return [see, sxx, syy, sxy, mx]
+    }
+
+    private init(name: String, shape: [Int], format: String, count n: Int, sums: [Double], bytesBefore: Int, bytesAfter: Int) {
+        let (see, sxx, syy, sxy) = (sums[0], sums[1], sums[2], sums[3])
         self.name = name
         self.shape = shape
         self.format = format
@@ -70,11 +98,11 @@ public struct QuantizationReport: Sendable, Hashable {
         squaredError = see
         signalEnergy = sxx
         rmse = n == 0 ? 0 : (see / Double(n)).squareRoot()
-        maxAbsError = mx
+        maxAbsError = sums[4]
         if see == 0 {
             snrDB = .infinity
         } else {
-            snrDB = sxx == 0 ? -.infinity : 10 * (log10(sxx / see))
+            snrDB = sxx == 0 ? -.infinity : 10 * log10(sxx / see)
         }
         if sxx == 0 && syy == 0 {
             cosineSimilarity = 1
@@ -86,19 +114,6 @@ public struct QuantizationReport: Sendable, Hashable {
         effectiveBits = n == 0 ? 0 : 8 * Double(bytesAfter) / Double(n)
         self.bytesBefore = bytesBefore
         self.bytesAfter = bytesAfter
-    }
-
-    /// Quantizes and dequantizes `x` with `quantizer` and reports the result; `bytesAfter` is the
-    /// payload size, `bytesBefore` the elements times `x`'s dtype size.
-    /// - Throws: whatever `quantizer` throws on `x`.
-    /// - Complexity: one quantize and one dequantize, plus O(n).
-    public init(name: String = "", tensor x: Tensor, quantizer: some Quantizer) throws(KestrelError) {
-        let q = try quantizer.quantize(x)
-        let y = try quantizer.dequantize(q)
-        let original = x.dtype == .f32 ? x.scalars() : try x.converted(to: .f32).scalars()
-        try self.init(name: name, shape: x.shape.dims, format: quantizer.format.displayName, original: original,
-                      reconstruction: y.scalars(), bytesBefore: x.shape.elementCount * x.dtype.byteSize,
-                      bytesAfter: q.data.count)
     }
 }
 

@@ -60,6 +60,12 @@ struct ScaleLayout: Sendable, Equatable {
         kind == .channel && inner == 1 && channels > 0 ? channels : nil
     }
 
+    /// Whether every slot is exactly one run (per tensor, per group, per channel with nothing
+    /// before the axis), so a slot's range and codes can be computed in one visit.
+    var slotsAreSingleRuns: Bool {
+        kind == .tensor || kind == .group || (kind == .channel && outer == 1)
+    }
+
     /// Calls `body(start, length, slot)` for every non-empty run, in increasing `start`.
     @inline(__always)
     func forEachRun<E: Error>(_ body: (_ start: Int, _ length: Int, _ slot: Int) throws(E) -> Void) throws(E) {

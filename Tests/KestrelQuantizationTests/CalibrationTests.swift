@@ -72,22 +72,35 @@ import _KestrelTestSupport
         if bits == 4 { #expect(c.clipRatios[0] < 1 && c.clipRatios[4] < 1) }
     }
 
-    @Test func quantizerUsesCalibratedRangesAndClamps() throws {
-        let shape = [3, 40]
-        let scheme = IntegerScheme(bits: 8, symmetric: false, granularity: .perChannel(axis: 0))
-        let cal = try Calibrator(scheme: scheme, method: .percentile(90)).calibrate(try Self.samples(4, shape: shape, seed: 2))
-        let x = try Self.samples(1, shape: shape, seed: 3)[0]
-        let q = try IntegerQuantizer(scheme: scheme, calibration: cal)
-        let ref = ReferenceIntegerScheme(bits: 8, symmetric: false, granularity: scheme.granularity)
-            .run(x.scalars(), shape: shape, ranges: cal.ranges)
-        let p = try q.quantize(x)
-        #expect(try q.dequantize(p).scalars() == ref.recon)
-        #expect(parsePayload(p.data, slots: 3, n: 120, bits: 8, symmetric: false).codes == ref.codes)
+    @Test(arguments: allGranularities)
+    func quantizerUsesCalibratedRangesAndClamps(granularity: QuantizationGranularity) throws {
+        let shape = [3, 4, 40]
+        for (bits, symmetric) in [(8, false), (4, true)] {
+            let scheme = IntegerScheme(bits: bits, symmetric: symmetric, granularity: granularity)
+            let cal = try Calibrator(scheme: scheme, method: .percentile(90)).calibrate(try Self.samples(4, shape: shape, seed: 2))
+            let x = try Self.samples(1, shape: shape, seed: 3)[0]
+            let q = try IntegerQuantizer(scheme: scheme, calibration: cal)
+            let ref = ReferenceIntegerScheme(bits: bits, symmetric: symmetric, granularity: granularity)
+                .run(x.scalars(), shape: shape, ranges: cal.ranges)
+            let p = try q.quantize(x)
+            #expect(try q.dequantize(p).scalars() == ref.recon, "\(scheme)")
+            let parsed = parsePayload(p.data, slots: cal.ranges.count, n: 480, bits: bits, symmetric: symmetric)
+            #expect(parsed.codes == ref.codes && parsed.steps == ref.steps && parsed.zeros == ref.zeros, "\(scheme)")
+            // Stored ranges can be wrapped again.
+            let again = try CalibratedRanges(granularity: cal.granularity, method: cal.method, ranges: cal.ranges)
+            #expect(try IntegerQuantizer(scheme: scheme, calibration: again).quantize(x) == p)
+            // An empty tensor with as many slots takes its steps from the calibration too.
+            if case .perChannel(let axis) = granularity, axis == 1 {
+                let e = try q.quantize(Tensor.zeros([0, 4, 40]))
+                #expect(parsePayload(e.data, slots: 4, n: 0, bits: bits, symmetric: symmetric).steps == Array(ref.steps))
+            }
+        }
         // A tensor with another slot count is refused.
+        let scheme = IntegerScheme(bits: 8, symmetric: false, granularity: .perChannel(axis: 0))
+        let cal = try Calibrator(scheme: scheme, method: .minMax).calibrate(try Self.samples(1, shape: [3, 40], seed: 2))
+        let q = try IntegerQuantizer(scheme: scheme, calibration: cal)
         #expect(throws: KestrelError.dimensionMismatch(expected: [3], actual: [4])) { try q.quantize(Tensor.zeros([4, 40])) }
-        // Stored ranges can be wrapped again.
-        let again = try CalibratedRanges(granularity: cal.granularity, method: cal.method, ranges: cal.ranges)
-        #expect(try IntegerQuantizer(scheme: scheme, calibration: again).quantize(x) == p)
+        #expect(throws: KestrelError.dimensionMismatch(expected: [3], actual: [4])) { try q.quantize(Tensor.zeros([4, 0])) }
     }
 
     @Test func badCalibrationInput() throws {

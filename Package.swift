@@ -53,7 +53,7 @@ let package = Package(
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
         ),
         .target(name: "KestrelQuantization", dependencies: ["KestrelKernels", "CKestrelKernels", "KestrelTensor"]),
-        .target(name: "KestrelAttention", dependencies: ["KestrelTensor", "KestrelQuantization"]),
+        .target(name: "KestrelAttention", dependencies: ["KestrelKernels", "CKestrelKernels", "KestrelTensor", "KestrelQuantization"]),
         .target(
             name: "KestrelVectorIndex",
             dependencies: [
@@ -122,6 +122,13 @@ let package = Package(
             name: "KestrelQuantizationTests",
             dependencies: [
                 "KestrelQuantization", "KestrelKernels", "CKestrelKernels", "KestrelTensor", "_KestrelTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "KestrelAttentionTests",
+            dependencies: [
+                "KestrelAttention", "KestrelTensor", "CKestrelKernels", "_KestrelTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -31,6 +31,8 @@
  *   binary hamming, jaccard (+_many)            x     x     x       -        x     -
  *   f32<->f16/bf16 conversion                   x     x     x       -        x     -
  *   exp, softmax, axpy/scale/add/mul/sum/max    x     x     x       -        x     -
+ *   q8_0/q4_0 x q8_0 dots, int8 GEMV/GEMM       x     x     -       x        x     x
+ *   q4_K/q6_K x q8_K dots                       x     x     -       -        x     x
  *
  * `CKernels/test/neon-check.sh` prints this table from the built tables and checks every
  * entry of every tier against the scalar one (NEON under qemu-aarch64).
@@ -40,6 +42,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "kestrel_quant.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -186,9 +190,23 @@ typedef struct kestrel_kernel_table {
     kestrel_binary_f32_fn add_f32, mul_f32;
     kestrel_reduce_f32_fn sum_f32, max_f32, sumsq_f32;
     /* ggml blocks: quantize / dequantize rows (quant_blocks_*.c; types in kestrel_quant.h) */
+    /* Bit-identical to the kestrel_*_ref functions at every tier. SIMD quantizers: Q8_0, Q8_1
+     * (AVX2, AVX-512, NEON; the others point at the reference); SIMD dequantizers: all eight. */
+    kestrel_quantize_blocks_fn quantize_q8_0, quantize_q8_1, quantize_q4_0, quantize_q4_1;
+    kestrel_quantize_blocks_fn quantize_q5_0, quantize_q5_1, quantize_q4_K, quantize_q6_K;
+    kestrel_dequantize_blocks_fn dequantize_q8_0, dequantize_q8_1, dequantize_q4_0, dequantize_q4_1;
+    kestrel_dequantize_blocks_fn dequantize_q5_0, dequantize_q5_1, dequantize_q4_K, dequantize_q6_K;
     /* (end of ggml block entries) */
 
     /* quantized dot products, GEMV, GEMM (qdot_*.c; types in kestrel_quant.h) */
+    float (*vec_dot_q8_0_q8_0)(const kestrel_block_q8_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+    float (*vec_dot_q4_0_q8_0)(const kestrel_block_q4_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+    float (*vec_dot_q4_K_q8_K)(const kestrel_block_q4_K *w, const kestrel_block_q8_K *x, size_t nblocks);
+    float (*vec_dot_q6_K_q8_K)(const kestrel_block_q6_K *w, const kestrel_block_q8_K *x, size_t nblocks);
+    kestrel_status (*gemv_i8)(const int8_t *w, size_t rows, size_t cols, size_t stride, const float *row_scales,
+                              const int8_t *x, float x_scale, float *y);
+    kestrel_status (*gemm_i8)(const int8_t *a, size_t m, size_t k, size_t lda, const int8_t *b, size_t n,
+                              size_t ldb, const float *row_scales, const float *col_scales, float *c, size_t ldc);
     /* (end of quantized dot entries) */
 } kestrel_kernel_table;
 
@@ -330,6 +348,106 @@ float kestrel_sum_f32(const float *x, size_t n);
 float kestrel_max_f32(const float *x, size_t n);
 /** sum of x_i^2, f32 accumulation; 0 for n = 0. */
 float kestrel_sumsq_f32(const float *x, size_t n);
+
+/* ------------------------------------------------------------------------------------ */
+/* Quantized dot products, GEMV and GEMM (active tier; qdot_*.c)                         */
+/*                                                                                       */
+/* Integer parts are exact at every tier: each block's integer sum is formed in int32     */
+/* lanes that cannot wrap (bounds in each comment). Block dots then add                  */
+/* f32(scale_w * scale_x) * f32(isum) over the blocks in f32, in a tier-dependent order  */
+/* (SIMD tiers use several partial sums and FMA): a tier agrees with the scalar one      */
+/* within (nblocks + 4) * 2^-23 * sum_i |w_i * x_i| (dequantized products), not bit for  */
+/* bit; the reference (scalar) is within the same bound of the exact value. int8 GEMV    */
+/* and GEMM results are bit-identical at every tier (one rounding of an exact integer).  */
+/*                                                                                       */
+/* Activation codes: x86 tiers use `maddubs`/`vpdpbusd` with the sign trick (|w| as      */
+/* uint8 times sign(w) * x as int8), which is exact when no activation code is -128: a   */
+/* pair of products is then at most 2 * 128 * 127 = 32512 < 2^15. Every kestrel          */
+/* activation quantizer writes codes in [-127, 127]. The kernels nevertheless scan the    */
+/* activation codes for -128 (one compare per 32 bytes) and, when one is present, answer  */
+/* with an exact widening path, so the integer results hold for every input (Q8_0 and     */
+/* Q4_0, whose codes nibble - 8 use the same trick). Q4_K and Q6_K weights are unsigned    */
+/* nibbles / 6-bit codes (pairs <= 2 * 63 * 128 < 2^15): no sign trick, exact for any x.  */
+/* ------------------------------------------------------------------------------------ */
+
+/** Largest `cols` / `k` of the int8 GEMV and GEMM: 65536 * 128 * 128 = 2^30 < 2^31 (int32 sums). */
+#define KESTREL_QGEMV_MAX_COLS ((size_t)65536)
+
+/**
+ * Q8_0 x Q8_0: sum over `nblocks` blocks of f16(w.d) * f16(x.d) * sum_j w.qs[j] * x.qs[j].
+ * nblocks = 0 gives 0 (pointers may be NULL). Tiers: scalar, avx2, avx512vnni, neon, neondot.
+ * Non-finite scales propagate (Inf * 0 = NaN as in IEEE). O(32 * nblocks).
+ */
+float kestrel_vec_dot_q8_0_q8_0(const kestrel_block_q8_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+/** Q4_0 weights x Q8_0 activations: codes (nibble - 8), nibble order of kestrel_quant.h. As above. */
+float kestrel_vec_dot_q4_0_q8_0(const kestrel_block_q4_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+/**
+ * Q4_K weights x Q8_K activations over `nblocks` 256-element super-blocks:
+ * sum f16(d) * x.d * sum_j sc_j * isum_j - f16(dmin) * x.d * sum_j m_j * (bsums[2j] + bsums[2j+1]).
+ * `x.bsums` must hold the sums of 16 codes (as kestrel_quantize_row_q8_K writes them): every tier
+ * reads the mins' term from them. Tiers: scalar, avx2, neon, neondot (avx512/vnni use avx2's).
+ */
+float kestrel_vec_dot_q4_K_q8_K(const kestrel_block_q4_K *w, const kestrel_block_q8_K *x, size_t nblocks);
+/**
+ * Q6_K weights x Q8_K activations: sum f16(d) * x.d * sum_k scales[k] * sum (code - 32) * x, the
+ * -32 offset taken through `x.bsums` (which must match the codes, as above). Tiers as Q4_K.
+ */
+float kestrel_vec_dot_q6_K_q8_K(const kestrel_block_q6_K *w, const kestrel_block_q8_K *x, size_t nblocks);
+
+/**
+ * int8 GEMV: y[r] = (row_scales[r] * x_scale) * f32(sum_c w[r * stride + c] * x[c]) for r < rows,
+ * the sum exact in int32, the product rounded once in f32: bit-identical at every tier.
+ * Returns KESTREL_ERR_INVALID_ARGUMENT when stride < cols or cols > KESTREL_QGEMV_MAX_COLS,
+ * KESTREL_ERR_NULL_POINTER for a NULL pointer with rows > 0 (w, x only when cols > 0).
+ * Tiers: scalar, avx2 (maddubs), avx512vnni (vpdpbusd), neon, neondot (sdot). O(rows * cols).
+ */
+kestrel_status kestrel_gemv_i8(const int8_t *w, size_t rows, size_t cols, size_t stride, const float *row_scales,
+                               const int8_t *x, float x_scale, float *y);
+/**
+ * int8 GEMM with row and column scales: c[i * ldc + j] = (row_scales[i] * col_scales[j]) *
+ * f32(sum_p a[i * lda + p] * b[j * ldb + p]) for i < m, j < n (B is given as n rows of k, i.e.
+ * transposed). Exact int32 sums, one f32 rounding of the scale product and one of the result:
+ * bit-identical at every tier. Blocked over panels of B that stay in cache. Errors as GEMV
+ * (lda, ldb < k, ldc < n, k > KESTREL_QGEMV_MAX_COLS). O(m * n * k), no allocation.
+ */
+kestrel_status kestrel_gemm_i8(const int8_t *a, size_t m, size_t k, size_t lda, const int8_t *b, size_t n, size_t ldb,
+                               const float *row_scales, const float *col_scales, float *c, size_t ldc);
+
+/**
+ * GEMV over rows of blocks: y[r] = vec_dot(w + r * nblocks, x, nblocks) for r < rows, with the
+ * active tier's block dot (read once per call). w: rows * nblocks blocks, row after row; x:
+ * nblocks activation blocks. Returns KESTREL_ERR_NULL_POINTER for NULL w/x with rows, nblocks > 0
+ * or NULL y with rows > 0. O(rows * nblocks * block elements).
+ */
+kestrel_status kestrel_gemv_q8_0(const kestrel_block_q8_0 *w, size_t rows, size_t nblocks, const kestrel_block_q8_0 *x,
+                                 float *y);
+/** As kestrel_gemv_q8_0 with Q4_0 weights and Q8_0 activations. */
+kestrel_status kestrel_gemv_q4_0(const kestrel_block_q4_0 *w, size_t rows, size_t nblocks, const kestrel_block_q8_0 *x,
+                                 float *y);
+/** As kestrel_gemv_q8_0 with Q4_K weights and Q8_K activations (nblocks super-blocks a row). */
+kestrel_status kestrel_gemv_q4_K(const kestrel_block_q4_K *w, size_t rows, size_t nblocks, const kestrel_block_q8_K *x,
+                                 float *y);
+/** As kestrel_gemv_q8_0 with Q6_K weights and Q8_K activations. */
+kestrel_status kestrel_gemv_q6_K(const kestrel_block_q6_K *w, size_t rows, size_t nblocks, const kestrel_block_q8_K *x,
+                                 float *y);
+
+/**
+ * Quantizes `n` floats (a multiple of 32, finite; the caller checks) into n/32 Q8_0 activation
+ * blocks for the block dots above. Today this is the reference quantizer
+ * (kestrel_quantize_row_q8_0_ref: bit-exact with ggml's, codes in [-127, 127]); it is the one
+ * place to point at a faster Q8_0 quantizer with the same bits.
+ */
+void kestrel_quantize_act_q8_0(const float *x, kestrel_block_q8_0 *dst, size_t n);
+
+/**
+ * Q8_K activation quantizer (a format that never appears in files, so its rounding is Kestrel's):
+ * per 256-element super-block, amax = max |x|; amax == 0 gives d = 0 and all codes 0; else
+ * id = 127 / amax (f32), code = clamp(nearest-ties-to-even(x * id), -127, 127), d = amax / 127
+ * (f32, not fp16), bsums[k] = sum of codes 16k..16k+15. A block whose 127 / amax overflows
+ * (amax < ~3.7e-37) is written as zeros like an all-zero block. `n` a multiple of 256, finite (the caller
+ * checks). Scalar on every tier (it runs once per GEMV, O(n)); compiled without FP contraction.
+ */
+void kestrel_quantize_row_q8_K(const float *x, kestrel_block_q8_K *dst, size_t n);
 
 /* ------------------------------------------------------------------------------------ */
 /* Prefetch                                                                              */

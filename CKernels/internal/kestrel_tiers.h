@@ -318,12 +318,113 @@ kestrel_status kestrel_cosine_i8_many_neondot(const int8_t *q, const int8_t *bas
 /* -------------------------------------------------------------------------------------- */
 /* ggml block quantize / dequantize, every tier (quant_blocks_*.c)                          */
 /* -------------------------------------------------------------------------------------- */
+/* scalar (quant_blocks_scalar.c): the kestrel_*_ref functions behind the table signature */
+void kestrel_quantize_q8_0_scalar(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q8_1_scalar(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q4_0_scalar(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q4_1_scalar(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q5_0_scalar(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q5_1_scalar(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q4_K_scalar(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q6_K_scalar(const float *x, void *blocks, size_t n);
+void kestrel_dequantize_q8_0_scalar(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q8_1_scalar(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_0_scalar(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_1_scalar(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q5_0_scalar(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q5_1_scalar(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_K_scalar(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q6_K_scalar(const void *blocks, float *y, size_t n);
+#if KESTREL_X86
+/* avx2 (quant_blocks_x86_avx2.c) */
+void kestrel_quantize_q8_0_avx2(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q8_1_avx2(const float *x, void *blocks, size_t n);
+void kestrel_dequantize_q8_0_avx2(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q8_1_avx2(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_0_avx2(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_1_avx2(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q5_0_avx2(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q5_1_avx2(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_K_avx2(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q6_K_avx2(const void *blocks, float *y, size_t n);
+/* avx512 (quant_blocks_x86_avx512.c) */
+void kestrel_quantize_q8_0_avx512(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q8_1_avx512(const float *x, void *blocks, size_t n);
+void kestrel_dequantize_q8_0_avx512(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q8_1_avx512(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_0_avx512(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_1_avx512(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q5_0_avx512(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q5_1_avx512(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_K_avx512(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q6_K_avx512(const void *blocks, float *y, size_t n);
+#endif /* KESTREL_X86 */
+#if KESTREL_ARM64
+/* neon (quant_blocks_arm_neon.c) */
+void kestrel_quantize_q8_0_neon(const float *x, void *blocks, size_t n);
+void kestrel_quantize_q8_1_neon(const float *x, void *blocks, size_t n);
+void kestrel_dequantize_q8_0_neon(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q8_1_neon(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_0_neon(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_1_neon(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q5_0_neon(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q5_1_neon(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q4_K_neon(const void *blocks, float *y, size_t n);
+void kestrel_dequantize_q6_K_neon(const void *blocks, float *y, size_t n);
+#endif /* KESTREL_ARM64 */
 /* (end of ggml block prototypes) */
 
 
 /* -------------------------------------------------------------------------------------- */
 /* quantized dot products, GEMV, GEMM, every tier (qdot_*.c)                                */
 /* -------------------------------------------------------------------------------------- */
+/* scalar (qdot_scalar.c): the reference of every tier */
+float kestrel_vec_dot_q8_0_q8_0_scalar(const kestrel_block_q8_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+float kestrel_vec_dot_q4_0_q8_0_scalar(const kestrel_block_q4_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+float kestrel_vec_dot_q4_K_q8_K_scalar(const kestrel_block_q4_K *w, const kestrel_block_q8_K *x, size_t nblocks);
+float kestrel_vec_dot_q6_K_q8_K_scalar(const kestrel_block_q6_K *w, const kestrel_block_q8_K *x, size_t nblocks);
+kestrel_status kestrel_gemv_i8_scalar(const int8_t *w, size_t rows, size_t cols, size_t stride, const float *row_scales,
+                                   const int8_t *x, float x_scale, float *y);
+kestrel_status kestrel_gemm_i8_scalar(const int8_t *a, size_t m, size_t k, size_t lda, const int8_t *b, size_t n,
+                                   size_t ldb, const float *row_scales, const float *col_scales, float *c, size_t ldc);
+#if KESTREL_X86
+/* avx2 (qdot_x86_avx2.c); avx512 inherits these */
+float kestrel_vec_dot_q8_0_q8_0_avx2(const kestrel_block_q8_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+float kestrel_vec_dot_q4_0_q8_0_avx2(const kestrel_block_q4_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+float kestrel_vec_dot_q4_K_q8_K_avx2(const kestrel_block_q4_K *w, const kestrel_block_q8_K *x, size_t nblocks);
+float kestrel_vec_dot_q6_K_q8_K_avx2(const kestrel_block_q6_K *w, const kestrel_block_q8_K *x, size_t nblocks);
+kestrel_status kestrel_gemv_i8_avx2(const int8_t *w, size_t rows, size_t cols, size_t stride, const float *row_scales,
+                                   const int8_t *x, float x_scale, float *y);
+kestrel_status kestrel_gemm_i8_avx2(const int8_t *a, size_t m, size_t k, size_t lda, const int8_t *b, size_t n,
+                                   size_t ldb, const float *row_scales, const float *col_scales, float *c, size_t ldc);
+/* avx512vnni (qdot_x86_avx512vnni.c): Q4_K / Q6_K inherit avx2's */
+float kestrel_vec_dot_q8_0_q8_0_avx512vnni(const kestrel_block_q8_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+float kestrel_vec_dot_q4_0_q8_0_avx512vnni(const kestrel_block_q4_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+kestrel_status kestrel_gemv_i8_avx512vnni(const int8_t *w, size_t rows, size_t cols, size_t stride,
+                                          const float *row_scales, const int8_t *x, float x_scale, float *y);
+kestrel_status kestrel_gemm_i8_avx512vnni(const int8_t *a, size_t m, size_t k, size_t lda, const int8_t *b, size_t n,
+                                          size_t ldb, const float *row_scales, const float *col_scales, float *c,
+                                          size_t ldc);
+#endif
+#if KESTREL_ARM64
+/* neon, neondot (qdot_arm_neon.c) */
+float kestrel_vec_dot_q8_0_q8_0_neon(const kestrel_block_q8_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+float kestrel_vec_dot_q4_0_q8_0_neon(const kestrel_block_q4_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+float kestrel_vec_dot_q4_K_q8_K_neon(const kestrel_block_q4_K *w, const kestrel_block_q8_K *x, size_t nblocks);
+float kestrel_vec_dot_q6_K_q8_K_neon(const kestrel_block_q6_K *w, const kestrel_block_q8_K *x, size_t nblocks);
+kestrel_status kestrel_gemv_i8_neon(const int8_t *w, size_t rows, size_t cols, size_t stride, const float *row_scales,
+                                   const int8_t *x, float x_scale, float *y);
+kestrel_status kestrel_gemm_i8_neon(const int8_t *a, size_t m, size_t k, size_t lda, const int8_t *b, size_t n,
+                                   size_t ldb, const float *row_scales, const float *col_scales, float *c, size_t ldc);
+float kestrel_vec_dot_q8_0_q8_0_neondot(const kestrel_block_q8_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+float kestrel_vec_dot_q4_0_q8_0_neondot(const kestrel_block_q4_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+float kestrel_vec_dot_q4_K_q8_K_neondot(const kestrel_block_q4_K *w, const kestrel_block_q8_K *x, size_t nblocks);
+float kestrel_vec_dot_q6_K_q8_K_neondot(const kestrel_block_q6_K *w, const kestrel_block_q8_K *x, size_t nblocks);
+kestrel_status kestrel_gemv_i8_neondot(const int8_t *w, size_t rows, size_t cols, size_t stride, const float *row_scales,
+                                   const int8_t *x, float x_scale, float *y);
+kestrel_status kestrel_gemm_i8_neondot(const int8_t *a, size_t m, size_t k, size_t lda, const int8_t *b, size_t n,
+                                   size_t ldb, const float *row_scales, const float *col_scales, float *c, size_t ldc);
+#endif
 /* (end of quantized dot prototypes) */
 
 #endif /* KESTREL_TIERS_H */

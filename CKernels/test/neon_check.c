@@ -1,7 +1,9 @@
 /*
  * neon_check.c — C-level cross-tier check of every entry of `kestrel_kernel_table`: the shared
  * harness (declared in neon_check.h) and the driver. The checks of each family are in
- * check_distance_float.c, check_distance_int.c, check_scan.c, check_convert.c and check_math.c.
+ * check_distance_float.c, check_distance_int.c, check_scan.c, check_convert.c, check_math.c,
+ * check_quant.c (ggml blocks: bit for bit, and the scalar reference against the ggml fixtures) and
+ * check_qdot.c (quantized dot products, int8 GEMV and GEMM).
  *
  * Not part of the SwiftPM build (CKernels/test is excluded). CKernels/test/neon-check.sh
  * cross-compiles it and the check_*.c files with every CKernels/<name>.c for aarch64 and runs it under qemu for the NEON
@@ -374,11 +376,16 @@ static void test_empty(const entry_t *e, const kestrel_kernel_table *t, const ke
     case K_AXPY: FN(kestrel_axpy_f32_fn, t, e->off)(2.0f, NULL, NULL, 0); ran(); break;
     case K_SCALE: FN(kestrel_scale_f32_fn, t, e->off)(2.0f, NULL, NULL, 0); ran(); break;
     case K_ADD: case K_MUL: FN(kestrel_binary_f32_fn, t, e->off)(NULL, NULL, NULL, 0); ran(); break;
+    case K_QUANT: FN(kestrel_quantize_blocks_fn, t, e->off)(NULL, NULL, 0); ran(); break;
+    case K_DEQUANT: FN(kestrel_dequantize_blocks_fn, t, e->off)(NULL, NULL, 0); ran(); break;
     case K_SUM: case K_SUMSQ: case K_MAX: {
         float got = FN(kestrel_reduce_f32_fn, t, e->off)(NULL, 0), want = e->kind == K_MAX ? -INFINITY : 0.0f;
         check(fbits(got) == fbits(want), "got %.9g, expected %.9g", got, want);
         break;
     }
+    case K_QDOT_Q8_0: case K_QDOT_Q4_0: case K_QDOT_Q4_K: case K_QDOT_Q6_K: case K_GEMV_I8: case K_GEMM_I8:
+        test_qdot_empty(e, t);
+        break;
     }
 }
 
@@ -403,6 +410,11 @@ static void test_entry(const entry_t *e, const kestrel_kernel_table *t, const ke
     case K_SOFTMAX: test_softmax(e, t, s); break;
     case K_AXPY: case K_SCALE: case K_ADD: case K_MUL: test_elementwise(e, t, s); break;
     case K_SUM: case K_MAX: case K_SUMSQ: test_reduce(e, t, s); break;
+    case K_QUANT: test_quant_blocks(e, t, s); break;
+    case K_DEQUANT: test_dequant_blocks(e, t, s); break;
+    case K_QDOT_Q8_0: case K_QDOT_Q4_0: case K_QDOT_Q4_K: case K_QDOT_Q6_K: case K_GEMV_I8: case K_GEMM_I8:
+        test_qdot(e, t, s);
+        break;
     }
 }
 
@@ -468,6 +480,13 @@ int main(int argc, char **argv) {
         check((int)kestrel_active_isa() == expect_active, "active tier is %s, expected %s",
               kestrel_isa_name(kestrel_active_isa()), kestrel_isa_name((kestrel_isa)expect_active));
     if (!s) return 1;
+    /* The bit-exact reference itself, once: the ggml block fixtures at the scalar tier. */
+    for (size_t i = 0; i < N_ENTRIES; i++)
+        if (g_entries[i].kind == K_QUANT) {
+            g_entry = (int)i;
+            test_quant_fixtures(s);
+            break;
+        }
 
     int tested[KESTREL_ISA_COUNT], ntested = 0;
     for (int ti = 0; ti < ntiers; ti++) {

@@ -34,7 +34,9 @@ typedef enum {
     K_HAMMING, K_JACCARD,
     K_MANY_F32, K_MANY_F16, K_MANY_BF16, K_MANY_I8, K_MANY_COS_I8, K_MANY_HAMMING, K_MANY_JACCARD,
     K_F32_TO_F16, K_F32_TO_BF16, K_F16_TO_F32, K_BF16_TO_F32,
-    K_EXP, K_SOFTMAX, K_AXPY, K_SCALE, K_ADD, K_MUL, K_SUM, K_MAX, K_SUMSQ
+    K_EXP, K_SOFTMAX, K_AXPY, K_SCALE, K_ADD, K_MUL, K_SUM, K_MAX, K_SUMSQ,
+    K_QUANT, K_DEQUANT,                  /* ggml blocks: quantize (floats -> blocks), dequantize */
+    K_QDOT_Q8_0, K_QDOT_Q4_0, K_QDOT_Q4_K, K_QDOT_Q6_K, K_GEMV_I8, K_GEMM_I8 /* check_qdot.c */
 } kind_t;
 
 typedef enum { OP_NONE, OP_DOT, OP_L2SQ, OP_COS } op_t;
@@ -81,7 +83,29 @@ typedef enum { OP_NONE, OP_DOT, OP_L2SQ, OP_COS } op_t;
     X(mul_f32, K_MUL, OP_NONE, mul_f32)                                 \
     X(sum_f32, K_SUM, OP_NONE, sum_f32)                                 \
     X(max_f32, K_MAX, OP_NONE, max_f32)                                 \
-    X(sumsq_f32, K_SUMSQ, OP_NONE, sumsq_f32)
+    X(sumsq_f32, K_SUMSQ, OP_NONE, sumsq_f32)                       \
+    X(quantize_q8_0, K_QUANT, OP_NONE, quantize_q8_0)               \
+    X(quantize_q8_1, K_QUANT, OP_NONE, quantize_q8_1)               \
+    X(quantize_q4_0, K_QUANT, OP_NONE, quantize_q4_0)               \
+    X(quantize_q4_1, K_QUANT, OP_NONE, quantize_q4_1)               \
+    X(quantize_q5_0, K_QUANT, OP_NONE, quantize_q5_0)               \
+    X(quantize_q5_1, K_QUANT, OP_NONE, quantize_q5_1)               \
+    X(quantize_q4_K, K_QUANT, OP_NONE, quantize_q4_K)               \
+    X(quantize_q6_K, K_QUANT, OP_NONE, quantize_q6_K)               \
+    X(dequantize_q8_0, K_DEQUANT, OP_NONE, dequantize_q8_0)         \
+    X(dequantize_q8_1, K_DEQUANT, OP_NONE, dequantize_q8_1)         \
+    X(dequantize_q4_0, K_DEQUANT, OP_NONE, dequantize_q4_0)         \
+    X(dequantize_q4_1, K_DEQUANT, OP_NONE, dequantize_q4_1)         \
+    X(dequantize_q5_0, K_DEQUANT, OP_NONE, dequantize_q5_0)         \
+    X(dequantize_q5_1, K_DEQUANT, OP_NONE, dequantize_q5_1)         \
+    X(dequantize_q4_K, K_DEQUANT, OP_NONE, dequantize_q4_K)         \
+    X(dequantize_q6_K, K_DEQUANT, OP_NONE, dequantize_q6_K)         \
+    X(vec_dot_q8_0_q8_0, K_QDOT_Q8_0, OP_NONE, vec_dot_q8_0_q8_0)       \
+    X(vec_dot_q4_0_q8_0, K_QDOT_Q4_0, OP_NONE, vec_dot_q4_0_q8_0)       \
+    X(vec_dot_q4_K_q8_K, K_QDOT_Q4_K, OP_NONE, vec_dot_q4_K_q8_K)       \
+    X(vec_dot_q6_K_q8_K, K_QDOT_Q6_K, OP_NONE, vec_dot_q6_K_q8_K)       \
+    X(gemv_i8, K_GEMV_I8, OP_NONE, gemv_i8)                             \
+    X(gemm_i8, K_GEMM_I8, OP_NONE, gemm_i8)
 
 typedef struct {
     const char *name;
@@ -234,5 +258,13 @@ void test_exp(const entry_t *e, const kestrel_kernel_table *t, const kestrel_ker
 void test_softmax(const entry_t *e, const kestrel_kernel_table *t, const kestrel_kernel_table *s);
 void test_elementwise(const entry_t *e, const kestrel_kernel_table *t, const kestrel_kernel_table *s);
 void test_reduce(const entry_t *e, const kestrel_kernel_table *t, const kestrel_kernel_table *s);
+
+/* check_quant.c */
+void test_quant_blocks(const entry_t *e, const kestrel_kernel_table *t, const kestrel_kernel_table *s);
+void test_dequant_blocks(const entry_t *e, const kestrel_kernel_table *t, const kestrel_kernel_table *s);
+void test_quant_fixtures(const kestrel_kernel_table *s);
+/* check_qdot.c */
+void test_qdot_empty(const entry_t *e, const kestrel_kernel_table *t);
+void test_qdot(const entry_t *e, const kestrel_kernel_table *t, const kestrel_kernel_table *s);
 
 #endif /* KESTREL_NEON_CHECK_H */

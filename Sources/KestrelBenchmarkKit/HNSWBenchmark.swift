@@ -31,7 +31,8 @@ public struct HNSWBenchmarkConfiguration: Sendable {
     public var targetRecall = 0.95
     /// Seed of the data.
     public var seed: UInt64 = 7
-    /// Times each HNSW batch runs; the fastest counts (steadier QPS on a shared machine).
+    /// Times each HNSW batch and the exact one-query scan run; the fastest pass counts (steadier
+    /// QPS and speedups on a shared machine).
     public var searchRepeats = 1
     /// Queries (the first ones of the set) timed through ``FlatIndex``'s one-query scan; capped at `queries`.
     public var flatScanQueries = 200
@@ -119,11 +120,16 @@ public enum HNSWBenchmark {
         let truth = try flat.search(batch: queries, k: c.k, threads: c.searchThreads)
         let flatBatchQPS = Double(c.queries) / (now() - t0)
         let scanQueries = max(1, min(c.queries, c.flatScanQueries))
-        t0 = now()
-        for i in 0..<scanQueries {
-            _ = try flat.search(Array(queries[(i * c.dimension)..<((i + 1) * c.dimension)]), k: c.k)
+        // Best of `searchRepeats` passes, as for the HNSW searches below: the speedup is their ratio.
+        var bestScan = Double.infinity
+        for _ in 0..<max(1, c.searchRepeats) {
+            t0 = now()
+            for i in 0..<scanQueries {
+                _ = try flat.search(Array(queries[(i * c.dimension)..<((i + 1) * c.dimension)]), k: c.k)
+            }
+            bestScan = min(bestScan, now() - t0)
         }
-        let flatScanQPS = Double(scanQueries) / (now() - t0)
+        let flatScanQPS = Double(scanQueries) / bestScan
 
         var p = HNSWParameters()
         p.M = c.M

@@ -89,6 +89,41 @@ public struct PowerLawFit: Codable, Sendable, Equatable {
                            rmsRelativeError: (rel.reduce(0) { $0 + $1 * $1 } / Double(rel.count)).squareRoot(), points: sizes.count)
     }
 
+    /// Fits cost(n) = a·n^b without a fixed cost, by ordinary least squares on (log n, log cost):
+    /// every point counts by its relative error, and one noisy point moves b far less than in the
+    /// three-parameter ``fit(sizes:costs:)``, whose offset can absorb it. With two sizes, b is the
+    /// end-to-end growth log(y₂/y₁)/log(n₂/n₁). `rSquared` is that of the log-scale regression.
+    ///
+    /// - Parameters:
+    ///   - sizes: problem sizes n (positive, at least 2 distinct).
+    ///   - costs: the measured figure at each size (positive, finite).
+    /// - Throws: ``ProfilingError/insufficientData(needed:got:)`` with fewer than 2 distinct sizes,
+    ///   ``ProfilingError/invalidArgument(name:reason:)`` for mismatched, non-positive or non-finite inputs.
+    /// - Complexity: O(points).
+    public static func fitWithoutOffset(sizes: [Double], costs: [Double]) throws(ProfilingError) -> PowerLawFit {
+        guard sizes.count == costs.count else {
+            throw .invalidArgument(name: "costs", reason: "\(costs.count) costs for \(sizes.count) sizes")
+        }
+        guard sizes.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw .invalidArgument(name: "sizes", reason: "must be positive and finite") }
+        guard costs.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw .invalidArgument(name: "costs", reason: "must be positive and finite") }
+        guard Set(sizes).count >= 2 else { throw .insufficientData(needed: 2, got: Set(sizes).count) }
+        let lx = sizes.map { log($0) }, ly = costs.map { log($0) }
+        let n = Double(lx.count)
+        let mx = lx.reduce(0, +) / n, my = ly.reduce(0, +) / n
+        var sxx = 0.0, sxy = 0.0, syy = 0.0
+        for i in 0..<lx.count {
+            sxx += (lx[i] - mx) * (lx[i] - mx)
+            sxy += (lx[i] - mx) * (ly[i] - my)
+            syy += (ly[i] - my) * (ly[i] - my)
+        }
+        let b = sxy / sxx
+        let a = exp(my - b * mx)
+        let sse = zip(lx, ly).reduce(0.0) { acc, p in let r = p.1 - (log(a) + b * p.0); return acc + r * r }
+        let rel = zip(sizes, costs).map { (x, y) in (a * pow(x, b) - y) / y }
+        return PowerLawFit(a: a, b: b, c: 0, rSquared: syy > 0 ? 1 - sse / syy : 1,
+                           rmsRelativeError: (rel.reduce(0) { $0 + $1 * $1 } / Double(rel.count)).squareRoot(), points: sizes.count)
+    }
+
     /// Predicted cost at size `n`.
     public func predict(_ n: Double) -> Double { a * pow(n, b) + c }
 

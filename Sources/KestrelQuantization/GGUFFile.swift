@@ -145,19 +145,28 @@ public final class GGUFFile: Sendable {
     }
 
     /// The tensor as f32 values (f16/bf16 widened exactly), shape ``GGUFTensorInfo/shape``.
-    /// - Throws: `invalidArgument(name: "name")` when no tensor has that name; `unsupported` for
-    ///   block formats until they are wired to the block dequantizers; `capacityExceeded` when the
-    ///   copy cannot be allocated.
+    /// Block formats (Q8_0 … Q6_K) are dequantized by ``GGMLBlocks`` (bit-exact with ggml).
+    /// - Throws: `invalidArgument(name: "name")` when no tensor has that name; `corruptFile` for a
+    ///   block with a non-finite scale; `unsupported` for q8_K; `capacityExceeded` when the copy
+    ///   cannot be allocated.
     /// - Complexity: O(n).
     public func floatTensor(named name: String) throws(KestrelError) -> Tensor {
         let info = try info(name)
         switch info.type {
         case .f32: return try tensor(named: name)
         case .f16, .bf16: return try tensor(named: name).converted(to: .f32)
+        case .q8_K:
+            throw .unsupported("dequantizing q8_K tensor \(name) (an activation-only type)")
         default:
-            // MERGE POINT (issue 16): dequantize the raw blocks with the block-format helper's
-            // `GGMLBlocks` once its branch is merged; until then block types are refused here.
-            throw .unsupported("dequantizing \(info.type) tensor \(name) (ggml block formats are not wired to GGUFFile yet)")
+            // Rows are GGUF's innermost dimension, the last axis of `shape`: what the block
+            // dequantizer cuts into blocks. Non-finite block scales are refused (corruptFile).
+            let raw = try rawBytes(of: name)
+            let n = info.elementCount
+            var values = [Float](repeating: 0, count: n)
+            try values.withUnsafeMutableBufferPointer { (dst) throws(KestrelError) in
+                try GGMLBlocks.dequantize(raw, as: info.type, into: dst)
+            }
+            return try Tensor(values, shape: info.shape)
         }
     }
 

@@ -1,4 +1,5 @@
 import CKestrelKernels
+import KestrelQuantization
 import KestrelTensor
 
 /// The encoding of one index's vectors: codec kind, metric, and the trained parameters of the
@@ -132,15 +133,11 @@ struct VectorCodec: Sendable, Equatable {
         case .bf16:
             kestrel_f32_to_bf16(src, dst.assumingMemoryBound(to: UInt16.self), d)
         case .int8:
+            // The package's one scalar quantizer: clamp(roundHalfEven((x − offset) · (1/step)), −127, 127).
             let out = dst.assumingMemoryBound(to: Int8.self)
-            let inv = 1 / scale
-            let hasOffsets = !offsets.isEmpty
             offsets.withUnsafeBufferPointer { off in
-                for i in 0..<d {
-                    let centred = hasOffsets ? src[i] - off[i] : src[i]
-                    let q = (centred * inv).rounded(.toNearestOrEven)
-                    out[i] = Int8(max(-127, min(127, q)))
-                }
+                AffineCodes.encode(src, count: d, offsets: off.isEmpty ? nil : off.baseAddress, inverseStep: 1 / scale,
+                                   lower: -127, upper: 127, into: out)
             }
         case .binary:
             let out = dst.assumingMemoryBound(to: UInt8.self)
@@ -165,8 +162,10 @@ struct VectorCodec: Sendable, Equatable {
         case .f16: kestrel_f16_to_f32(src.assumingMemoryBound(to: UInt16.self), out, d)
         case .bf16: kestrel_bf16_to_f32(src.assumingMemoryBound(to: UInt16.self), out, d)
         case .int8:
-            let c = src.assumingMemoryBound(to: Int8.self)
-            for i in 0..<d { out[i] = Float(c[i]) * scale + (offsets.isEmpty ? 0 : offsets[i]) }
+            offsets.withUnsafeBufferPointer { off in
+                AffineCodes.decode(src.assumingMemoryBound(to: Int8.self), count: d, step: scale,
+                                   offsets: off.isEmpty ? nil : off.baseAddress, into: out)
+            }
         case .binary:
             let c = src.assumingMemoryBound(to: UInt8.self)
             for i in 0..<d {

@@ -25,4 +25,38 @@ public enum Fixtures {
             Float(bitPattern: UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24)
         }
     }
+
+    /// A little-endian float32 or float64 C-order `.npy` fixture of any rank: its shape and
+    /// values (as Double, exact for both). Throws (Foundation's error, or `FixtureError`) for
+    /// another dtype or a malformed header.
+    public static func npy(_ relativePath: String) throws -> (shape: [Int], values: [Double]) {
+        let b = try bytes(relativePath)
+        guard b.count >= 10, b[0] == 0x93, Array(b[1..<6]) == Array("NUMPY".utf8) else { throw FixtureError.malformed(relativePath) }
+        let major = b[6]
+        let headerLength = major == 1 ? Int(b[8]) | Int(b[9]) << 8
+            : Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24
+        let start = major == 1 ? 10 : 12
+        guard b.count >= start + headerLength else { throw FixtureError.malformed(relativePath) }
+        let header = String(decoding: b[start..<(start + headerLength)], as: UTF8.self)
+        let width = header.contains("'descr': '<f8'") ? 8 : 4
+        guard header.contains("'descr': '<f4'") || width == 8, header.contains("'fortran_order': False"),
+              let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")")
+        else { throw FixtureError.malformed(relativePath) }
+        let shape = header[open.upperBound..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let count = shape.reduce(1, *)
+        let data = start + headerLength
+        guard b.count == data + width * count else { throw FixtureError.malformed(relativePath) }
+        let values = (0..<count).map { i -> Double in
+            let o = data + width * i
+            var bits: UInt64 = 0
+            for j in (0..<width).reversed() { bits = bits << 8 | UInt64(b[o + j]) }
+            return width == 8 ? Double(bitPattern: bits) : Double(Float(bitPattern: UInt32(truncatingIfNeeded: bits)))
+        }
+        return (shape, values)
+    }
+}
+
+/// A fixture file that is not what its reader expects.
+public enum FixtureError: Error {
+    case malformed(String)
 }

@@ -82,5 +82,20 @@ import Testing
         let flat = try SpeedupGrowth(points: [(1_000, 5), (2_000, 5), (4_000, 5)], target: 150)
         #expect(flat.exponent == 0 && flat.sizeForTarget == nil)
         #expect(throws: KestrelError.self) { try SpeedupGrowth(points: [(1_000, 5), (2_000, .nan)], target: 150) }
+        // Three sizes: the verdict is the least-squares slope on logs over all of them, not the
+        // end-to-end ratio (one slow pass at one end moved that by 0.2 on a shared machine).
+        let three = try SpeedupGrowth(points: [(10_000, 12.3), (20_000, 30.0), (100_000, 40.0)], target: 150)
+        let lx = [1e4, 2e4, 1e5].map { log($0) }, ly = [12.3, 30.0, 40.0].map { log($0) }
+        let mx = lx.reduce(0, +) / 3, my = ly.reduce(0, +) / 3
+        var sxy = 0.0, sxx = 0.0
+        for (x, y) in zip(lx, ly) {
+            sxy += (x - mx) * (y - my)
+            sxx += (x - mx) * (x - mx)
+        }
+        let slope = sxy / sxx
+        #expect(abs(three.exponent - slope) < 1e-12)
+        #expect(abs(three.exponent - log(40 / 12.3) / log(10)) > 0.01)
+        let fit = try #require(three.fit)
+        #expect(abs(try #require(three.sizeForTarget) - pow(150 / fit.a, 1 / fit.b)) < 1e-6)
     }
 }

@@ -154,6 +154,36 @@ struct FitTests {
         #expect({ if case .invalidArgument(name: "costs", reason: _)? = e3 { true } else { false } }(), "\(String(describing: e3))")
     }
 
+    @Test("power law without offset: least squares on logs")
+    func powerLawWithoutOffset() throws {
+        let sizes = [1e4, 3e4, 1e5, 3e5]
+        // Exact data: a and b recovered, c is 0, R² 1.
+        let exact = try PowerLawFit.fitWithoutOffset(sizes: sizes, costs: sizes.map { 0.03 * pow($0, 0.7) })
+        #expect(abs(exact.b - 0.7) < 1e-12 && abs(exact.a - 0.03) / 0.03 < 1e-9 && exact.c == 0)
+        #expect(exact.rSquared > 1 - 1e-12 && exact.points == 4)
+        // Two sizes: b is the end-to-end growth.
+        let two = try PowerLawFit.fitWithoutOffset(sizes: [1e4, 1e5], costs: [8, 32])
+        #expect(abs(two.b - log(4) / log(10)) < 1e-12)
+        // Noisy data: b against the textbook slope formula, written out independently.
+        let ys = [12.3, 16.4, 33.8, 61.0]
+        let lx = sizes.map { log10($0) }, ly = ys.map { log10($0) }
+        let mx = lx.reduce(0, +) / 4, my = ly.reduce(0, +) / 4
+        var sxy = 0.0, sxx = 0.0
+        for (x, y) in zip(lx, ly) {
+            sxy += (x - mx) * (y - my)
+            sxx += (x - mx) * (x - mx)
+        }
+        let slope = sxy / sxx
+        let noisy = try PowerLawFit.fitWithoutOffset(sizes: sizes, costs: ys)
+        #expect(abs(noisy.b - slope) < 1e-12)
+        #expect(abs(noisy.predict(1e5) - pow(10, my + slope * (5 - mx))) < 1e-9)
+        #expect(noisy.rSquared < 1 && noisy.rSquared > 0.9)
+        let e1 = #expect(throws: ProfilingError.self) { try PowerLawFit.fitWithoutOffset(sizes: [5, 5], costs: [1, 2]) }
+        #expect(e1 == .insufficientData(needed: 2, got: 1))
+        #expect(throws: ProfilingError.self) { try PowerLawFit.fitWithoutOffset(sizes: [1, 2], costs: [1, 0]) }
+        #expect(throws: ProfilingError.self) { try PowerLawFit.fitWithoutOffset(sizes: [1, 2], costs: [1]) }
+    }
+
     @Test("Amdahl fit recovers a known serial fraction")
     func amdahl() throws {
         let threads = Array(1...8)

@@ -100,12 +100,18 @@ import _KestrelTestSupport
         }
     }
 
-    /// The marked merge point: block types are refused by floatTensor until GGMLBlocks is wired.
-    @Test func floatTensorOfBlocksIsTheMarkedUnsupportedSpot() throws {
+    /// Block tensors come out dequantized bit-exactly: the expected floats are ggml's own
+    /// dequantization of the same blocks (ggml-quants fixtures, at the offsets the generator recorded).
+    @Test(arguments: [("blk.q8_0", "Q8_0.dequant.bin", 0, [2, 256]), ("blk.q4_0", "Q4_0.dequant.bin", 4096, [3, 256]),
+                      ("blk.q4_k", "Q4_K.dqblocks.dequant.bin", 0, [8, 256]), ("blk.q6_k", "Q6_K.dqblocks.dequant.bin", 2048, [4, 256])])
+    func floatTensorOfBlocksIsGGMLsDequantization(_ name: String, _ source: String, _ offset: Int, _ shape: [Int]) throws {
         let file = try GGUFFile.open(path: Fixtures.url("gguf/all-types.gguf").path)
-        #expect(throws: KestrelError.unsupported("dequantizing q8_0 tensor blk.q8_0 (ggml block formats are not wired to GGUFFile yet)")) {
-            try file.floatTensor(named: "blk.q8_0")
-        }
+        let t = try file.floatTensor(named: name)
+        #expect(t.shape.dims == shape)
+        let want = try Fixtures.floats("ggml-quants/\(source)")
+        let got = try t.toArray(of: Float.self)
+        let slice = Array(want[(offset / 4)..<(offset / 4 + got.count)])
+        #expect(got.map(\.bitPattern) == slice.map(\.bitPattern))
     }
 
     @Test func unknownTensorNameThrows() throws {

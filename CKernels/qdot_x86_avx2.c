@@ -1,0 +1,76 @@
+/*
+ * AVX2 quantized dots (maddubs with the sign trick, see internal/qdot_x86_body.h), int8
+ * GEMV/GEMM, and the Q4_K / Q6_K x Q8_K dots (also used by avx512 and avx512vnni).
+ *
+ * K-quants: the weight codes are unsigned (Q4_K nibbles 0..15, Q6_K 6-bit codes 0..63), so
+ * maddubs(code, x) is exact for any int8 x (a pair is at most 2 * 63 * 128 = 16128 < 2^15); Q6_K's
+ * offset of 32 is taken out through x.bsums. madd with the 6-bit / int8 sub-block scale gives
+ * int32 lanes; each super-block's integer sum is reduced exactly and converted once, as in the
+ * scalar reference, and the f32 total is kept in block order (only FMA contraction may differ).
+ */
+#include "internal/qdot.h"
+
+#if KESTREL_X86
+
+KESTREL_TARGET_AVX2_BEGIN
+
+#define QD_TIER avx2
+#define QD_DPBUSD(acc, u, s) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)))
+#define QD_DOT_I8 kestrel_dot_i8_avx2
+#include "internal/qdot_x86_body.h"
+
+float kestrel_vec_dot_q4_K_q8_K_avx2(const kestrel_block_q4_K *w, const kestrel_block_q8_K *x, size_t nblocks) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    float acc = 0.0f;
+    for (size_t b = 0; b < nblocks; b++) {
+        uint8_t sc[8], mn[8];
+        kestrel_q4_K_scales(w[b].scales, sc, mn);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            const __m256i q = qd_load(w[b].qs + 32 * c);
+            const __m256i lo = _mm256_and_si256(q, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+            const __m256i p0 = _mm256_maddubs_epi16(lo, qd_load(x[b].qs + 64 * c));
+            const __m256i p1 = _mm256_maddubs_epi16(hi, qd_load(x[b].qs + 64 * c + 32));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * c])));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * c + 1])));
+        }
+        const int32_t summ = kestrel_q4_K_min_term(mn, x[b].bsums);
+        acc += (qd_f16(w[b].d) * x[b].d) * (float)qd_hsum_i32(sumi) - (qd_f16(w[b].dmin) * x[b].d) * (float)summ;
+    }
+    return acc;
+}
+
+float kestrel_vec_dot_q6_K_q8_K_avx2(const kestrel_block_q6_K *w, const kestrel_block_q8_K *x, size_t nblocks) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i m03 = _mm256_set1_epi8(0x03), m0c = _mm256_set1_epi8(0x0C), m30 = _mm256_set1_epi8(0x30);
+    const __m256i mc0 = _mm256_set1_epi8((char)0xC0);
+    float acc = 0.0f;
+    for (size_t b = 0; b < nblocks; b++) {
+        const int8_t *sc = w[b].scales;
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i l0 = qd_load(w[b].ql + 64 * h), l1 = qd_load(w[b].ql + 64 * h + 32);
+            const __m256i hh = qd_load(w[b].qh + 32 * h);
+            /* Masks come before the 16-bit shifts, so no bit crosses into the neighbouring byte. */
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(hh, m03), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_slli_epi16(_mm256_and_si256(hh, m0c), 2));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(hh, m30));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                                   _mm256_srli_epi16(_mm256_and_si256(hh, mc0), 2));
+            for (int t = 0; t < 4; t++) {
+                const int k = 8 * h + 2 * t;
+                const __m256i p = _mm256_maddubs_epi16(q[t], qd_load(x[b].qs + 128 * h + 32 * t));
+                const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[k + 1]), _mm_set1_epi16(sc[k]));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+            }
+        }
+        const int32_t total = qd_hsum_i32(sumi) - 32 * kestrel_q6_K_offset_term(sc, x[b].bsums);
+        acc += (qd_f16(w[b].d) * x[b].d) * (float)total;
+    }
+    return acc;
+}
+
+KESTREL_TARGET_END
+
+#endif

@@ -41,7 +41,10 @@ import _KestrelTestSupport
             #expect(info.shape == (t["dims"] as! [Int]).reversed())
             #expect(info.offset == t["offset"] as! Int)
             #expect(info.byteCount == t["n_bytes"] as! Int)
-            let raw = [UInt8](try file.rawBytes(of: tname))
+            // Mapped, not copied: the view is in the page-aligned mapping at an aligned offset.
+            let view = try file.rawBytes(of: tname)
+            #expect(Int(bitPattern: view.baseAddress) % file.alignment == 0)
+            let raw = [UInt8](view)
             let start = file.dataOffset + info.offset
             #expect(raw == Array(fileBytes[start..<(start + info.byteCount)]))
             if let source = t["source"] as? String {

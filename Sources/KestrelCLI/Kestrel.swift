@@ -10,6 +10,7 @@ struct KestrelCommand: ParsableCommand {
         subcommands: [
             BenchmarkCommand.self, ProfileCommand.self, AnalyzeCommand.self, ReportCommand.self,
             InfoCommand.self, KernelBenchCommand.self, MatmulBenchCommand.self, AnnBenchCommand.self,
+            QuantBenchCommand.self,
         ]
     )
 }

@@ -17,6 +17,8 @@ struct QuantBenchRow: Sendable, Equatable {
     let minSeconds: Double
     /// sgemv median / this contender's median (> 1: faster than sgemv).
     let speedupVsSgemv: Double
+    /// sgemv minimum / this contender's minimum: steadier than medians on a loaded machine.
+    let minSpeedupVsSgemv: Double
     /// Weight bytes streamed per second (median), GB/s.
     var gigabytesPerSecond: Double { Double(weightBytes) / seconds / 1e9 }
 }
@@ -84,7 +86,7 @@ struct QuantBench {
         let (median, minimum) = try interleaved(contenders)
         return zip(Self.contenderNames.indices, bytes).map { i, b in
             QuantBenchRow(name: Self.contenderNames[i], weightBytes: b, seconds: median[i], minSeconds: minimum[i],
-                          speedupVsSgemv: median[0] / median[i])
+                          speedupVsSgemv: median[0] / median[i], minSpeedupVsSgemv: minimum[0] / minimum[i])
         }
     }
 

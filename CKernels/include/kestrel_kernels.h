@@ -356,8 +356,9 @@ float kestrel_sumsq_f32(const float *x, size_t n);
 /* lanes that cannot wrap (bounds in each comment). Block dots then add                  */
 /* f32(scale_w * scale_x) * f32(isum) over the blocks in f32, in a tier-dependent order  */
 /* (SIMD tiers use several partial sums and FMA): a tier agrees with the scalar one      */
-/* within (nblocks + 4) * 2^-23 * sum_i |w_i * x_i| (dequantized products), not bit for  */
-/* bit; the reference (scalar) is within the same bound of the exact value. int8 GEMV    */
+/* within (nblocks + 4) * 2^-23 * sum_i |w_i * x_i| (dequantized products; for Q4_K      */
+/* |w_i| counts as |d sc_j q_i| + |dmin m_j|, its two terms being rounded apart), not bit */
+/* for bit; the reference (scalar) is within the same bound of the exact value. int8 GEMV */
 /* and GEMM results are bit-identical at every tier (one rounding of an exact integer).  */
 /*                                                                                       */
 /* Activation codes: x86 tiers use `maddubs`/`vpdpbusd` with the sign trick (|w| as      */

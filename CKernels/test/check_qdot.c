@@ -111,8 +111,9 @@ static void test_block_dot(const entry_t *e, const kestrel_kernel_table *t, cons
                                 int sc = j < 4 ? (sb[j] & 63) : ((sb[j + 4] & 0xF) | ((sb[j - 4] >> 6) << 4));
                                 int mn = j < 4 ? (sb[j + 4] & 63) : ((sb[j + 4] >> 4) | ((sb[j] >> 6) << 4));
                                 int q = high ? (w[b].qs[32 * c + l] >> 4) : (w[b].qs[32 * c + l] & 15);
-                                double term = (dd * sc * q - dm * mn) * (double)x[b].d * x[b].qs[e2];
-                                ref += term, mag += fabs(term);
+                                double xv = (double)x[b].d * x[b].qs[e2];
+                                ref += (dd * sc * q - dm * mn) * xv;
+                                mag += (fabs(dd * sc * q) + fabs(dm * mn)) * fabs(xv); /* the two terms round apart */
                             }
                         }
                         got = FN(qdot_q4_K_fn, t, e->off)(w, x, nb);

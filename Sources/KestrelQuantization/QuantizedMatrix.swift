@@ -238,7 +238,7 @@ public struct QuantizedMatrix: Sendable {
 
     /// Symmetric per-vector int8: scale = max|x| / 127, codes = round-half-away(x · 127 / max|x|)
     /// clamped to ±127 (never -128, so the x86 sign trick applies); all zeros for max|x| = 0.
-    static func quantizeSymmetricInt8(_ x: [Float]) -> (codes: [Int8], scale: Float) {
+    package static func quantizeSymmetricInt8(_ x: [Float]) -> (codes: [Int8], scale: Float) {
         let amax = x.reduce(Float(0)) { max($0, abs($1)) }
         guard amax > 0 else { return ([Int8](repeating: 0, count: x.count), 0) }
         let inv = 127 / amax

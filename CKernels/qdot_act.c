@@ -1,5 +1,5 @@
 /*
- * Activation quantizers of the quantized dot products: Q8_0 (today the reference quantizer) and
+ * Activation quantizers of the quantized dot products: Q8_0 (the active tier's table entry) and
  * Q8_K (Kestrel's own rounding, documented in kestrel_kernels.h). Compiled without FP
  * contraction so that every build writes the same codes.
  */
@@ -12,7 +12,8 @@
 #include "internal/kestrel_internal.h"
 
 void kestrel_quantize_act_q8_0(const float *x, kestrel_block_q8_0 *dst, size_t n) {
-    kestrel_quantize_row_q8_0_ref(x, dst, n);
+    /* The active tier's Q8_0 quantizer: bit-identical to the reference (check_quant.c), SIMD where it exists. */
+    kestrel_kernels()->quantize_q8_0(x, dst, n);
 }
 
 /* Nearest integer, ties to even, for |v| < 2^22 (adding 1.5 * 2^23 leaves the integer in the low mantissa bits). */

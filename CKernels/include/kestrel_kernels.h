@@ -434,9 +434,9 @@ kestrel_status kestrel_gemv_q6_K(const kestrel_block_q6_K *w, size_t rows, size_
 
 /**
  * Quantizes `n` floats (a multiple of 32, finite; the caller checks) into n/32 Q8_0 activation
- * blocks for the block dots above. Today this is the reference quantizer
- * (kestrel_quantize_row_q8_0_ref: bit-exact with ggml's, codes in [-127, 127]); it is the one
- * place to point at a faster Q8_0 quantizer with the same bits.
+ * blocks for the block dots above: the active tier's `quantize_q8_0` entry (SIMD where a tier has
+ * one), bit-identical to the reference kestrel_quantize_row_q8_0_ref (ggml's bits, codes in
+ * [-127, 127]) at every tier.
  */
 void kestrel_quantize_act_q8_0(const float *x, kestrel_block_q8_0 *dst, size_t n);
 

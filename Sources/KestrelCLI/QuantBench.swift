@@ -66,9 +66,6 @@ struct QuantBench {
         let xCodes = QuantizedMatrix.quantizeSymmetricInt8(x)
 
         var y = [Float](repeating: 0, count: rows)
-        let previousThreads = BLASThreads.count
-        try BLASThreads.setCount(1)
-        defer { try? BLASThreads.setCount(previousThreads) }
         let (r, c) = (rows, columns)
         var contenders: [() throws -> Void] = [{
             w.withUnsafeBufferPointer { wp in
@@ -83,7 +80,8 @@ struct QuantBench {
         for m in matrices { contenders.append { try m.gemv(x: x, into: &y) } }
         contenders.append { try int8.gemv(codes: xCodes.codes, scale: xCodes.scale, into: &y) }
         let bytes = [n * 4] + matrices.map(\.byteCount) + [int8.byteCount]
-        let (median, minimum) = try interleaved(contenders)
+        // One thread for every contender: OpenBLAS is held at 1 (the package's one BLAS-thread owner).
+        let (median, minimum) = try BLASThreads.singleThreaded { try interleaved(contenders) }
         return zip(Self.contenderNames.indices, bytes).map { i, b in
             QuantBenchRow(name: Self.contenderNames[i], weightBytes: b, seconds: median[i], minSeconds: minimum[i],
                           speedupVsSgemv: median[0] / median[i], minSpeedupVsSgemv: minimum[0] / minimum[i])

@@ -147,7 +147,11 @@ extension SuiteCatalog {
             .built("hnsw") { suite, context in
                 try HNSWSuite(settings: context.settings, charts: context.charts, probe: hnsw).register(into: &suite)
             },
-            .absent("quantization", module: "KestrelQuantization"),
+            .built("quantization") { suite, context in
+                // Real cases but for the GEMV timing (fixed rows) and the fixture check (no fixtures given).
+                try QuantizationSuite(settings: context.settings, fixtures: nil, measureGEMV: { _ in FakeQuantBench.rows })
+                    .register(into: &suite)
+            },
             .absent("adaptation", module: "KestrelAdaptation"),
             .built("memory") { suite, context in
                 try MemorySuite(probe: memory, settings: context.settings, cores: 2).register(into: &suite)
@@ -176,4 +180,11 @@ func temporaryDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("kestrel-cli-tests-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
+}
+
+/// Fixed quant-bench rows: sgemv 1 ms, Q8_0 0.4 ms, Q4_0 0.25 ms.
+enum FakeQuantBench {
+    static let rows: [QuantBenchRow] = [("f32 sgemv", 1e-3), ("q8_0 x q8_0", 4e-4), ("q4_0 x q8_0", 2.5e-4)].map { name, t in
+        QuantBenchRow(name: name, weightBytes: 1 << 20, seconds: t, minSeconds: t, speedupVsSgemv: 1e-3 / t, minSpeedupVsSgemv: 1e-3 / t)
+    }
 }

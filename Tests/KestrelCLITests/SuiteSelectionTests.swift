@@ -13,15 +13,15 @@ import Testing
         #expect(catalog.entries.map(\.name) == SuiteCatalog.names)
         #expect(catalog.acceptedNames == ["all"] + SuiteCatalog.names)
         let (built, absent) = try catalog.select("all")
-        #expect(built.map(\.name) == ["simd", "hnsw", "memory"])
-        #expect(absent.map(\.name) == ["flash-attention", "quantization", "adaptation"])
+        #expect(built.map(\.name) == ["simd", "hnsw", "quantization", "memory"])
+        #expect(absent.map(\.name) == ["flash-attention", "adaptation"])
         #expect(absent.allSatisfy { $0.absentLine?.contains("module not built yet") == true })
         #expect(built.allSatisfy { $0.absentLine == nil })
     }
 
     @Test func allRegistersEveryBuiltSuiteInOrder() throws {
         let suite = try SuiteCatalog.fake().makeSuite("all", context: context())
-        #expect(suite.suites == ["simd", "hnsw", "memory"])
+        #expect(suite.suites == ["simd", "hnsw", "quantization", "memory"])
         #expect(suite.cases.allSatisfy { $0.name.hasPrefix($0.suite + ".") })
         #expect(Set(suite.cases.map(\.name)).count == suite.cases.count)
         let names = suite.cases.map(\.name)
@@ -29,7 +29,9 @@ import Testing
                          "simd.l2sq-f32-scan.stream-fraction", "simd.i8-vs-f32-scan", "simd.matmul-256.tensor-vs-sgemm",
                          "memory.stream-triad", "memory.roofline.peak-flops", "memory.f16-storage-reduction",
                          "memory.int8-storage-reduction", "memory.buffer-pool-hit-rate", "memory.recorder-cost",
-                         "memory.cli-startup", "hnsw.recall-at-10", "hnsw.speedup-growth", "hnsw.size-for-150x"] {
+                         "memory.cli-startup", "hnsw.recall-at-10", "hnsw.speedup-growth", "hnsw.size-for-150x",
+                         "quantization.fixture-bytes", "quantization.int8-memory", "quantization.q4_0-memory",
+                         "quantization.q4_0-snr", "quantization.q8_0-quantize-throughput", "quantization.q4_0-gemv-vs-sgemv"] {
             #expect(names.contains(expected), "missing \(expected)")
         }
     }
@@ -52,7 +54,7 @@ import Testing
         #expect(!memory.cases.isEmpty)
     }
 
-    @Test(arguments: ["flash-attention", "quantization", "adaptation"])
+    @Test(arguments: ["flash-attention", "adaptation"])
     func anAbsentModuleHasNoCases(_ name: String) throws {
         let catalog = SuiteCatalog.fake()
         let (built, absent) = try catalog.select(name)
@@ -72,8 +74,8 @@ import Testing
     @Test func allNamesTheAbsentSuitesAndRunsTheRest() throws {
         let output = OutputCollector()
         let result = try BenchmarkRunner.test(.fake(), output: output).run(BenchmarkRequest(suite: "all"))
-        #expect(Set(result.report.results.map(\.suite)) == ["simd", "hnsw", "memory"])
-        for name in ["flash-attention", "quantization", "adaptation"] {
+        #expect(Set(result.report.results.map(\.suite)) == ["simd", "hnsw", "quantization", "memory"])
+        for name in ["flash-attention", "adaptation"] {
             #expect(output.out.contains(name))
             #expect(!result.report.results.contains { $0.suite == name })
         }
@@ -91,15 +93,40 @@ import Testing
 
     @Test func addingASuiteIsOneRegistration() throws {
         var catalog = SuiteCatalog.fake()
-        let index = try #require(catalog.entries.firstIndex { $0.name == "quantization" })
-        catalog.entries[index] = .built("quantization") { suite, _ in
-            try suite.register(BenchmarkCase(name: "quantization.memory-reduction", suite: "quantization", summary: "fake",
-                                             target: .atLeast(3.5, "×", metric: "int8 vs f32 bytes")) { _ in
+        let index = try #require(catalog.entries.firstIndex { $0.name == "adaptation" })
+        catalog.entries[index] = .built("adaptation") { suite, _ in
+            try suite.register(BenchmarkCase(name: "adaptation.update-latency", suite: "adaptation", summary: "fake",
+                                             target: .atLeast(3.5, "×", metric: "fake target")) { _ in
                 BenchmarkOutcome(value: 3.9, unit: "×")
             })
         }
-        let result = try BenchmarkRunner.test(catalog, output: OutputCollector()).run(BenchmarkRequest(suite: "quantization"))
-        #expect(result.report.results.map(\.name) == ["quantization.memory-reduction"])
+        let result = try BenchmarkRunner.test(catalog, output: OutputCollector()).run(BenchmarkRequest(suite: "adaptation"))
+        #expect(result.report.results.map(\.name) == ["adaptation.update-latency"])
         #expect(result.report.results.first?.status == .pass)
+    }
+
+    /// The quantization suite's cases with fixed GEMV timings and the real fixtures: every verdict
+    /// follows from the figures (memory by formula, SNR and bytes from the library on seeded data).
+    @Test func quantizationSuiteJudgesItsFigures() throws {
+        let fixtures = try #require(QuantizationSuite.checkoutFixtures())
+        let q = QuantizationSuite(settings: .quick, fixtures: fixtures, measureGEMV: { _ in FakeQuantBench.rows })
+        var suite = BenchmarkSuite()
+        try q.register(into: &suite)
+        let report = try suite.run()
+        func result(_ name: String) throws -> BenchmarkCaseResult { try #require(report.results.first { $0.name == name }, "\(name)") }
+        #expect(try result("quantization.fixture-bytes").value == 100)
+        #expect(try result("quantization.fixture-bytes").status == .pass)
+        #expect(try result("quantization.int8-memory").value == Double(4096 * 4096 + 4096 * 4) / Double(4096 * 4096 * 4))
+        #expect(try result("quantization.q4_0-memory").value == 18.0 / 128.0)
+        #expect(try result("quantization.q8_0-gemv-vs-sgemv").value == 2.5)
+        #expect(try result("quantization.q4_0-gemv-vs-sgemv").status == .pass)
+        // Gaussian weights: the SNR cases agree with a report computed here.
+        let x = try Tensor(QuantizationSuite.gaussian(rows: 64, seed: 16), shape: [64, 256])
+        let r = try QuantizationReport(name: "q4_0", tensor: x, quantizer: try QuantizerCatalog.quantizer(named: "q4_0"))
+        #expect(try result("quantization.q4_0-snr").value == r.snrDB)
+        let fake = QuantizationSuite(settings: .quick, fixtures: nil, measureGEMV: { _ in FakeQuantBench.rows })
+        var none = BenchmarkSuite()
+        try fake.register(into: &none)
+        #expect(try none.run().results.first { $0.name == "quantization.fixture-bytes" }?.status != .pass)
     }
 }

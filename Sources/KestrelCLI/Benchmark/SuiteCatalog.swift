@@ -67,7 +67,9 @@ struct SuiteCatalog {
             .built("hnsw") { suite, context in
                 try HNSWSuite(settings: context.settings, charts: context.charts).register(into: &suite)
             },
-            .absent("quantization", module: "KestrelQuantization"),
+            .built("quantization") { suite, context in
+                try QuantizationSuite(settings: context.settings).register(into: &suite)
+            },
             .absent("adaptation", module: "KestrelAdaptation"),
             .built("memory") { suite, context in
                 try MemorySuite(probe: SystemMemoryProbe(settings: context.settings), settings: context.settings)

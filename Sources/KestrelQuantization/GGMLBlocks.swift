@@ -29,6 +29,10 @@ public enum GGMLBlocks {
     /// 1 element/ns per core).
     public static let parallelGrain = 1 << 16
 
+    /// Elements per piece of the single-thread paths: the input check and the kernel take turns
+    /// on 16 KiB of floats, so the kernel reads what the check has just brought into L1.
+    static let pieceElements = 4096
+
     /// Bytes of the block stream holding `elementCount` elements of `type`.
     /// - Throws: `invalidArgument(name: "type")` for a type that is not a block format (f32,
     ///   f16, bf16, q8_K); `invalidArgument(name: "elementCount")` when it is negative or not a
@@ -79,9 +83,9 @@ public enum GGMLBlocks {
         let qk = type.blockSize, bpb = type.bytesPerBlock, blockCount = source.count / qk
         let grainBlocks = Swift.max(1, parallelGrain / qk)
         if threads == 1 || blockCount < 2 * grainBlocks {
-            // Check, then quantize, one cache-sized piece at a time (each float is read twice
-            // while it is still in L1/L2); no allocation on this path.
-            let piece = Swift.max(1, 16_384 / qk)
+            // Check, then quantize, one 16 KiB piece at a time (each float is read twice
+            // while it is still in L1); no allocation on this path.
+            let piece = Swift.max(1, pieceElements / qk)
             var b = 0
             while b < blockCount {
                 let count = Swift.min(piece, blockCount - b)
@@ -125,7 +129,8 @@ public enum GGMLBlocks {
     /// - Parameters:
     ///   - source: the block stream: exactly `destination.count / blockSize` blocks.
     ///   - type: one of ``blockTypes``.
-    ///   - destination: a multiple of the block size of floats; no alignment needed.
+    ///   - destination: a multiple of the block size of floats; no alignment needed. On a throw
+    ///     for a non-finite scale its contents are unspecified.
     ///   - allowNonFiniteScales: when false (the default), a block whose fp16 scale (`d`, and
     ///     `m` / `dmin` where the format has one) is NaN or ±Inf is refused; when true it is
     ///     decoded as the reference does (NaN or ±Inf outputs). Q8_1's `s` is never checked: it
@@ -156,8 +161,25 @@ public enum GGMLBlocks {
         nonisolated(unsafe) let src = s, dst = d
         let qk = type.blockSize, bpb = type.bytesPerBlock
         let blockCount = destination.count / qk
+        func refuse(_ block: Int, _ field: String) -> KestrelError {
+            .corruptFile(path: nil, section: "block \(block)", reason: "fp16 scale \(field) of a \(type) block is NaN or infinite")
+        }
+        if threads == 1 || blockCount < 2 * Swift.max(1, parallelGrain / qk) {
+            // Scales checked one piece ahead of its dequantization, while its blocks are in L1.
+            let piece = Swift.max(1, pieceElements / qk)
+            var b = 0
+            while b < blockCount {
+                let count = Swift.min(piece, blockCount - b)
+                if !allowNonFiniteScales, let (block, field) = firstNonFiniteScale(src + b * bpb, count, type) {
+                    throw refuse(b + block, field)
+                }
+                kernel(src + b * bpb, dst + b * qk, count * qk)
+                b += count
+            }
+            return
+        }
         if !allowNonFiniteScales, let (block, field) = firstNonFiniteScale(src, blockCount, type) {
-            throw .corruptFile(path: nil, section: "block \(block)", reason: "fp16 scale \(field) of a \(type) block is NaN or infinite")
+            throw refuse(block, field)
         }
         try forEachBlockRange(blockCount, blockSize: qk, threads: threads) { blocks in
             kernel(src + blocks.lowerBound * bpb, dst + blocks.lowerBound * qk, blocks.count * qk)
@@ -252,17 +274,18 @@ public enum GGMLBlocks {
         return firstNonFinite(p, x.count)
     }
 
-    /// Index of the first NaN or ±Inf among `n` floats, or nil. A first pass ORs the exponent
-    /// fields with no branch (it vectorizes), so finite input costs one fast read.
+    /// Index of the first NaN or ±Inf among `n` floats, or nil. A first pass per 4096 floats
+    /// only ORs `(bits & exponent) + 2^23`, whose bit 31 is set exactly for an all-ones exponent:
+    /// and/add/or with no branch, which the compiler vectorizes with plain SSE2 / NEON.
     static func firstNonFinite(_ p: UnsafePointer<Float>, _ n: Int) -> Int? {
         let exp: UInt32 = 0x7f80_0000
         let bits = UnsafeRawPointer(p).assumingMemoryBound(to: UInt32.self)
         var start = 0
         while start < n {
             let end = Swift.min(n, start + 4096)
-            var worst: UInt32 = 0
-            for i in start..<end { worst = Swift.max(worst, bits[i] & exp) }
-            if worst == exp {
+            var flags: UInt32 = 0
+            for i in start..<end { flags |= (bits[i] & exp) &+ 0x0080_0000 }
+            if flags & 0x8000_0000 != 0 {
                 for i in start..<end where bits[i] & exp == exp { return i }
             }
             start = end

@@ -36,7 +36,9 @@ public struct GGMLQuantizer: Quantizer, Hashable {
     /// `.ggml(type)`.
     public var format: QuantizationFormat { .ggml(type) }
 
-    /// Quantizes `x` (any floating dtype; converted to f32 first, exactly for f16/bf16).
+    /// Quantizes `x` (any floating dtype; converted to f32 first, exactly for f16/bf16). For the
+    /// f16 type, finite values beyond ±65504 become ±Inf (round to nearest even, as the tensor
+    /// core converts).
     /// - Throws: `nonFiniteValue(index:)` with the flat row-major index of the first NaN/±Inf;
     ///   `invalidArgument(name: "shape")` for a rank-0 tensor or a last axis that is not a
     ///   multiple of the block size; `invalidArgument(name: "dtype")` for an integer tensor;

@@ -194,6 +194,12 @@ import _KestrelTestSupport
                 }
             }
         }
+        // Past the first 16 KiB piece of the single-thread path.
+        var long = [Float](repeating: 0.25, count: 5 * 4096)
+        long[3 * 4096 + 17] = -.infinity
+        #expect(throws: KestrelError.nonFiniteValue(index: 3 * 4096 + 17)) {
+            _ = try GGMLBlocks.quantize(long, rowLength: 4096, as: .q4_K, threads: 1)
+        }
         // In the parallel path the smallest index wins, whichever worker sees its value first.
         var big = [Float](repeating: 0.5, count: 8 * GGMLBlocks.parallelGrain)
         big[big.count - 5] = .nan
@@ -274,6 +280,14 @@ import _KestrelTestSupport
                 #expect(y[block..<(2 * block)].contains { !$0.isFinite }, "\(type): the bad scale reaches the output")
                 #expect(y[0..<block].allSatisfy { $0.isFinite })
             }
+        }
+        // A bad scale past the first piece of the single-thread path: its block index is global.
+        let long = try GGMLBlocks.quantize((0..<(5 * 4096)).map { Float($0 % 23) - 11 }, rowLength: 4096, as: .q8_0)
+        var broken = long
+        broken[300 * 34 + 1] = 0x7e
+        #expect(throws: KestrelError.corruptFile(path: nil, section: "block 300",
+                                                  reason: "fp16 scale d of a q8_0 block is NaN or infinite")) {
+            _ = try GGMLBlocks.dequantize(broken, as: .q8_0, elementCount: 5 * 4096, threads: 1)
         }
         // Q8_1's s is not used to dequantize and may overflow legitimately: never checked.
         var q = try GGMLBlocks.quantize(x, rowLength: 256, as: .q8_1)

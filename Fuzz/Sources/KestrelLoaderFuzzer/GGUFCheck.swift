@@ -32,6 +32,17 @@ enum GGUFCheck {
                 _ = try! file.floatTensor(named: t.name)
             default:
                 precondition((try? file.tensor(named: t.name)) == nil, "\(t.name): blocks as elements")
+                // Fuzzed blocks reach the block dequantizers; only corruptFile (a non-finite
+                // scale) or unsupported (q8_K) may stop them.
+                do {
+                    let x = try file.floatTensor(named: t.name)
+                    precondition(x.shape.dims == t.shape && x.dtype == .f32, "\(t.name): dequantized shape")
+                } catch {
+                    switch error {
+                    case .corruptFile, .unsupported: break
+                    default: preconditionFailure("\(t.name): floatTensor threw \(error)")
+                    }
+                }
             }
         }
         spans.sort { $0.0 < $1.0 }

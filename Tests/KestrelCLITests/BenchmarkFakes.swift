@@ -148,9 +148,8 @@ extension SuiteCatalog {
                 try HNSWSuite(settings: context.settings, charts: context.charts, probe: hnsw).register(into: &suite)
             },
             .built("quantization") { suite, context in
-                // Real cases but for the GEMV timing (fixed rows) and the fixture check (no fixtures given).
-                try QuantizationSuite(settings: context.settings, fixtures: nil, measureGEMV: { _ in FakeQuantBench.rows })
-                    .register(into: &suite)
+                // Real cases (fixtures, memory, SNR) but for the timings (fixed figures).
+                try QuantizationSuite(settings: context.settings, probe: FakeQuantBench()).register(into: &suite)
             },
             .absent("adaptation", module: "KestrelAdaptation"),
             .built("memory") { suite, context in
@@ -182,8 +181,11 @@ func temporaryDirectory() throws -> URL {
     return url
 }
 
-/// Fixed quant-bench rows: sgemv 1 ms, Q8_0 0.4 ms, Q4_0 0.25 ms.
-enum FakeQuantBench {
+/// Fixed timings: quantizing runs at 4 GB/s; quant-bench rows sgemv 1 ms, Q8_0 0.4 ms, Q4_0 0.25 ms.
+struct FakeQuantBench: QuantizationTimingProbe {
+    func quantizeSeconds(format: String, floats: Int, samples: Int) throws -> Double { Double(floats * 4) / 4e9 }
+    func gemvRows(_ n: Int) throws -> [QuantBenchRow] { Self.rows }
+
     static let rows: [QuantBenchRow] = [("f32 sgemv", 1e-3), ("q8_0 x q8_0", 4e-4), ("q4_0 x q8_0", 2.5e-4)].map { name, t in
         QuantBenchRow(name: name, weightBytes: 1 << 20, seconds: t, minSeconds: t, speedupVsSgemv: 1e-3 / t, minSpeedupVsSgemv: 1e-3 / t)
     }

@@ -109,7 +109,7 @@ import Testing
     /// follows from the figures (memory by formula, SNR and bytes from the library on seeded data).
     @Test func quantizationSuiteJudgesItsFigures() throws {
         let fixtures = try #require(QuantizationSuite.checkoutFixtures())
-        let q = QuantizationSuite(settings: .quick, fixtures: fixtures, measureGEMV: { _ in FakeQuantBench.rows })
+        let q = QuantizationSuite(settings: .quick, fixtures: fixtures, probe: FakeQuantBench())
         var suite = BenchmarkSuite()
         try q.register(into: &suite)
         let report = try suite.run()
@@ -120,11 +120,12 @@ import Testing
         #expect(try result("quantization.q4_0-memory").value == 18.0 / 128.0)
         #expect(try result("quantization.q8_0-gemv-vs-sgemv").value == 2.5)
         #expect(try result("quantization.q4_0-gemv-vs-sgemv").status == .pass)
+        #expect(abs((try result("quantization.int8-quantize-throughput").value ?? 0) - 4) < 1e-9)
         // Gaussian weights: the SNR cases agree with a report computed here.
         let x = try Tensor(QuantizationSuite.gaussian(rows: 64, seed: 16), shape: [64, 256])
         let r = try QuantizationReport(name: "q4_0", tensor: x, quantizer: try QuantizerCatalog.quantizer(named: "q4_0"))
         #expect(try result("quantization.q4_0-snr").value == r.snrDB)
-        let fake = QuantizationSuite(settings: .quick, fixtures: nil, measureGEMV: { _ in FakeQuantBench.rows })
+        let fake = QuantizationSuite(settings: .quick, fixtures: nil, probe: FakeQuantBench())
         var none = BenchmarkSuite()
         try fake.register(into: &none)
         #expect(try none.run().results.first { $0.name == "quantization.fixture-bytes" }?.status != .pass)

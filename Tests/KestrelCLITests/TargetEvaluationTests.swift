@@ -18,7 +18,8 @@ import Testing
     @Test func everythingPassesOnGoodNumbers() throws {
         let r = try run()
         let judged = r.values.filter { $0.target != nil }
-        #expect(judged.count == 12)  // 5 simd, 5 memory, hnsw recall and hnsw speedup growth
+        // 5 simd, 5 memory, hnsw recall and speedup growth, 11 quantization (fixtures, 2 memory, 4 SNR, 2 throughput, 2 GEMV)
+        #expect(judged.count == 23)
         #expect(judged.allSatisfy { $0.status == .pass }, "\(judged.filter { $0.status != .pass }.map(\.name))")
         #expect(r.values.filter { $0.target == nil }.allSatisfy { $0.status == .info })
     }

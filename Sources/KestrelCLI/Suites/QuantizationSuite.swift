@@ -14,15 +14,12 @@ struct QuantizationSuite {
     var samples: Int
     /// The ggml-quants fixtures: beside the sources this binary was built from (a checkout), or nil.
     var fixtures: URL?
-    /// Measures the GEMV contenders on an n × n problem (`kestrel quant-bench`'s measurement;
-    /// the tests inject fixed rows).
-    var measureGEMV: @Sendable (_ n: Int) throws -> [QuantBenchRow]
+    /// The timed measurements (the tests inject fixed figures).
+    var probe: any QuantizationTimingProbe
 
     init(settings: SuiteSettings, fixtures: URL? = QuantizationSuite.checkoutFixtures(),
-         measureGEMV: @escaping @Sendable (_ n: Int) throws -> [QuantBenchRow] = { n in
-             try QuantBench(rows: n, columns: n, reps: 15).run()
-         }) {
-        self.measureGEMV = measureGEMV
+         probe: any QuantizationTimingProbe = MeasuredQuantizationTiming()) {
+        self.probe = probe
         let quick = settings.dim < SuiteSettings.full.dim || settings.queries < SuiteSettings.full.queries
         gemvSize = quick ? 1024 : 4096
         throughputFloats = quick ? 1 << 18 : 1 << 22
@@ -48,7 +45,7 @@ struct QuantizationSuite {
     }
 
     func register(into suite: inout BenchmarkSuite) throws {
-        let fixtures = self.fixtures, n = gemvSize, floats = throughputFloats, samples = self.samples
+        let fixtures = self.fixtures, n = gemvSize, floats = throughputFloats, samples = self.samples, probe = self.probe
         try suite.register(BenchmarkCase(
             name: "quantization.fixture-bytes", suite: Self.name,
             summary: "Share of llama.cpp's reference bytes reproduced by quantizing the ggml-quants fixture inputs "
@@ -92,19 +89,11 @@ struct QuantizationSuite {
                 summary: "GB/s of f32 input quantized to \(format) on one thread (\(floats) floats, best of \(samples)).",
                 target: .atLeast(1, "GB/s", metric: "≥ 1 GB/s per core (issue 16)"),
                 run: { _ in
-                    let quantizer: any Quantizer = format == "q8_0" ? try GGMLQuantizer(.q8_0, threads: 1)
-                        : try QuantizerCatalog.quantizer(named: format)
-                    let x = try Tensor(Self.gaussian(rows: floats / 256, seed: 17), shape: [floats / 256, 256])
-                    var best = Double.infinity
-                    for _ in 0..<samples {
-                        let t0 = MonotonicClock.now()
-                        _ = try quantizer.quantize(x)
-                        best = min(best, Double(MonotonicClock.elapsed(since: t0)) * 1e-9)
-                    }
-                    return BenchmarkOutcome(value: Double(floats * 4) / best / 1e9, unit: "GB/s", higherIsBetter: true)
+                    let seconds = try probe.quantizeSeconds(format: format, floats: floats, samples: samples)
+                    return BenchmarkOutcome(value: Double(floats * 4) / seconds / 1e9, unit: "GB/s", higherIsBetter: true)
                 }))
         }
-        let gemv = GEMVRun(size: n, measure: measureGEMV)
+        let gemv = GEMVRun(size: n, measure: probe.gemvRows)
         for (contender, minimum) in [("q8_0 x q8_0", 2.0), ("q4_0 x q8_0", 3.0)] {
             try suite.register(BenchmarkCase(
                 name: "quantization.\(contender.prefix(4))-gemv-vs-sgemv", suite: Self.name,
@@ -162,4 +151,30 @@ struct QuantizationSuite {
             return r
         }
     }
+}
+
+/// The timed parts of the quantization suite.
+protocol QuantizationTimingProbe: Sendable {
+    /// Seconds of the fastest of `samples` quantizations of `floats` Gaussian floats (rows of 256) to `format`, 1 thread.
+    func quantizeSeconds(format: String, floats: Int, samples: Int) throws -> Double
+    /// `kestrel quant-bench`'s rows on an n × n problem.
+    func gemvRows(_ n: Int) throws -> [QuantBenchRow]
+}
+
+/// The real measurements.
+struct MeasuredQuantizationTiming: QuantizationTimingProbe {
+    func quantizeSeconds(format: String, floats: Int, samples: Int) throws -> Double {
+        let quantizer: any Quantizer = format == "q8_0" ? try GGMLQuantizer(.q8_0, threads: 1)
+            : try QuantizerCatalog.quantizer(named: format)
+        let x = try Tensor(QuantizationSuite.gaussian(rows: floats / 256, seed: 17), shape: [floats / 256, 256])
+        var best = Double.infinity
+        for _ in 0..<max(1, samples) {
+            let t0 = MonotonicClock.now()
+            _ = try quantizer.quantize(x)
+            best = min(best, Double(MonotonicClock.elapsed(since: t0)) * 1e-9)
+        }
+        return best
+    }
+
+    func gemvRows(_ n: Int) throws -> [QuantBenchRow] { try QuantBench(rows: n, columns: n, reps: 15).run() }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the loader fuzzer (libFuzzer + AddressSanitizer), writes the seed corpus, and fuzzes
-# every loader of KestrelVectorIndex and the GGUF reader for SECONDS each (default 30). Exits non-zero when any
+# every loader of KestrelVectorIndex, the GGUF reader and the .kqt reader for SECONDS each (default 30). Exits non-zero when any
 # target crashes, trips ASan, fails a consistency check, hangs (> 5 s on one input) or runs
 # out of memory, printing the reproducer and the command that replays it.
 #
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 seconds="${1:-30}"
-targets="${FUZZ_TARGETS:-hnsw hnsw-raw flat flat-raw vecs npy gguf}"
+targets="${FUZZ_TARGETS:-hnsw hnsw-raw flat flat-raw vecs npy gguf kqt}"
 
 # `--sanitize=fuzzer` makes SwiftPM link libFuzzer's main instead of the module's entry point.
 # The sanitizers themselves are one -sanitize= list: swiftc keeps only the last -sanitize= flag,

@@ -23,8 +23,12 @@ enum FuzzTarget: String, CaseIterable {
     /// `GGUFFile(bytes:)`; an accepted file is checked (``GGUFCheck``), every tensor read, and the
     /// file rewritten with `GGUFWriter` and parsed again to the same values.
     case gguf
+    /// `QuantizedTensorFile.decode` (the `.kqt` container of `kestrel quantize`); an accepted file
+    /// must re-encode to the same bytes, and its payload is dequantized by the quantizer of its
+    /// format (which must throw, never trap, on a payload that does not fit the shape).
+    case kqt
 
-    enum Reseal { case all, headers }
+    enum Reseal { case all, headers, kqt }
 
     /// Which checksums the custom mutator recomputes after mutating an input (nil: none).
     var reseal: Reseal? {
@@ -32,6 +36,7 @@ enum FuzzTarget: String, CaseIterable {
         case .hnsw, .flat: return .all
         // Payload CRCs are not checked here, but header CRCs are.
         case .hnswRaw, .flatRaw: return .headers
+        case .kqt: return .kqt
         case .vecs, .npy, .gguf: return nil
         }
     }
@@ -80,6 +85,17 @@ enum FuzzTarget: String, CaseIterable {
             if let m = try? Dataset.parseNPYInts(bytes) { check(m, bytes.count) }
         case .gguf:
             if let file = try? GGUFFile(bytes: bytes) { GGUFCheck.accepted(file, bytes) }
+        case .kqt:
+            if let q = try? QuantizedTensorFile.decode(bytes) {
+                let again = try? QuantizedTensorFile.encode(q)
+                precondition(again == Array(bytes), "an accepted .kqt file does not re-encode to its own bytes")
+                // Bound the work: the payload's length is what was read; huge shapes must be refused.
+                if let quantizer = try? QuantizerCatalog.quantizer(for: q.format), q.elementCount <= 1 << 22 {
+                    if let x = try? quantizer.dequantize(q) {
+                        precondition(x.shape.dims == q.shape, "dequantized shape \(x.shape.dims) for \(q.shape)")
+                    }
+                }
+            }
         }
     }
 }

@@ -64,8 +64,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 public func customMutator(_ data: UnsafeMutablePointer<UInt8>, _ size: Int, _ maxSize: Int, _ seed: CUnsignedInt) -> Int {
     let n = LLVMFuzzerMutate(data, size, maxSize)
     if let reseal = selectedTarget?.reseal, seed % 8 != 0 {
-        IndexFileSealer.reseal(UnsafeMutableRawBufferPointer(start: data, count: n), payloads: reseal == .all,
-                               fixLength: seed & 0x10 == 0)
+        let buffer = UnsafeMutableRawBufferPointer(start: data, count: n)
+        if reseal == .kqt {
+            KQTSealer.reseal(buffer, fixLength: seed & 0x10 == 0)
+        } else {
+            IndexFileSealer.reseal(buffer, payloads: reseal == .all, fixLength: seed & 0x10 == 0)
+        }
     }
     return n
 }

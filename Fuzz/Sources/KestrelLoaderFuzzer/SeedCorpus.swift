@@ -91,6 +91,7 @@ enum SeedCorpus {
         for (name, bytes) in crafted { try Data(bytes).write(to: npyDir.appendingPathComponent(name)) }
         written += 3 + crafted.count
         written += try ggufSeeds(folder(.gguf))
+        written += try kqtSeeds(folder(.kqt))
         return written
     }
 
@@ -113,6 +114,24 @@ enum SeedCorpus {
         try w.addTensor(named: "q", QuantizedTensor(shape: [32], format: .ggml(.q8_0), data: [UInt8](repeating: 1, count: 34)))
         try w.write(to: dir.appendingPathComponent("writer.gguf"))
         return n + 1
+    }
+
+    /// `.kqt` containers of every kind of format: ggml blocks (from the real quantizers, so the
+    /// payloads decode), int8/int4 schemes at each granularity, f16, an empty and a scalar tensor.
+    static func kqtSeeds(_ dir: URL) throws -> Int {
+        let x = try Tensor(vectors(4 * 64, 1, binary: false, seed: 11), shape: [4, 64])
+        var n = 0
+        for name in ["q8_0", "q4_1", "q5_0", "f16", "int8", "int4"] {
+            for group: Int? in name.hasPrefix("int") ? [nil, 32] : [nil] {
+                let q = try QuantizerCatalog.quantizer(named: name, group: group, symmetric: group == nil).quantize(x)
+                try QuantizedTensorFile.write(q, to: dir.appendingPathComponent("\(name)-\(group ?? 0).kqt"))
+                n += 1
+            }
+        }
+        let k = try QuantizerCatalog.quantizer(named: "q6_k").quantize(try Tensor(vectors(256, 1, binary: false, seed: 12), shape: [1, 256]))
+        try QuantizedTensorFile.write(k, to: dir.appendingPathComponent("q6_k.kqt"))
+        try QuantizedTensorFile.write(QuantizedTensor(shape: [0, 32], format: .ggml(.q8_0), data: []), to: dir.appendingPathComponent("empty.kqt"))
+        return n + 2
     }
 
     /// `n × dim` deterministic values in [-1, 1) (or 0/1 for hamming), from a SplitMix64 stream.

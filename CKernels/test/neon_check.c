@@ -380,6 +380,7 @@ static void test_empty(const entry_t *e, const kestrel_kernel_table *t, const ke
         break;
     }
     case K_QDOT_Q8_0: case K_QDOT_Q4_0: case K_QDOT_Q4_K: case K_QDOT_Q6_K: case K_GEMV_I8: case K_GEMM_I8:
+    case K_GEMV_Q8_0: case K_GEMV_Q4_0:
         test_qdot_empty(e, t);
         break;
     }
@@ -407,6 +408,7 @@ static void test_entry(const entry_t *e, const kestrel_kernel_table *t, const ke
     case K_AXPY: case K_SCALE: case K_ADD: case K_MUL: test_elementwise(e, t, s); break;
     case K_SUM: case K_MAX: case K_SUMSQ: test_reduce(e, t, s); break;
     case K_QDOT_Q8_0: case K_QDOT_Q4_0: case K_QDOT_Q4_K: case K_QDOT_Q6_K: case K_GEMV_I8: case K_GEMM_I8:
+    case K_GEMV_Q8_0: case K_GEMV_Q4_0:
         test_qdot(e, t, s);
         break;
     }

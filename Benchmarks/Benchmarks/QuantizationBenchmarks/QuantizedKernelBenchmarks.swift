@@ -60,39 +60,34 @@ final class QuantizedGemvInputs: @unchecked Sendable {
 
 private var gemvConfiguration: Benchmark.Configuration { BenchmarkDefaults.configuration() }
 
+/// A GEMV over the shared weights as rows of blocks, one call of the tier's block dot a row.
+private func blockGemv<W, X>(
+    _ name: String, _ dot: @escaping @convention(c) (UnsafePointer<W>?, UnsafePointer<X>?, Int) -> Float,
+    blocksPerRow nb: Int, weights: KeyPath<QuantizedGemvInputs, AlignedBuffer<W>>,
+    activations: KeyPath<QuantizedGemvInputs, AlignedBuffer<X>>
+) {
+    Benchmark(name, configuration: gemvConfiguration) { benchmark, v in
+        let w = v[keyPath: weights].readOnly, x = v[keyPath: activations].readOnly, y = v.y.pointer
+        for _ in benchmark.scaledIterations {
+            for r in 0..<QuantizedGemvInputs.rows { y[r] = dot(w + r * nb, x, nb) }
+        }
+        blackHole(y[0])
+    } setup: { QuantizedGemvInputs.shared }
+}
+
 /// Registers the quantized GEMV and int8 GEMM benchmarks of every supported tier.
 func registerQuantizedKernelBenchmarks() {
     let shape = "\(QuantizedGemvInputs.rows)x\(QuantizedGemvInputs.columns)"
     for tier in KernelTier.supported {
         let t = tier.table.pointee
-        Benchmark("qgemv_q8_0.\(shape).\(tier.name)", configuration: gemvConfiguration) { benchmark, v in
-            let f = t.vec_dot_q8_0_q8_0!, nb = QuantizedGemvInputs.columns / 32
-            for _ in benchmark.scaledIterations {
-                for r in 0..<QuantizedGemvInputs.rows { v.y.pointer[r] = f(v.q8.readOnly + r * nb, v.x8.readOnly, nb) }
-            }
-            blackHole(v.y.pointer[0])
-        } setup: { QuantizedGemvInputs.shared }
-        Benchmark("qgemv_q4_0.\(shape).\(tier.name)", configuration: gemvConfiguration) { benchmark, v in
-            let f = t.vec_dot_q4_0_q8_0!, nb = QuantizedGemvInputs.columns / 32
-            for _ in benchmark.scaledIterations {
-                for r in 0..<QuantizedGemvInputs.rows { v.y.pointer[r] = f(v.q4.readOnly + r * nb, v.x8.readOnly, nb) }
-            }
-            blackHole(v.y.pointer[0])
-        } setup: { QuantizedGemvInputs.shared }
-        Benchmark("qgemv_q4_K.\(shape).\(tier.name)", configuration: gemvConfiguration) { benchmark, v in
-            let f = t.vec_dot_q4_K_q8_K!, nb = QuantizedGemvInputs.columns / 256
-            for _ in benchmark.scaledIterations {
-                for r in 0..<QuantizedGemvInputs.rows { v.y.pointer[r] = f(v.q4K.readOnly + r * nb, v.xK.readOnly, nb) }
-            }
-            blackHole(v.y.pointer[0])
-        } setup: { QuantizedGemvInputs.shared }
-        Benchmark("qgemv_q6_K.\(shape).\(tier.name)", configuration: gemvConfiguration) { benchmark, v in
-            let f = t.vec_dot_q6_K_q8_K!, nb = QuantizedGemvInputs.columns / 256
-            for _ in benchmark.scaledIterations {
-                for r in 0..<QuantizedGemvInputs.rows { v.y.pointer[r] = f(v.q6K.readOnly + r * nb, v.xK.readOnly, nb) }
-            }
-            blackHole(v.y.pointer[0])
-        } setup: { QuantizedGemvInputs.shared }
+        blockGemv("qgemv_q8_0.\(shape).\(tier.name)", t.vec_dot_q8_0_q8_0!, blocksPerRow: QuantizedGemvInputs.columns / 32,
+                  weights: \.q8, activations: \.x8)
+        blockGemv("qgemv_q4_0.\(shape).\(tier.name)", t.vec_dot_q4_0_q8_0!, blocksPerRow: QuantizedGemvInputs.columns / 32,
+                  weights: \.q4, activations: \.x8)
+        blockGemv("qgemv_q4_K.\(shape).\(tier.name)", t.vec_dot_q4_K_q8_K!, blocksPerRow: QuantizedGemvInputs.columns / 256,
+                  weights: \.q4K, activations: \.xK)
+        blockGemv("qgemv_q6_K.\(shape).\(tier.name)", t.vec_dot_q6_K_q8_K!, blocksPerRow: QuantizedGemvInputs.columns / 256,
+                  weights: \.q6K, activations: \.xK)
         Benchmark("gemv_i8.\(shape).\(tier.name)", configuration: gemvConfiguration) { benchmark, v in
             let f = t.gemv_i8!, c = QuantizedGemvInputs.columns
             for _ in benchmark.scaledIterations {

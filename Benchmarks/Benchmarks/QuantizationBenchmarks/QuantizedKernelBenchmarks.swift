@@ -60,18 +60,11 @@ final class QuantizedGemvInputs: @unchecked Sendable {
 
 private var gemvConfiguration: Benchmark.Configuration { BenchmarkDefaults.configuration() }
 
-/// A GEMV over the shared weights as rows of blocks, one call of the tier's block dot a row.
-private func blockGemv<W, X>(
-    _ name: String, _ dot: @escaping @convention(c) (UnsafePointer<W>?, UnsafePointer<X>?, Int) -> Float,
-    blocksPerRow nb: Int, weights: KeyPath<QuantizedGemvInputs, AlignedBuffer<W>>,
-    activations: KeyPath<QuantizedGemvInputs, AlignedBuffer<X>>
-) {
+/// One benchmark that runs `product` (one GEMV or GEMM over the shared inputs) per iteration.
+private func quantizedProduct(_ name: String, _ product: @escaping (QuantizedGemvInputs) -> Void) {
     Benchmark(name, configuration: gemvConfiguration) { benchmark, v in
-        let w = v[keyPath: weights].readOnly, x = v[keyPath: activations].readOnly, y = v.y.pointer
-        for _ in benchmark.scaledIterations {
-            for r in 0..<QuantizedGemvInputs.rows { y[r] = dot(w + r * nb, x, nb) }
-        }
-        blackHole(y[0])
+        for _ in benchmark.scaledIterations { product(v) }
+        blackHole(v.y.pointer[0])
     } setup: { QuantizedGemvInputs.shared }
 }
 
@@ -80,28 +73,30 @@ func registerQuantizedKernelBenchmarks() {
     let shape = "\(QuantizedGemvInputs.rows)x\(QuantizedGemvInputs.columns)"
     for tier in KernelTier.supported {
         let t = tier.table.pointee
-        blockGemv("qgemv_q8_0.\(shape).\(tier.name)", t.vec_dot_q8_0_q8_0!, blocksPerRow: QuantizedGemvInputs.columns / 32,
-                  weights: \.q8, activations: \.x8)
-        blockGemv("qgemv_q4_0.\(shape).\(tier.name)", t.vec_dot_q4_0_q8_0!, blocksPerRow: QuantizedGemvInputs.columns / 32,
-                  weights: \.q4, activations: \.x8)
-        blockGemv("qgemv_q4_K.\(shape).\(tier.name)", t.vec_dot_q4_K_q8_K!, blocksPerRow: QuantizedGemvInputs.columns / 256,
-                  weights: \.q4K, activations: \.xK)
-        blockGemv("qgemv_q6_K.\(shape).\(tier.name)", t.vec_dot_q6_K_q8_K!, blocksPerRow: QuantizedGemvInputs.columns / 256,
-                  weights: \.q6K, activations: \.xK)
-        Benchmark("gemv_i8.\(shape).\(tier.name)", configuration: gemvConfiguration) { benchmark, v in
-            let f = t.gemv_i8!, c = QuantizedGemvInputs.columns
-            for _ in benchmark.scaledIterations {
-                blackHole(f(v.i8.readOnly, QuantizedGemvInputs.rows, c, c, v.scales.readOnly, v.xi8.readOnly, 0.5, v.y.pointer))
-            }
-        } setup: { QuantizedGemvInputs.shared }
-        let (m, n, k) = (QuantizedGemvInputs.gemmM, QuantizedGemvInputs.gemmN, QuantizedGemvInputs.columns)
-        Benchmark("gemm_i8.\(m)x\(n)x\(k).\(tier.name)", configuration: gemvConfiguration) { benchmark, v in
-            let f = t.gemm_i8!
-            for _ in benchmark.scaledIterations {
-                // A = the first m rows of the weights, B = the next n rows
-                blackHole(f(v.i8.readOnly, m, k, k, v.i8.readOnly + m * k, n, k, v.scales.readOnly, v.scales.readOnly,
-                            v.y.pointer, n))
-            }
-        } setup: { QuantizedGemvInputs.shared }
+        let rows = QuantizedGemvInputs.rows, c = QuantizedGemvInputs.columns
+        // Q8_0 / Q4_0: the tier's block GEMV (four rows per pass on x86); K-quants: its block dot per row.
+        quantizedProduct("qgemv_q8_0.\(shape).\(tier.name)") { v in
+            blackHole(t.gemv_q8_0_q8_0!(v.q8.readOnly, rows, c / 32, v.x8.readOnly, v.y.pointer))
+        }
+        quantizedProduct("qgemv_q4_0.\(shape).\(tier.name)") { v in
+            blackHole(t.gemv_q4_0_q8_0!(v.q4.readOnly, rows, c / 32, v.x8.readOnly, v.y.pointer))
+        }
+        quantizedProduct("qgemv_q4_K.\(shape).\(tier.name)") { v in
+            let f = t.vec_dot_q4_K_q8_K!
+            for r in 0..<rows { v.y.pointer[r] = f(v.q4K.readOnly + r * (c / 256), v.xK.readOnly, c / 256) }
+        }
+        quantizedProduct("qgemv_q6_K.\(shape).\(tier.name)") { v in
+            let f = t.vec_dot_q6_K_q8_K!
+            for r in 0..<rows { v.y.pointer[r] = f(v.q6K.readOnly + r * (c / 256), v.xK.readOnly, c / 256) }
+        }
+        quantizedProduct("gemv_i8.\(shape).\(tier.name)") { v in
+            blackHole(t.gemv_i8!(v.i8.readOnly, rows, c, c, v.scales.readOnly, v.xi8.readOnly, 0.5, v.y.pointer))
+        }
+        let (m, n) = (QuantizedGemvInputs.gemmM, QuantizedGemvInputs.gemmN)
+        // A = the first m rows of the weights, B = the next n rows
+        quantizedProduct("gemm_i8.\(m)x\(n)x\(c).\(tier.name)") { v in
+            blackHole(t.gemm_i8!(v.i8.readOnly, m, c, c, v.i8.readOnly + m * c, n, c, v.scales.readOnly,
+                                 v.scales.readOnly, v.y.pointer, n))
+        }
     }
 }

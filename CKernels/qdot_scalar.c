@@ -126,20 +126,32 @@ kestrel_status kestrel_gemm_i8(const int8_t *a, size_t m, size_t k, size_t lda, 
     return kestrel_kernels()->gemm_i8(a, m, k, lda, b, n, ldb, row_scales, col_scales, c, ldc);
 }
 
-#define KESTREL_DEFINE_GEMV_BLOCKS(name, WT, XT, entry)                                            \
+KESTREL_DEFINE_GEMV_ROWS(kestrel_gemv_q8_0_q8_0_scalar, kestrel_block_q8_0, kestrel_block_q8_0,
+                         kestrel_vec_dot_q8_0_q8_0_scalar)
+KESTREL_DEFINE_GEMV_ROWS(kestrel_gemv_q4_0_q8_0_scalar, kestrel_block_q4_0, kestrel_block_q8_0,
+                         kestrel_vec_dot_q4_0_q8_0_scalar)
+
+kestrel_status kestrel_gemv_q8_0(const kestrel_block_q8_0 *w, size_t rows, size_t nblocks, const kestrel_block_q8_0 *x,
+                                 float *y) {
+    return kestrel_kernels()->gemv_q8_0_q8_0(w, rows, nblocks, x, y);
+}
+kestrel_status kestrel_gemv_q4_0(const kestrel_block_q4_0 *w, size_t rows, size_t nblocks, const kestrel_block_q8_0 *x,
+                                 float *y) {
+    return kestrel_kernels()->gemv_q4_0_q8_0(w, rows, nblocks, x, y);
+}
+
+/* K-quants: the active tier's block dot, read once per call, row by row. */
+#define KESTREL_DEFINE_GEMV_ACTIVE(name, WT, XT, entry)                                            \
     kestrel_status name(const WT *w, size_t rows, size_t nblocks, const XT *x, float *y) {         \
-        if (rows == 0) return KESTREL_OK;                                                          \
-        if (y == NULL) return KESTREL_ERR_NULL_POINTER;                                            \
-        if (nblocks > 0 && (w == NULL || x == NULL)) return KESTREL_ERR_NULL_POINTER;              \
         float (*dot)(const WT *, const XT *, size_t) = kestrel_kernels()->entry;                   \
+        kestrel_status st = kestrel_check_gemv_blocks(w, rows, nblocks, x, y);                     \
+        if (st != KESTREL_OK) return st;                                                           \
         for (size_t r = 0; r < rows; r++) y[r] = nblocks ? dot(w + r * nblocks, x, nblocks) : 0.0f; \
         return KESTREL_OK;                                                                         \
     }
 
-KESTREL_DEFINE_GEMV_BLOCKS(kestrel_gemv_q8_0, kestrel_block_q8_0, kestrel_block_q8_0, vec_dot_q8_0_q8_0)
-KESTREL_DEFINE_GEMV_BLOCKS(kestrel_gemv_q4_0, kestrel_block_q4_0, kestrel_block_q8_0, vec_dot_q4_0_q8_0)
-KESTREL_DEFINE_GEMV_BLOCKS(kestrel_gemv_q4_K, kestrel_block_q4_K, kestrel_block_q8_K, vec_dot_q4_K_q8_K)
-KESTREL_DEFINE_GEMV_BLOCKS(kestrel_gemv_q6_K, kestrel_block_q6_K, kestrel_block_q8_K, vec_dot_q6_K_q8_K)
+KESTREL_DEFINE_GEMV_ACTIVE(kestrel_gemv_q4_K, kestrel_block_q4_K, kestrel_block_q8_K, vec_dot_q4_K_q8_K)
+KESTREL_DEFINE_GEMV_ACTIVE(kestrel_gemv_q6_K, kestrel_block_q6_K, kestrel_block_q8_K, vec_dot_q6_K_q8_K)
 
 /* ---- registration ---- */
 
@@ -151,6 +163,8 @@ KESTREL_DEFINE_GEMV_BLOCKS(kestrel_gemv_q6_K, kestrel_block_q6_K, kestrel_block_
         (t)->vec_dot_q6_K_q8_K = kestrel_vec_dot_q6_K_q8_K_##tier;     \
         (t)->gemv_i8 = kestrel_gemv_i8_##tier;                         \
         (t)->gemm_i8 = kestrel_gemm_i8_##tier;                         \
+        (t)->gemv_q8_0_q8_0 = kestrel_gemv_q8_0_q8_0_##tier;           \
+        (t)->gemv_q4_0_q8_0 = kestrel_gemv_q4_0_q8_0_##tier;           \
     } while (0)
 
 void kestrel_register_qdot(kestrel_kernel_table *t, kestrel_isa isa) {
@@ -163,6 +177,8 @@ void kestrel_register_qdot(kestrel_kernel_table *t, kestrel_isa isa) {
         t->vec_dot_q4_0_q8_0 = kestrel_vec_dot_q4_0_q8_0_avx512vnni;
         t->gemv_i8 = kestrel_gemv_i8_avx512vnni;
         t->gemm_i8 = kestrel_gemm_i8_avx512vnni;
+        t->gemv_q8_0_q8_0 = kestrel_gemv_q8_0_q8_0_avx512vnni;
+        t->gemv_q4_0_q8_0 = kestrel_gemv_q4_0_q8_0_avx512vnni;
         break;
 #endif
 #if KESTREL_ARM64

@@ -44,11 +44,22 @@ float kestrel_vec_dot_q6_K_q8_K_avx2(const kestrel_block_q6_K *w, const kestrel_
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     const __m256i m03 = _mm256_set1_epi8(0x03), m0c = _mm256_set1_epi8(0x0C), m30 = _mm256_set1_epi8(0x30);
     const __m256i mc0 = _mm256_set1_epi8((char)0xC0);
+    /* pick[t]: int16 element 2t in the low 128 bits, 2t + 1 in the high 128 bits (of a broadcast half) */
+    const __m256i pick[4] = {
+        _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3),
+        _mm256_setr_epi8(4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7),
+        _mm256_setr_epi8(8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11,
+                         10, 11, 10, 11),
+        _mm256_setr_epi8(12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15,
+                         14, 15, 14, 15, 14, 15, 14, 15)};
     float acc = 0.0f;
     for (size_t b = 0; b < nblocks; b++) {
-        const int8_t *sc = w[b].scales;
-        __m256i sumi = _mm256_setzero_si256();
+        /* the 16 sub-block scales as int16; the -32 offset through bsums: sum_k sc_k * bsums_k (pairs < 2^19) */
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[b].scales));
+        __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                        _mm256_slli_epi32(_mm256_madd_epi16(sc16, qd_load(x[b].bsums)), 5));
         for (int h = 0; h < 2; h++) {
+            const __m256i half = h ? _mm256_permute2x128_si256(sc16, sc16, 0x11) : _mm256_permute2x128_si256(sc16, sc16, 0x00);
             const __m256i l0 = qd_load(w[b].ql + 64 * h), l1 = qd_load(w[b].ql + 64 * h + 32);
             const __m256i hh = qd_load(w[b].qh + 32 * h);
             /* Masks come before the 16-bit shifts, so no bit crosses into the neighbouring byte. */
@@ -59,14 +70,12 @@ float kestrel_vec_dot_q6_K_q8_K_avx2(const kestrel_block_q6_K *w, const kestrel_
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
                                    _mm256_srli_epi16(_mm256_and_si256(hh, mc0), 2));
             for (int t = 0; t < 4; t++) {
-                const int k = 8 * h + 2 * t;
+                /* sub-blocks 8h + 2t (lanes 0..15) and 8h + 2t + 1 (lanes 16..31) */
                 const __m256i p = _mm256_maddubs_epi16(q[t], qd_load(x[b].qs + 128 * h + 32 * t));
-                const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[k + 1]), _mm_set1_epi16(sc[k]));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(half, pick[t])));
             }
         }
-        const int32_t total = qd_hsum_i32(sumi) - 32 * kestrel_q6_K_offset_term(sc, x[b].bsums);
-        acc += (qd_f16(w[b].d) * x[b].d) * (float)total;
+        acc += (qd_f16(w[b].d) * x[b].d) * (float)qd_hsum_i32(sumi);
     }
     return acc;
 }

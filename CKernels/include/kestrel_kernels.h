@@ -31,7 +31,7 @@
  *   binary hamming, jaccard (+_many)            x     x     x       -        x     -
  *   f32<->f16/bf16 conversion                   x     x     x       -        x     -
  *   exp, softmax, axpy/scale/add/mul/sum/max    x     x     x       -        x     -
- *   q8_0/q4_0 x q8_0 dots, int8 GEMV/GEMM       x     x     -       x        x     x
+ *   q8_0/q4_0 x q8_0 dots and GEMV, int8 GEMV/GEMM  x  x  -       x        x     x
  *   q4_K/q6_K x q8_K dots                       x     x     -       -        x     x
  *
  * `CKernels/test/neon-check.sh` prints this table from the built tables and checks every
@@ -207,6 +207,10 @@ typedef struct kestrel_kernel_table {
                               const int8_t *x, float x_scale, float *y);
     kestrel_status (*gemm_i8)(const int8_t *a, size_t m, size_t k, size_t lda, const int8_t *b, size_t n,
                               size_t ldb, const float *row_scales, const float *col_scales, float *c, size_t ldc);
+    kestrel_status (*gemv_q8_0_q8_0)(const kestrel_block_q8_0 *w, size_t rows, size_t nblocks,
+                                     const kestrel_block_q8_0 *x, float *y);
+    kestrel_status (*gemv_q4_0_q8_0)(const kestrel_block_q4_0 *w, size_t rows, size_t nblocks,
+                                     const kestrel_block_q8_0 *x, float *y);
     /* (end of quantized dot entries) */
 } kestrel_kernel_table;
 
@@ -415,10 +419,13 @@ kestrel_status kestrel_gemm_i8(const int8_t *a, size_t m, size_t k, size_t lda, 
                                const float *row_scales, const float *col_scales, float *c, size_t ldc);
 
 /**
- * GEMV over rows of blocks: y[r] = vec_dot(w + r * nblocks, x, nblocks) for r < rows, with the
- * active tier's block dot (read once per call). w: rows * nblocks blocks, row after row; x:
- * nblocks activation blocks. Returns KESTREL_ERR_NULL_POINTER for NULL w/x with rows, nblocks > 0
- * or NULL y with rows > 0. O(rows * nblocks * block elements).
+ * GEMV over rows of blocks: y[r] = the block dot of row r (w + r * nblocks) with x, for r < rows.
+ * w: rows * nblocks blocks, row after row; x: nblocks activation blocks. Returns
+ * KESTREL_ERR_NULL_POINTER for NULL w/x with rows, nblocks > 0 or NULL y with rows > 0.
+ * Q8_0 and Q4_0 are table entries (gemv_q8_0_q8_0, gemv_q4_0_q8_0): the x86 tiers run four rows
+ * per pass over x (one load and one -128 scan of x for four rows), so a row may differ from
+ * vec_dot of the same tier by the summation order only (same bound as above). Q4_K and Q6_K call
+ * the active tier's block dot once per row. O(rows * nblocks * block elements).
  */
 kestrel_status kestrel_gemv_q8_0(const kestrel_block_q8_0 *w, size_t rows, size_t nblocks, const kestrel_block_q8_0 *x,
                                  float *y);

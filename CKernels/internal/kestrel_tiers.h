@@ -387,6 +387,10 @@ kestrel_status kestrel_gemv_i8_scalar(const int8_t *w, size_t rows, size_t cols,
                                    const int8_t *x, float x_scale, float *y);
 kestrel_status kestrel_gemm_i8_scalar(const int8_t *a, size_t m, size_t k, size_t lda, const int8_t *b, size_t n,
                                    size_t ldb, const float *row_scales, const float *col_scales, float *c, size_t ldc);
+kestrel_status kestrel_gemv_q8_0_q8_0_scalar(const kestrel_block_q8_0 *w, size_t rows, size_t nblocks,
+                                        const kestrel_block_q8_0 *x, float *y);
+kestrel_status kestrel_gemv_q4_0_q8_0_scalar(const kestrel_block_q4_0 *w, size_t rows, size_t nblocks,
+                                        const kestrel_block_q8_0 *x, float *y);
 #if KESTREL_X86
 /* avx2 (qdot_x86_avx2.c); avx512 inherits these */
 float kestrel_vec_dot_q8_0_q8_0_avx2(const kestrel_block_q8_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
@@ -397,6 +401,10 @@ kestrel_status kestrel_gemv_i8_avx2(const int8_t *w, size_t rows, size_t cols, s
                                    const int8_t *x, float x_scale, float *y);
 kestrel_status kestrel_gemm_i8_avx2(const int8_t *a, size_t m, size_t k, size_t lda, const int8_t *b, size_t n,
                                    size_t ldb, const float *row_scales, const float *col_scales, float *c, size_t ldc);
+kestrel_status kestrel_gemv_q8_0_q8_0_avx2(const kestrel_block_q8_0 *w, size_t rows, size_t nblocks,
+                                        const kestrel_block_q8_0 *x, float *y);
+kestrel_status kestrel_gemv_q4_0_q8_0_avx2(const kestrel_block_q4_0 *w, size_t rows, size_t nblocks,
+                                        const kestrel_block_q8_0 *x, float *y);
 /* avx512vnni (qdot_x86_avx512vnni.c): Q4_K / Q6_K inherit avx2's */
 float kestrel_vec_dot_q8_0_q8_0_avx512vnni(const kestrel_block_q8_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
 float kestrel_vec_dot_q4_0_q8_0_avx512vnni(const kestrel_block_q4_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
@@ -405,6 +413,10 @@ kestrel_status kestrel_gemv_i8_avx512vnni(const int8_t *w, size_t rows, size_t c
 kestrel_status kestrel_gemm_i8_avx512vnni(const int8_t *a, size_t m, size_t k, size_t lda, const int8_t *b, size_t n,
                                           size_t ldb, const float *row_scales, const float *col_scales, float *c,
                                           size_t ldc);
+kestrel_status kestrel_gemv_q8_0_q8_0_avx512vnni(const kestrel_block_q8_0 *w, size_t rows, size_t nblocks,
+                                        const kestrel_block_q8_0 *x, float *y);
+kestrel_status kestrel_gemv_q4_0_q8_0_avx512vnni(const kestrel_block_q4_0 *w, size_t rows, size_t nblocks,
+                                        const kestrel_block_q8_0 *x, float *y);
 #endif
 #if KESTREL_ARM64
 /* neon, neondot (qdot_arm_neon.c) */
@@ -416,6 +428,10 @@ kestrel_status kestrel_gemv_i8_neon(const int8_t *w, size_t rows, size_t cols, s
                                    const int8_t *x, float x_scale, float *y);
 kestrel_status kestrel_gemm_i8_neon(const int8_t *a, size_t m, size_t k, size_t lda, const int8_t *b, size_t n,
                                    size_t ldb, const float *row_scales, const float *col_scales, float *c, size_t ldc);
+kestrel_status kestrel_gemv_q8_0_q8_0_neon(const kestrel_block_q8_0 *w, size_t rows, size_t nblocks,
+                                        const kestrel_block_q8_0 *x, float *y);
+kestrel_status kestrel_gemv_q4_0_q8_0_neon(const kestrel_block_q4_0 *w, size_t rows, size_t nblocks,
+                                        const kestrel_block_q8_0 *x, float *y);
 float kestrel_vec_dot_q8_0_q8_0_neondot(const kestrel_block_q8_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
 float kestrel_vec_dot_q4_0_q8_0_neondot(const kestrel_block_q4_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
 float kestrel_vec_dot_q4_K_q8_K_neondot(const kestrel_block_q4_K *w, const kestrel_block_q8_K *x, size_t nblocks);
@@ -424,6 +440,10 @@ kestrel_status kestrel_gemv_i8_neondot(const int8_t *w, size_t rows, size_t cols
                                    const int8_t *x, float x_scale, float *y);
 kestrel_status kestrel_gemm_i8_neondot(const int8_t *a, size_t m, size_t k, size_t lda, const int8_t *b, size_t n,
                                    size_t ldb, const float *row_scales, const float *col_scales, float *c, size_t ldc);
+kestrel_status kestrel_gemv_q8_0_q8_0_neondot(const kestrel_block_q8_0 *w, size_t rows, size_t nblocks,
+                                        const kestrel_block_q8_0 *x, float *y);
+kestrel_status kestrel_gemv_q4_0_q8_0_neondot(const kestrel_block_q4_0 *w, size_t rows, size_t nblocks,
+                                        const kestrel_block_q8_0 *x, float *y);
 #endif
 /* (end of quantized dot prototypes) */
 

@@ -26,6 +26,24 @@ static inline kestrel_status kestrel_check_gemm_i8(const int8_t *a, size_t m, si
     return KESTREL_OK;
 }
 
+/* Argument check of the block GEMVs (kestrel_gemv_q8_0 ...). */
+static inline kestrel_status kestrel_check_gemv_blocks(const void *w, size_t rows, size_t nblocks, const void *x,
+                                                       const float *y) {
+    if (rows == 0) return KESTREL_OK;
+    if (y == NULL) return KESTREL_ERR_NULL_POINTER;
+    if (nblocks > 0 && (w == NULL || x == NULL)) return KESTREL_ERR_NULL_POINTER;
+    return KESTREL_OK;
+}
+
+/* Defines a block GEMV `name` that applies the block dot `dot` to every row. */
+#define KESTREL_DEFINE_GEMV_ROWS(name, WT, XT, dot)                                                \
+    kestrel_status name(const WT *w, size_t rows, size_t nblocks, const XT *x, float *y) {         \
+        kestrel_status st = kestrel_check_gemv_blocks(w, rows, nblocks, x, y);                     \
+        if (st != KESTREL_OK) return st;                                                           \
+        for (size_t r = 0; r < rows; r++) y[r] = nblocks ? dot(w + r * nblocks, x, nblocks) : 0.0f; \
+        return KESTREL_OK;                                                                         \
+    }
+
 /* The eight 6-bit (scale, min) pairs of a Q4_K super-block (layout: kestrel_quant.h / the README). */
 static inline void kestrel_q4_K_scales(const uint8_t s[12], uint8_t sc[8], uint8_t mn[8]) {
     for (int j = 0; j < 4; j++) {

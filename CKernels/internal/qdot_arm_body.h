@@ -126,6 +126,11 @@ kestrel_status QN_FN(kestrel_gemm_i8)(const int8_t *a, size_t m, size_t k, size_
     return KESTREL_OK;
 }
 
+KESTREL_DEFINE_GEMV_ROWS(QN_FN(kestrel_gemv_q8_0_q8_0), kestrel_block_q8_0, kestrel_block_q8_0,
+                         QN_FN(kestrel_vec_dot_q8_0_q8_0))
+KESTREL_DEFINE_GEMV_ROWS(QN_FN(kestrel_gemv_q4_0_q8_0), kestrel_block_q4_0, kestrel_block_q8_0,
+                         QN_FN(kestrel_vec_dot_q4_0_q8_0))
+
 #undef QN_FN
 #undef QN_CAT
 #undef QN_CAT_

@@ -49,53 +49,105 @@ static inline int qd_has_m128(const int8_t *x, size_t n) {
     return found;
 }
 
-float QD_FN(kestrel_vec_dot_q8_0_q8_0)(const kestrel_block_q8_0 *w, const kestrel_block_q8_0 *x, size_t nblocks) {
-    const __m256i m128 = _mm256_set1_epi8(-128), zero = _mm256_setzero_si256();
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m256i bad = zero;
-#define QD_Q8_BLOCK(b, acc)                                                                                 \
-    do {                                                                                                    \
-        const __m256i wv = qd_load(w[b].qs), xv = qd_load(x[b].qs);                                        \
-        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi8(xv, m128));                                           \
-        const __m256 d = _mm256_set1_ps(qd_f16(w[b].d) * qd_f16(x[b].d));                                  \
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(qd_dot32(zero, wv, xv)), acc);                          \
-    } while (0)
-    size_t b = 0;
-    for (; b + 2 <= nblocks; b += 2) {
-        QD_Q8_BLOCK(b, acc0);
-        QD_Q8_BLOCK(b + 1, acc1);
-    }
-    if (b < nblocks) QD_Q8_BLOCK(b, acc0);
-#undef QD_Q8_BLOCK
-    if (!_mm256_testz_si256(bad, bad)) return kestrel_vec_dot_q8_0_q8_0_scalar(w, x, nblocks);
-    return qd_hsum_ps(_mm256_add_ps(acc0, acc1));
+/* The 32 weight codes of a block as int8 lanes in element order. */
+static inline __m256i qd_codes_q8_0(const kestrel_block_q8_0 *b) { return qd_load(b->qs); }
+/* Q4_0: nibble - 8 in [-8, 7]; lanes 0..15 the low nibbles (elements 0..15), 16..31 the high ones. */
+static inline __m256i qd_codes_q4_0(const kestrel_block_q4_0 *b) {
+    const __m128i q = _mm_loadu_si128((const __m128i *)b->qs);
+    const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0F));
+    return _mm256_sub_epi8(nib, _mm256_set1_epi8(8));
 }
 
-float QD_FN(kestrel_vec_dot_q4_0_q8_0)(const kestrel_block_q4_0 *w, const kestrel_block_q8_0 *x, size_t nblocks) {
-    const __m256i m128 = _mm256_set1_epi8(-128), zero = _mm256_setzero_si256();
-    const __m256i low4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m256i bad = zero;
-    /* Codes nibble - 8 in [-8, 7]: lanes 0..15 the low nibbles (elements 0..15), 16..31 the high ones. */
-#define QD_Q4_BLOCK(b, acc)                                                                                 \
-    do {                                                                                                    \
-        const __m128i q = _mm_loadu_si128((const __m128i *)w[b].qs);                                       \
-        const __m256i wv = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), low4), eight); \
-        const __m256i xv = qd_load(x[b].qs);                                                                \
-        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi8(xv, m128));                                           \
-        const __m256 d = _mm256_set1_ps(qd_f16(w[b].d) * qd_f16(x[b].d));                                  \
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(qd_dot32(zero, wv, xv)), acc);                          \
-    } while (0)
-    size_t b = 0;
-    for (; b + 2 <= nblocks; b += 2) {
-        QD_Q4_BLOCK(b, acc0);
-        QD_Q4_BLOCK(b + 1, acc1);
+/*
+ * A block dot over Q8_0 activations: two f32 accumulators (blocks alternate), the -128 scan of the
+ * activation codes, and the scalar reference as the exact answer when -128 occurs.
+ */
+#define QD_DEFINE_Q8_DOT(name, WT, codes, reference)                                                       \
+    float QD_FN(name)(const WT *w, const kestrel_block_q8_0 *x, size_t nblocks) {                          \
+        const __m256i m128 = _mm256_set1_epi8(-128), zero = _mm256_setzero_si256();                         \
+        __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};                                         \
+        __m256i bad = zero;                                                                                 \
+        for (size_t b = 0; b < nblocks; b++) {                                                              \
+            const __m256i xv = qd_load(x[b].qs);                                                            \
+            bad = _mm256_or_si256(bad, _mm256_cmpeq_epi8(xv, m128));                                       \
+            const __m256 d = _mm256_set1_ps(qd_f16(w[b].d) * qd_f16(x[b].d));                              \
+            acc[b & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(qd_dot32(zero, codes(w + b), xv)), acc[b & 1]); \
+        }                                                                                                   \
+        if (!_mm256_testz_si256(bad, bad)) return reference(w, x, nblocks);                                 \
+        return qd_hsum_ps(_mm256_add_ps(acc[0], acc[1]));                                                   \
     }
-    if (b < nblocks) QD_Q4_BLOCK(b, acc0);
-#undef QD_Q4_BLOCK
-    if (!_mm256_testz_si256(bad, bad)) return kestrel_vec_dot_q4_0_q8_0_scalar(w, x, nblocks);
-    return qd_hsum_ps(_mm256_add_ps(acc0, acc1));
+
+QD_DEFINE_Q8_DOT(kestrel_vec_dot_q8_0_q8_0, kestrel_block_q8_0, qd_codes_q8_0, kestrel_vec_dot_q8_0_q8_0_scalar)
+QD_DEFINE_Q8_DOT(kestrel_vec_dot_q4_0_q8_0, kestrel_block_q4_0, qd_codes_q4_0, kestrel_vec_dot_q4_0_q8_0_scalar)
+#undef QD_DEFINE_Q8_DOT
+
+/*
+ * Block GEMV, four rows per pass over x: x is scanned for -128 once (if present every row takes
+ * the tier's block dot, whose own guard answers exactly), then each block of x is loaded once and
+ * its scale converted once for four rows. Leftover rows run the same operations one at a time, so
+ * a row's result does not depend on the row count or on how a caller splits the rows. One f32
+ * accumulator per row (a row's sum order differs from vec_dot's two accumulators, within the bound).
+ *
+ * `lanes(wb, xv, xaux)` gives a block's eight int32 lanes, each the exact sum of four products w * x
+ * (the same lane values as vec_dot's); `xprep(xv)` is computed once per block of x for four rows.
+ * Q8_0: the sign trick. Q4_0: the unsigned nibbles times x (pairs <= 2 * 15 * 128, no trick) plus
+ * the lane offsets -8 * (sum of x over the lane's four elements), prepared once per block of x.
+ */
+static inline __m256i qd_xprep_none(__m256i xv) { (void)xv; return _mm256_setzero_si256(); }
+static inline __m256i qd_lanes_q8_0(const kestrel_block_q8_0 *b, __m256i xv, __m256i xaux) {
+    (void)xaux;
+    return qd_dot32(_mm256_setzero_si256(), qd_load(b->qs), xv);
 }
+static inline __m256i qd_xprep_q4_0(__m256i xv) {
+    return _mm256_sub_epi32(_mm256_setzero_si256(), QD_DPBUSD(_mm256_setzero_si256(), _mm256_set1_epi8(8), xv));
+}
+static inline __m256i qd_lanes_q4_0(const kestrel_block_q4_0 *b, __m256i xv, __m256i xaux) {
+    const __m128i q = _mm_loadu_si128((const __m128i *)b->qs);
+    const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0F));
+    return QD_DPBUSD(xaux, nib, xv);
+}
+
+#define QD_GEMV_STEP(acc, wr, lanes)                                                                           \
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(qd_f16((wr)[b].d) * dx), _mm256_cvtepi32_ps(lanes((wr) + b, xv, xa)), acc)
+
+#define QD_DEFINE_Q8_GEMV(name, WT, xprep, lanes, dot)                                                   \
+    kestrel_status QD_FN(name)(const WT *w, size_t rows, size_t nblocks, const kestrel_block_q8_0 *x, float *y) { \
+        kestrel_status st = kestrel_check_gemv_blocks(w, rows, nblocks, x, y);                            \
+        if (st != KESTREL_OK || rows == 0) return st;                                                     \
+        int xbad = 0;                                                                                     \
+        for (size_t b = 0; b < nblocks && !xbad; b++) xbad = qd_has_m128(x[b].qs, 32);                    \
+        size_t r = 0;                                                                                     \
+        for (; !xbad && nblocks && r + 4 <= rows; r += 4) {                                               \
+            const WT *w0 = w + r * nblocks, *w1 = w0 + nblocks, *w2 = w1 + nblocks, *w3 = w2 + nblocks;   \
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                   \
+            for (size_t b = 0; b < nblocks; b++) {                                                        \
+                const __m256i xv = qd_load(x[b].qs), xa = xprep(xv);                                      \
+                const float dx = qd_f16(x[b].d);                                                          \
+                QD_GEMV_STEP(a0, w0, lanes);                                                                     \
+                QD_GEMV_STEP(a1, w1, lanes);                                                                     \
+                QD_GEMV_STEP(a2, w2, lanes);                                                                     \
+                QD_GEMV_STEP(a3, w3, lanes);                                                                     \
+            }                                                                                             \
+            y[r] = qd_hsum_ps(a0), y[r + 1] = qd_hsum_ps(a1), y[r + 2] = qd_hsum_ps(a2), y[r + 3] = qd_hsum_ps(a3); \
+        }                                                                                                 \
+        for (; !xbad && nblocks && r < rows; r++) { /* the same operations as a row of the four */      \
+            const WT *w0 = w + r * nblocks;                                                               \
+            __m256 a0 = _mm256_setzero_ps();                                                              \
+            for (size_t b = 0; b < nblocks; b++) {                                                        \
+                const __m256i xv = qd_load(x[b].qs), xa = xprep(xv);                                      \
+                const float dx = qd_f16(x[b].d);                                                          \
+                QD_GEMV_STEP(a0, w0, lanes);                                                                     \
+            }                                                                                             \
+            y[r] = qd_hsum_ps(a0);                                                                        \
+        }                                                                                                 \
+        for (; r < rows; r++) y[r] = nblocks ? QD_FN(dot)(w + r * nblocks, x, nblocks) : 0.0f;           \
+        return KESTREL_OK;                                                                                \
+    }
+
+QD_DEFINE_Q8_GEMV(kestrel_gemv_q8_0_q8_0, kestrel_block_q8_0, qd_xprep_none, qd_lanes_q8_0, kestrel_vec_dot_q8_0_q8_0)
+QD_DEFINE_Q8_GEMV(kestrel_gemv_q4_0_q8_0, kestrel_block_q4_0, qd_xprep_q4_0, qd_lanes_q4_0, kestrel_vec_dot_q4_0_q8_0)
+#undef QD_DEFINE_Q8_GEMV
+#undef QD_GEMV_STEP
 
 /* Exact int32 dots of four rows w0..w3 with x (no -128 in x), cols <= KESTREL_QGEMV_MAX_COLS. */
 static inline void qd_dot4(const int8_t *w0, const int8_t *w1, const int8_t *w2, const int8_t *w3, const int8_t *x,

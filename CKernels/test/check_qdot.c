@@ -43,6 +43,55 @@ static void fill_q8_K(kestrel_block_q8_K *x, size_t nb, int ds) {
     }
 }
 
+typedef kestrel_status (*gemv_q8_0_fn)(const kestrel_block_q8_0 *, size_t, size_t, const kestrel_block_q8_0 *, float *);
+typedef kestrel_status (*gemv_q4_0_fn)(const kestrel_block_q4_0 *, size_t, size_t, const kestrel_block_q8_0 *, float *);
+
+static void fill_q8_0(kestrel_block_q8_0 *x, size_t nb, int ds, int is_x) {
+    for (size_t b = 0; b < nb; b++) {
+        x[b].d = rnd_f16_scale();
+        for (int j = 0; j < 32; j++) x[b].qs[j] = rnd_code(ds, is_x);
+    }
+}
+
+static void fill_q4_0(kestrel_block_q4_0 *w, size_t nb) {
+    for (size_t b = 0; b < nb; b++) {
+        w[b].d = rnd_f16_scale();
+        for (int j = 0; j < 16; j++) w[b].qs[j] = (uint8_t)rnd_u32();
+    }
+}
+
+/* Double reference of a Q8_0 / Q4_0 row dot and sum |w_i x_i| (into *mag). */
+static double ref_q8_0(const kestrel_block_q8_0 *w, const kestrel_block_q8_0 *x, size_t nb, double *mag) {
+    double ref = 0;
+    *mag = 0;
+    for (size_t b = 0; b < nb; b++) {
+        int64_t is = 0, ia = 0;
+        for (int j = 0; j < 32; j++) {
+            is += (int64_t)w[b].qs[j] * x[b].qs[j];
+            ia += llabs((int64_t)w[b].qs[j] * x[b].qs[j]);
+        }
+        double dd = (double)kestrel_f16_to_f32_1(w[b].d) * kestrel_f16_to_f32_1(x[b].d);
+        ref += dd * (double)is, *mag += fabs(dd) * (double)ia;
+    }
+    return ref;
+}
+
+static double ref_q4_0(const kestrel_block_q4_0 *w, const kestrel_block_q8_0 *x, size_t nb, double *mag) {
+    double ref = 0;
+    *mag = 0;
+    for (size_t b = 0; b < nb; b++) {
+        int64_t is = 0, ia = 0;
+        for (int j = 0; j < 16; j++) {
+            int64_t p0 = (int64_t)((w[b].qs[j] & 15) - 8) * x[b].qs[j];
+            int64_t p1 = (int64_t)((w[b].qs[j] >> 4) - 8) * x[b].qs[j + 16];
+            is += p0 + p1, ia += llabs(p0) + llabs(p1);
+        }
+        double dd = (double)kestrel_f16_to_f32_1(w[b].d) * kestrel_f16_to_f32_1(x[b].d);
+        ref += dd * (double)is, *mag += fabs(dd) * (double)ia;
+    }
+    return ref;
+}
+
 static const size_t k_nblocks[] = {1, 2, 3, 5, 8, 17, 64};
 static const long k_boffs[] = {END, 1, 3};
 
@@ -57,39 +106,17 @@ static void test_block_dot(const entry_t *e, const kestrel_kernel_table *t, cons
                 float got = 0, want = 0;
                 if (e->kind == K_QDOT_Q8_0 || e->kind == K_QDOT_Q4_0) {
                     kestrel_block_q8_0 *x = place(AR_B, nb * sizeof *x, k_boffs[li] == END ? END : k_boffs[li] + 1);
-                    for (size_t b = 0; b < nb; b++) {
-                        x[b].d = rnd_f16_scale();
-                        for (int j = 0; j < 32; j++) x[b].qs[j] = rnd_code(ds, 1);
-                    }
+                    fill_q8_0(x, nb, ds, 1);
                     if (e->kind == K_QDOT_Q8_0) {
                         kestrel_block_q8_0 *w = place(AR_A, nb * sizeof *w, k_boffs[li]);
-                        for (size_t b = 0; b < nb; b++) {
-                            w[b].d = rnd_f16_scale();
-                            for (int j = 0; j < 32; j++) w[b].qs[j] = rnd_code(ds, 0);
-                            int64_t is = 0, ia = 0;
-                            for (int j = 0; j < 32; j++) {
-                                is += (int64_t)w[b].qs[j] * x[b].qs[j];
-                                ia += llabs((int64_t)w[b].qs[j] * x[b].qs[j]);
-                            }
-                            double dd = (double)kestrel_f16_to_f32_1(w[b].d) * kestrel_f16_to_f32_1(x[b].d);
-                            ref += dd * (double)is, mag += fabs(dd) * (double)ia;
-                        }
+                        fill_q8_0(w, nb, ds, 0);
+                        ref = ref_q8_0(w, x, nb, &mag);
                         got = FN(qdot_q8_0_fn, t, e->off)(w, x, nb);
                         want = FN(qdot_q8_0_fn, s, e->off)(w, x, nb);
                     } else {
                         kestrel_block_q4_0 *w = place(AR_A, nb * sizeof *w, k_boffs[li]);
-                        for (size_t b = 0; b < nb; b++) {
-                            w[b].d = rnd_f16_scale();
-                            for (int j = 0; j < 16; j++) w[b].qs[j] = (uint8_t)rnd_u32();
-                            int64_t is = 0, ia = 0;
-                            for (int j = 0; j < 16; j++) {
-                                int64_t p0 = (int64_t)((w[b].qs[j] & 15) - 8) * x[b].qs[j];
-                                int64_t p1 = (int64_t)((w[b].qs[j] >> 4) - 8) * x[b].qs[j + 16];
-                                is += p0 + p1, ia += llabs(p0) + llabs(p1);
-                            }
-                            double dd = (double)kestrel_f16_to_f32_1(w[b].d) * kestrel_f16_to_f32_1(x[b].d);
-                            ref += dd * (double)is, mag += fabs(dd) * (double)ia;
-                        }
+                        fill_q4_0(w, nb);
+                        ref = ref_q4_0(w, x, nb, &mag);
                         got = FN(qdot_q4_0_fn, t, e->off)(w, x, nb);
                         want = FN(qdot_q4_0_fn, s, e->off)(w, x, nb);
                     }
@@ -147,6 +174,54 @@ static void test_block_dot(const entry_t *e, const kestrel_kernel_table *t, cons
             }
         }
     }
+}
+
+/* Block GEMVs: every row within twice the dot bound of its double reference (rows 4 at a time on x86). */
+static void test_block_gemv(const entry_t *e, const kestrel_kernel_table *t) {
+    static const size_t rows_set[] = {1, 3, 4, 5, 9};
+    static const size_t nb_set[] = {1, 3, 8, 17};
+    float *y = g_fr;
+    for (size_t ri = 0; ri < sizeof rows_set / sizeof rows_set[0]; ri++)
+        for (size_t ni = 0; ni < sizeof nb_set / sizeof nb_set[0]; ni++)
+            for (size_t li = 0; li < 2; li++)
+                for (int ds = 0; ds < QD_COUNT; ds++) {
+                    const size_t rows = rows_set[ri], nb = nb_set[ni];
+                    const long off = li ? 3 : END;
+                    set_ctx("rows=%zu nblocks=%zu offset=%ld data=%s", rows, nb, off, k_qd_names[ds]);
+                    kestrel_block_q8_0 *x = place(AR_B, nb * sizeof *x, off);
+                    fill_q8_0(x, nb, ds, 1);
+                    float *out = place(AR_OUT, rows * sizeof(float), li ? 4 : END);
+                    guard_t g = guard_set(AR_OUT, out, rows * sizeof(float));
+                    kestrel_status st;
+                    const void *w;
+                    if (e->kind == K_GEMV_Q8_0) {
+                        kestrel_block_q8_0 *wq = place(AR_A, rows * nb * sizeof *wq, off);
+                        fill_q8_0(wq, rows * nb, ds, 0);
+                        st = FN(gemv_q8_0_fn, t, e->off)(wq, rows, nb, x, out);
+                        w = wq;
+                    } else {
+                        kestrel_block_q4_0 *wq = place(AR_A, rows * nb * sizeof *wq, off);
+                        fill_q4_0(wq, rows * nb);
+                        st = FN(gemv_q4_0_fn, t, e->off)(wq, rows, nb, x, out);
+                        w = wq;
+                    }
+                    check(st == KESTREL_OK, "status %d", (int)st);
+                    guard_ok(&g);
+                    memcpy(y, out, rows * sizeof(float));
+                    for (size_t r = 0; r < rows; r++) {
+                        double mag, ref = e->kind == K_GEMV_Q8_0
+                                              ? ref_q8_0((const kestrel_block_q8_0 *)w + r * nb, x, nb, &mag)
+                                              : ref_q4_0((const kestrel_block_q4_0 *)w + r * nb, x, nb, &mag);
+                        const double tol = 2.0 * ((double)nb + 4.0) * 0x1p-23 * mag + 1e-30;
+                        check(close_f(y[r], (float)ref, tol), "row %zu: got %.9g, double reference %.9g (tol %.3g)", r,
+                              y[r], ref, tol);
+                    }
+                }
+    set_ctx("status");
+    kestrel_block_q8_0 one = {0};
+    kestrel_status st = e->kind == K_GEMV_Q8_0 ? FN(gemv_q8_0_fn, t, e->off)(&one, 1, 1, &one, NULL)
+                                               : FN(gemv_q4_0_fn, t, e->off)(NULL, 1, 1, &one, g_fr);
+    check(st == KESTREL_ERR_NULL_POINTER, "status %d for a NULL pointer", (int)st);
 }
 
 static int64_t exact_dot(const int8_t *a, const int8_t *b, size_t n) {
@@ -247,6 +322,8 @@ void test_qdot_empty(const entry_t *e, const kestrel_kernel_table *t) {
     case K_QDOT_Q6_K: got = FN(qdot_q6_K_fn, t, e->off)(NULL, NULL, 0); break;
     case K_GEMV_I8: got = (float)FN(gemv_i8_fn, t, e->off)(NULL, 0, 0, 0, NULL, NULL, 1.0f, NULL); break;
     case K_GEMM_I8: got = (float)FN(gemm_i8_fn, t, e->off)(NULL, 0, 0, 0, NULL, 0, 0, NULL, NULL, NULL, 0); break;
+    case K_GEMV_Q8_0: got = (float)FN(gemv_q8_0_fn, t, e->off)(NULL, 0, 0, NULL, NULL); break;
+    case K_GEMV_Q4_0: got = (float)FN(gemv_q4_0_fn, t, e->off)(NULL, 0, 5, NULL, NULL); break;
     default: break;
     }
     check(fbits(got) == fbits(0.0f), "got %.9g", got);
@@ -255,5 +332,6 @@ void test_qdot_empty(const entry_t *e, const kestrel_kernel_table *t) {
 void test_qdot(const entry_t *e, const kestrel_kernel_table *t, const kestrel_kernel_table *s) {
     if (e->kind == K_GEMV_I8) test_gemv(e, t, s);
     else if (e->kind == K_GEMM_I8) test_gemm(e, t, s);
+    else if (e->kind == K_GEMV_Q8_0 || e->kind == K_GEMV_Q4_0) test_block_gemv(e, t);
     else test_block_dot(e, t, s);
 }

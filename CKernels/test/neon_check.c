@@ -384,6 +384,7 @@ static void test_empty(const entry_t *e, const kestrel_kernel_table *t, const ke
         break;
     }
     case K_QDOT_Q8_0: case K_QDOT_Q4_0: case K_QDOT_Q4_K: case K_QDOT_Q6_K: case K_GEMV_I8: case K_GEMM_I8:
+    case K_GEMV_Q8_0: case K_GEMV_Q4_0:
         test_qdot_empty(e, t);
         break;
     }
@@ -413,6 +414,7 @@ static void test_entry(const entry_t *e, const kestrel_kernel_table *t, const ke
     case K_QUANT: test_quant_blocks(e, t, s); break;
     case K_DEQUANT: test_dequant_blocks(e, t, s); break;
     case K_QDOT_Q8_0: case K_QDOT_Q4_0: case K_QDOT_Q4_K: case K_QDOT_Q6_K: case K_GEMV_I8: case K_GEMM_I8:
+    case K_GEMV_Q8_0: case K_GEMV_Q4_0:
         test_qdot(e, t, s);
         break;
     }

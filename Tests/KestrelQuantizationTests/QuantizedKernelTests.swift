@@ -175,6 +175,10 @@ import _KestrelTestSupport
                     let x = (xp.baseAddress! + 1).assumingMemoryBound(to: kestrel_block_q8_0.self)
                     let got = t.vec_dot_q8_0_q8_0!(w, x, nblocks), want = scalar.vec_dot_q8_0_q8_0!(w, x, nblocks)
                     Self.expectClose(got, Double(want), magnitude: magnitude32(w8, 34), blocks: nblocks, "q8_0 \(level)")
+                    // the block GEMV over one row of these blocks (x86: the four-row path's tail)
+                    var y: Float = .nan
+                    #expect(t.gemv_q8_0_q8_0!(w, 1, nblocks, x, &y) == KESTREL_OK)
+                    Self.expectClose(y, Double(want), magnitude: 2 * magnitude32(w8, 34), blocks: nblocks, "gemv q8_0 \(level)")
                 }
             }
             w4.withUnsafeBytes { wp in
@@ -183,6 +187,9 @@ import _KestrelTestSupport
                     let x = (xp.baseAddress! + 1).assumingMemoryBound(to: kestrel_block_q8_0.self)
                     let got = t.vec_dot_q4_0_q8_0!(w, x, nblocks), want = scalar.vec_dot_q4_0_q8_0!(w, x, nblocks)
                     Self.expectClose(got, Double(want), magnitude: magnitude32(w4, 18) / 16, blocks: nblocks, "q4_0 \(level)")
+                    var y: Float = .nan
+                    #expect(t.gemv_q4_0_q8_0!(w, 1, nblocks, x, &y) == KESTREL_OK)
+                    Self.expectClose(y, Double(want), magnitude: magnitude32(w4, 18) / 8, blocks: nblocks, "gemv q4_0 \(level)")
                 }
             }
             xk.withUnsafeBufferPointer { xp in

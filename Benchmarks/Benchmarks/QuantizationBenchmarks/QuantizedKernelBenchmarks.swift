@@ -60,53 +60,43 @@ final class QuantizedGemvInputs: @unchecked Sendable {
 
 private var gemvConfiguration: Benchmark.Configuration { BenchmarkDefaults.configuration() }
 
+/// One benchmark that runs `product` (one GEMV or GEMM over the shared inputs) per iteration.
+private func quantizedProduct(_ name: String, _ product: @escaping (QuantizedGemvInputs) -> Void) {
+    Benchmark(name, configuration: gemvConfiguration) { benchmark, v in
+        for _ in benchmark.scaledIterations { product(v) }
+        blackHole(v.y.pointer[0])
+    } setup: { QuantizedGemvInputs.shared }
+}
+
 /// Registers the quantized GEMV and int8 GEMM benchmarks of every supported tier.
 func registerQuantizedKernelBenchmarks() {
     let shape = "\(QuantizedGemvInputs.rows)x\(QuantizedGemvInputs.columns)"
     for tier in KernelTier.supported {
         let t = tier.table.pointee
-        Benchmark("qgemv_q8_0.\(shape).\(tier.name)", configuration: gemvConfiguration) { benchmark, v in
-            let f = t.vec_dot_q8_0_q8_0!, nb = QuantizedGemvInputs.columns / 32
-            for _ in benchmark.scaledIterations {
-                for r in 0..<QuantizedGemvInputs.rows { v.y.pointer[r] = f(v.q8.readOnly + r * nb, v.x8.readOnly, nb) }
-            }
-            blackHole(v.y.pointer[0])
-        } setup: { QuantizedGemvInputs.shared }
-        Benchmark("qgemv_q4_0.\(shape).\(tier.name)", configuration: gemvConfiguration) { benchmark, v in
-            let f = t.vec_dot_q4_0_q8_0!, nb = QuantizedGemvInputs.columns / 32
-            for _ in benchmark.scaledIterations {
-                for r in 0..<QuantizedGemvInputs.rows { v.y.pointer[r] = f(v.q4.readOnly + r * nb, v.x8.readOnly, nb) }
-            }
-            blackHole(v.y.pointer[0])
-        } setup: { QuantizedGemvInputs.shared }
-        Benchmark("qgemv_q4_K.\(shape).\(tier.name)", configuration: gemvConfiguration) { benchmark, v in
-            let f = t.vec_dot_q4_K_q8_K!, nb = QuantizedGemvInputs.columns / 256
-            for _ in benchmark.scaledIterations {
-                for r in 0..<QuantizedGemvInputs.rows { v.y.pointer[r] = f(v.q4K.readOnly + r * nb, v.xK.readOnly, nb) }
-            }
-            blackHole(v.y.pointer[0])
-        } setup: { QuantizedGemvInputs.shared }
-        Benchmark("qgemv_q6_K.\(shape).\(tier.name)", configuration: gemvConfiguration) { benchmark, v in
-            let f = t.vec_dot_q6_K_q8_K!, nb = QuantizedGemvInputs.columns / 256
-            for _ in benchmark.scaledIterations {
-                for r in 0..<QuantizedGemvInputs.rows { v.y.pointer[r] = f(v.q6K.readOnly + r * nb, v.xK.readOnly, nb) }
-            }
-            blackHole(v.y.pointer[0])
-        } setup: { QuantizedGemvInputs.shared }
-        Benchmark("gemv_i8.\(shape).\(tier.name)", configuration: gemvConfiguration) { benchmark, v in
-            let f = t.gemv_i8!, c = QuantizedGemvInputs.columns
-            for _ in benchmark.scaledIterations {
-                blackHole(f(v.i8.readOnly, QuantizedGemvInputs.rows, c, c, v.scales.readOnly, v.xi8.readOnly, 0.5, v.y.pointer))
-            }
-        } setup: { QuantizedGemvInputs.shared }
-        let (m, n, k) = (QuantizedGemvInputs.gemmM, QuantizedGemvInputs.gemmN, QuantizedGemvInputs.columns)
-        Benchmark("gemm_i8.\(m)x\(n)x\(k).\(tier.name)", configuration: gemvConfiguration) { benchmark, v in
-            let f = t.gemm_i8!
-            for _ in benchmark.scaledIterations {
-                // A = the first m rows of the weights, B = the next n rows
-                blackHole(f(v.i8.readOnly, m, k, k, v.i8.readOnly + m * k, n, k, v.scales.readOnly, v.scales.readOnly,
-                            v.y.pointer, n))
-            }
-        } setup: { QuantizedGemvInputs.shared }
+        let rows = QuantizedGemvInputs.rows, c = QuantizedGemvInputs.columns
+        // Q8_0 / Q4_0: the tier's block GEMV (four rows per pass on x86); K-quants: its block dot per row.
+        quantizedProduct("qgemv_q8_0.\(shape).\(tier.name)") { v in
+            blackHole(t.gemv_q8_0_q8_0!(v.q8.readOnly, rows, c / 32, v.x8.readOnly, v.y.pointer))
+        }
+        quantizedProduct("qgemv_q4_0.\(shape).\(tier.name)") { v in
+            blackHole(t.gemv_q4_0_q8_0!(v.q4.readOnly, rows, c / 32, v.x8.readOnly, v.y.pointer))
+        }
+        quantizedProduct("qgemv_q4_K.\(shape).\(tier.name)") { v in
+            let f = t.vec_dot_q4_K_q8_K!
+            for r in 0..<rows { v.y.pointer[r] = f(v.q4K.readOnly + r * (c / 256), v.xK.readOnly, c / 256) }
+        }
+        quantizedProduct("qgemv_q6_K.\(shape).\(tier.name)") { v in
+            let f = t.vec_dot_q6_K_q8_K!
+            for r in 0..<rows { v.y.pointer[r] = f(v.q6K.readOnly + r * (c / 256), v.xK.readOnly, c / 256) }
+        }
+        quantizedProduct("gemv_i8.\(shape).\(tier.name)") { v in
+            blackHole(t.gemv_i8!(v.i8.readOnly, rows, c, c, v.scales.readOnly, v.xi8.readOnly, 0.5, v.y.pointer))
+        }
+        let (m, n) = (QuantizedGemvInputs.gemmM, QuantizedGemvInputs.gemmN)
+        // A = the first m rows of the weights, B = the next n rows
+        quantizedProduct("gemm_i8.\(m)x\(n)x\(c).\(tier.name)") { v in
+            blackHole(t.gemm_i8!(v.i8.readOnly, m, c, c, v.i8.readOnly + m * c, n, c, v.scales.readOnly,
+                                 v.scales.readOnly, v.y.pointer, n))
+        }
     }
 }

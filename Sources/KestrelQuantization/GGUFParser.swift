@@ -194,11 +194,14 @@ struct GGUFParser {
             guard offset % alignment == 0 else {
                 throw corrupt("data offset \(offset) of \(name) at offset \(offsetAt) is not a multiple of the alignment \(alignment)")
             }
-            var elements = 1
+            // The product with zero extents counted as 1 must fit too (Kestrel's `Shape` rule, which
+            // keeps strides representable): a zero extent does not excuse huge other extents.
+            var elements = 1, span = 1
             for e in dims {
-                let (p, o) = elements.multipliedReportingOverflow(by: e)
+                let (p, o) = span.multipliedReportingOverflow(by: max(e, 1))
                 guard !o else { throw corrupt("dimensions \(dims) of \(name) at offset \(ndAt) overflow the element count") }
-                elements = p
+                span = p
+                elements *= e
             }
             let rowLength = dims.first ?? 1
             guard rowLength % type.blockSize == 0 else {

@@ -74,8 +74,9 @@ public struct GGUFWriter: Sendable {
     /// `quantized.data` its bytes as ggml lays them out (blocks back to back along the last axis).
     /// - Throws: `invalidArgument(name: "name")` for a name already used; `invalidArgument(name:
     ///   "tensor")` for an integer scheme, more than 4 axes, a negative extent or a last axis that is
-    ///   not a whole number of blocks; `dimensionMismatch(expected: [bytes], actual: [data.count])`
-    ///   when the byte count does not match the shape; `capacityExceeded` when sizes overflow.
+    ///   not a whole number of blocks; `invalidArgument(name: "shape")` when the extents' product
+    ///   (zeros counted as 1) overflows; `dimensionMismatch(expected: [bytes], actual: [data.count])`
+    ///   when the byte count does not match the shape; `capacityExceeded` when the byte count overflows.
     /// - Complexity: O(1) (the payload array is shared, not copied).
     public mutating func addTensor(named name: String, _ quantized: QuantizedTensor) throws(KestrelError) {
         guard case .ggml(let type) = quantized.format else {
@@ -87,7 +88,8 @@ public struct GGUFWriter: Sendable {
         guard row % type.blockSize == 0 else {
             throw .invalidArgument(name: "tensor", reason: "last axis \(row) is not a multiple of the \(type) block size \(type.blockSize)")
         }
-        let elements = try SizeCheck.product(shape)
+        // Shape's rule (the reader's too): the extents' product, zeros counted as 1, fits in Int.
+        let elements = try Shape(shape).elementCount
         let bytes = try SizeCheck.product(elements / type.blockSize, type.bytesPerBlock)
         guard quantized.data.count == bytes else { throw .dimensionMismatch(expected: [bytes], actual: [quantized.data.count]) }
         try add(name, shape: shape, type: type, byteCount: bytes, payload: .bytes(quantized.data))

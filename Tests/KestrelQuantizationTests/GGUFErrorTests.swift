@@ -137,6 +137,9 @@ import _KestrelTestSupport
         s = Spec()
         s.t0.dims = [1 << 62, 4]
         #expect(ggufError(s.bytes()).map(reason)?.hasPrefix("dimensions [\(1 << 62), 4] of t0 at offset") == true)
+        // A zero extent does not excuse huge others (found by the gguf fuzz target: Shape refused it later).
+        s.t0.dims = [0, 1 << 40, 0, 1 << 32]
+        #expect(ggufError(s.bytes()).map(reason)?.hasSuffix("overflow the element count") == true)
         s.t0.dims = [UInt64.max, 1]
         #expect(ggufError(s.bytes()).map(reason)?.hasSuffix("is \(UInt64.max), too large") == true)
         // f32 with 2^61 elements: count fits, bytes do not.

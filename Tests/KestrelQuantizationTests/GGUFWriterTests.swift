@@ -134,8 +134,15 @@ import _KestrelTestSupport
         #expect(throws: KestrelError.invalidArgument(name: "tensor", reason: "negative extent in [-2, 32]")) {
             try w.addTensor(named: "q", QuantizedTensor(shape: [-2, 32], format: .ggml(.q8_0), data: []))
         }
-        #expect(throws: KestrelError.capacityExceeded(limit: .max, requested: .max)) {
+        #expect(throws: KestrelError.invalidArgument(name: "shape", reason: "element count of [1099511627776, 1099511627776, 32] overflows Int")) {
             try w.addTensor(named: "q", QuantizedTensor(shape: [1 << 40, 1 << 40, 32], format: .ggml(.q8_0), data: []))
+        }
+        #expect(throws: KestrelError.invalidArgument(name: "shape", reason: "element count of [0, 4294967296, 0, 4294967296] overflows Int")) {
+            try w.addTensor(named: "q", QuantizedTensor(shape: [0, 1 << 32, 0, 1 << 32], format: .ggml(.q8_0), data: []))
+        }
+        // Bytes that overflow although the element count fits: 2^61 f32 elements.
+        #expect(throws: KestrelError.capacityExceeded(limit: .max, requested: .max)) {
+            try w.addTensor(named: "q", QuantizedTensor(shape: [1 << 61], format: .ggml(.f32), data: []))
         }
         // Nothing bad was added: the file still holds only "x".
         let f = try w.serialized().withUnsafeBytes { (p) throws(KestrelError) in try GGUFFile(bytes: p) }

@@ -36,8 +36,14 @@ public struct GGMLQuantizer: Quantizer, Hashable {
     /// `.ggml(type)`.
     public var format: QuantizationFormat { .ggml(type) }
 
-    /// Quantizes `x` (any floating dtype; converted to f32 first, exactly for f16/bf16). For the
-    /// f16 type, finite values beyond ±65504 become ±Inf (round to nearest even, as the tensor
+    /// f16 and bf16 are ``HalfPrecisionQuantizer``'s (one implementation of the 16-bit types).
+    private var halfPrecision: HalfPrecisionQuantizer? {
+        get throws(KestrelError) { type == .f16 || type == .bf16 ? try HalfPrecisionQuantizer(type) : nil }
+    }
+
+    /// Quantizes `x` (any floating dtype; converted to f32 first, exactly for f16/bf16). The f16 and
+    /// bf16 types are ``HalfPrecisionQuantizer``'s: a finite value that would round to ±Inf throws
+    /// there instead of being stored as infinity (round to nearest even otherwise, as the tensor
     /// core converts).
     /// - Throws: `nonFiniteValue(index:)` with the flat row-major index of the first NaN/±Inf;
     ///   `invalidArgument(name: "shape")` for a rank-0 tensor or a last axis that is not a
@@ -46,6 +52,7 @@ public struct GGMLQuantizer: Quantizer, Hashable {
     /// - Complexity: O(n) time; O(n) memory for the payload (plus an f32 copy of a non-f32 or
     ///   non-contiguous input).
     public func quantize(_ x: Tensor) throws(KestrelError) -> QuantizedTensor {
+        if let half = try halfPrecision { return try half.quantize(x) }
         guard x.dtype.isFloatingPoint else {
             throw .invalidArgument(name: "dtype", reason: "\(x.dtype) tensors cannot be quantized")
         }
@@ -70,6 +77,7 @@ public struct GGMLQuantizer: Quantizer, Hashable {
     ///   non-finite block scale unless ``allowNonFiniteScales``.
     /// - Complexity: O(n) time and memory.
     public func dequantize(_ q: QuantizedTensor) throws(KestrelError) -> Tensor {
+        if let half = try halfPrecision { return try half.dequantize(q) }
         guard q.format == format else {
             throw .invalidArgument(name: "format", reason: "expected \(format), got \(q.format)")
         }
@@ -93,6 +101,7 @@ public struct GGMLQuantizer: Quantizer, Hashable {
     ///   axis that is not a multiple of the block size; `capacityExceeded(limit:requested: Int.max)`
     ///   when the element or byte count overflows `Int`.
     public func quantizedByteCount(shape: [Int]) throws(KestrelError) -> Int {
+        if let half = try halfPrecision { return try half.quantizedByteCount(shape: shape) }
         guard let row = shape.last else {
             throw .invalidArgument(name: "shape", reason: "a rank-0 tensor has no row to cut into \(type) blocks")
         }
@@ -111,12 +120,6 @@ public struct GGMLQuantizer: Quantizer, Hashable {
         switch type {
         case .f32:
             dst.copyMemory(from: UnsafeRawBufferPointer(src))  // little-endian, as GGUF
-        case .f16, .bf16:
-            // The tensor core's conversion (round to nearest even, bit-identical at every tier).
-            let narrow = try Tensor(Array(src), shape: [src.count]).converted(to: type == .f16 ? .f16 : .bf16)
-            try narrow.withUnsafeBufferPointer(as: UInt16.self) { (h) throws(KestrelError) in
-                dst.copyMemory(from: UnsafeRawBufferPointer(h))
-            }
         default:
             try GGMLBlocks.quantize(src, rowLength: rowLength, as: type, into: dst, tier: tier, threads: threads)
         }
@@ -127,15 +130,6 @@ public struct GGMLQuantizer: Quantizer, Hashable {
         switch type {
         case .f32:
             UnsafeMutableRawBufferPointer(dst).copyMemory(from: src)
-        case .f16, .bf16:
-            let bits = [UInt16](unsafeUninitializedCapacity: dst.count) { buf, count in
-                UnsafeMutableRawBufferPointer(buf).copyMemory(from: src)
-                count = dst.count
-            }
-            let wide = try Tensor(bits, shape: [dst.count], dtype: type == .f16 ? .f16 : .bf16).converted(to: .f32)
-            try wide.withUnsafeBufferPointer { (f) throws(KestrelError) in
-                UnsafeMutableRawBufferPointer(dst).copyMemory(from: UnsafeRawBufferPointer(f))
-            }
         default:
             try GGMLBlocks.dequantize(src, as: type, into: dst, allowNonFiniteScales: allowNonFiniteScales,
                                       tier: tier, threads: threads)

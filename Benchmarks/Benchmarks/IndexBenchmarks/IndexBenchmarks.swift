@@ -5,6 +5,9 @@ import KestrelVectorIndex
 // KestrelVectorIndex re-exports modules that also define `blackHole`; the harness's is used here.
 import func Benchmark.blackHole
 
+// KestrelVectorIndex re-exports KestrelTensor, which has its own AlignedBuffer and SplitMix64: the
+// benchmark support's are named by module below.
+
 /// Vector-index benchmarks: exact search (FlatIndex, one query and a batch) and HNSW (search at
 /// a fixed ef, and insertion). Indexes and queries are built in each benchmark's setup from
 /// ``IndexData`` (seeded), outside the measurement; searches run on one thread.
@@ -67,12 +70,12 @@ enum IndexData {
     static let addCount = 1_000
 
     /// `rows` clustered row-major vectors from `seed`.
-    static func clustered(rows: Int, seed: UInt64) -> AlignedBuffer<Float> {
-        var rng = SplitMix64(seed: 11)
-        let centres = AlignedBuffer<Float>(count: clusters * dimension) { _ in rng.nextSignedUnit() }
-        var draw = SplitMix64(seed: seed)
+    static func clustered(rows: Int, seed: UInt64) -> KestrelBenchmarkSupport.AlignedBuffer<Float> {
+        var rng = KestrelBenchmarkSupport.SplitMix64(seed: 11)
+        let centres = KestrelBenchmarkSupport.AlignedBuffer<Float>(count: clusters * dimension) { _ in rng.nextSignedUnit() }
+        var draw = KestrelBenchmarkSupport.SplitMix64(seed: seed)
         var centre = 0
-        return AlignedBuffer<Float>(count: rows * dimension) { i in
+        return KestrelBenchmarkSupport.AlignedBuffer<Float>(count: rows * dimension) { i in
             if i % dimension == 0 { centre = Int(draw.next() % UInt64(clusters)) }
             return centres.pointer[centre * dimension + i % dimension] + 0.3 * draw.nextSignedUnit()
         }
@@ -119,7 +122,7 @@ final class AddState: @unchecked Sendable {
     let vectors = IndexData.clustered(rows: IndexData.addCount, seed: 3)
 }
 
-extension AlignedBuffer where Element == Float {
+extension KestrelBenchmarkSupport.AlignedBuffer where Element == Float {
     /// The whole buffer.
     var all: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: readOnly, count: count) }
 

@@ -164,3 +164,38 @@ struct AttentionProblem {
     /// Valid keys of batch item `b`.
     func keyLength(_ b: Int) -> Int { keyLengths?[b] ?? nk }
 }
+
+/// The raw views a kernel's workers write through: output, log-sum-exp, scratch, Q, K, V, bias.
+struct AttentionPointers: @unchecked Sendable {  // workers write disjoint parts
+    let o: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    let q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, bias: UnsafePointer<Float>?
+}
+
+extension AttentionProblem {
+    /// Allocates the output and log-sum-exp and `scratchFloats` of scratch, pins every operand,
+    /// and runs `body` with their pointers (one place for both kernels' buffer plumbing).
+    func run(scratchFloats: Int, _ body: (AttentionPointers) -> Void) throws(KestrelError) -> AttentionOutput {
+        var out = try Tensor.zeros([batch, heads, nq, d])
+        var lse = try Tensor.zeros([batch, heads, nq])
+        var scratch = [Float](repeating: 0, count: max(1, scratchFloats))
+        let bias = self.bias ?? q  // any f32 tensor; only passed on when there is a bias
+        try out.withUnsafeMutableBufferPointer { (o: UnsafeMutableBufferPointer<Float>) throws(KestrelError) in
+            try lse.withUnsafeMutableBufferPointer { (l: UnsafeMutableBufferPointer<Float>) throws(KestrelError) in
+                try q.withUnsafeBufferPointer { (qp: UnsafeBufferPointer<Float>) throws(KestrelError) in
+                    try k.withUnsafeBufferPointer { (kp: UnsafeBufferPointer<Float>) throws(KestrelError) in
+                        try v.withUnsafeBufferPointer { (vp: UnsafeBufferPointer<Float>) throws(KestrelError) in
+                            try bias.withUnsafeBufferPointer { (bp: UnsafeBufferPointer<Float>) throws(KestrelError) in
+                                scratch.withUnsafeMutableBufferPointer { sp in
+                                    body(AttentionPointers(o: o.baseAddress!, lse: l.baseAddress!, scratch: sp.baseAddress!,
+                                                           q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!,
+                                                           bias: self.bias == nil ? nil : bp.baseAddress!))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return AttentionOutput(output: out, logSumExp: lse)
+    }
+}

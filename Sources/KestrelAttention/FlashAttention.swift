@@ -67,73 +67,54 @@ public struct FlashAttention: AttentionKernel {
             throw .invalidArgument(name: "blockSizes", reason: "tile sizes must be ≥ 1, got \(blocks.query) × \(blocks.key)")
         }
         let (nq, nk, d) = (p.nq, p.nk, p.d)
-        var out = try Tensor.zeros([p.batch, p.heads, nq, d])
-        var lse = try Tensor.zeros([p.batch, p.heads, nq])
         let queryBlocks = (nq + blocks.query - 1) / blocks.query
         let tasks = try SizeCheck.product(p.batch, p.heads, queryBlocks)
         let workers = min(p.threads, tasks)
         let scratchFloats = kestrel_attention_scratch_floats(blocks.query, blocks.key, d)
-        var scratch = [Float](repeating: 0, count: try Self.workspaceBytes(headDimension: d, blockSizes: blocks, threads: workers) / 4)
         let failure = FirstError()
-        try out.withUnsafeMutableBufferPointer { (o: UnsafeMutableBufferPointer<Float>) throws(KestrelError) in
-            try lse.withUnsafeMutableBufferPointer { (l: UnsafeMutableBufferPointer<Float>) throws(KestrelError) in
-                try p.q.withUnsafeBufferPointer { (q: UnsafeBufferPointer<Float>) throws(KestrelError) in
-                    try p.k.withUnsafeBufferPointer { (k: UnsafeBufferPointer<Float>) throws(KestrelError) in
-                        try p.v.withUnsafeBufferPointer { (v: UnsafeBufferPointer<Float>) throws(KestrelError) in
-                            try NaiveAttention.withBias(p) { bias in
-                                scratch.withUnsafeMutableBufferPointer { s in
-                                    let (o, l, s) = (SendablePointer(o.baseAddress!), SendablePointer(l.baseAddress!), SendablePointer(s.baseAddress!))
-                                    let (q, k, v) = (SendablePointer(q.baseAddress!), SendablePointer(k.baseAddress!), SendablePointer(v.baseAddress!))
-                                    parallelForEach(tasks, threads: workers) { task, worker in
-                                        let bh = task / queryBlocks, qb = task % queryBlocks
-                                        let b = bh / p.heads, h = bh % p.heads, kvh = h / p.group
-                                        let i0 = qb * blocks.query, rows = min(blocks.query, nq - i0)
-                                        let kvOff = (b * p.kvHeads + kvh) * nk * d
-                                        var a = kestrel_attention_args()
-                                        a.nq = rows; a.nk = nk; a.d = d
-                                        a.q = UnsafePointer(q.pointer + (bh * nq + i0) * d); a.q_stride = d
-                                        a.k = UnsafePointer(k.pointer + kvOff); a.k_stride = d
-                                        a.v = UnsafePointer(v.pointer + kvOff); a.v_stride = d
-                                        a.o = o.pointer + (bh * nq + i0) * d; a.o_stride = d
-                                        a.lse = l.pointer + bh * nq + i0
-                                        if let bias {
-                                            a.bias = UnsafePointer(bias.pointer + b * p.biasBatchStride + h * p.biasHeadStride + i0 * nk)
-                                            a.bias_stride = nk
-                                        }
-                                        a.scale = p.scale
-                                        a.causal = p.causal ? 1 : 0
-                                        a.diag = p.diagonal(row: i0)
-                                        a.window_left = p.windowLeft ?? -1
-                                        a.kv_len = p.keyLength(b)
-                                        a.block_q = blocks.query; a.block_k = blocks.key
-                                        a.scratch = s.pointer + worker * scratchFloats
-                                        if tileProducts == .blas {
-                                            let r = Result { () throws(KestrelError) in
-                                                try Self.blasTiles(&a, rows: rows, k: k.pointer + kvOff, v: v.pointer + kvOff)
-                                            }
-                                            if case .failure(let e) = r { failure.record(e) }
-                                            return
-                                        }
-                                        let status = kestrel_attention_f32_scalar(&a)
-                                        if status != KESTREL_OK {
-                                            failure.record(.backendFailure(routine: "kestrel_attention_f32_scalar", code: Int(status.rawValue)))
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
+        let result = try p.run(scratchFloats: try Self.workspaceBytes(headDimension: d, blockSizes: blocks, threads: workers) / 4) { ptr in
+            parallelForEach(tasks, threads: workers) { task, worker in
+                let bh = task / queryBlocks, qb = task % queryBlocks
+                let b = bh / p.heads, h = bh % p.heads, kvh = h / p.group
+                let i0 = qb * blocks.query, rows = min(blocks.query, nq - i0)
+                let kvOff = (b * p.kvHeads + kvh) * nk * d
+                var a = kestrel_attention_args()
+                a.nq = rows; a.nk = nk; a.d = d
+                a.q = ptr.q + (bh * nq + i0) * d; a.q_stride = d
+                a.k = ptr.k + kvOff; a.k_stride = d
+                a.v = ptr.v + kvOff; a.v_stride = d
+                a.o = ptr.o + (bh * nq + i0) * d; a.o_stride = d
+                a.lse = ptr.lse + bh * nq + i0
+                if let bias = ptr.bias {
+                    a.bias = bias + b * p.biasBatchStride + h * p.biasHeadStride + i0 * nk
+                    a.bias_stride = nk
+                }
+                a.scale = p.scale
+                a.causal = p.causal ? 1 : 0
+                a.diag = p.diagonal(row: i0)
+                a.window_left = p.windowLeft ?? -1
+                a.kv_len = p.keyLength(b)
+                a.block_q = blocks.query; a.block_k = blocks.key
+                a.scratch = ptr.scratch + worker * scratchFloats
+                if tileProducts == .blas {
+                    let r = Result { () throws(KestrelError) in try Self.blasTiles(&a, rows: rows, k: ptr.k + kvOff, v: ptr.v + kvOff) }
+                    if case .failure(let e) = r { failure.record(e) }
+                    return
+                }
+                let status = kestrel_attention_f32_scalar(&a)
+                if status != KESTREL_OK {
+                    failure.record(.backendFailure(routine: "kestrel_attention_f32_scalar", code: Int(status.rawValue)))
                 }
             }
         }
         if let e = failure.error { throw e }
-        return AttentionOutput(output: out, logSumExp: lse)
+        return result
     }
 
     /// One query block by BLAS tile products and the C online-softmax pieces; `a` describes the
     /// block (its rows, mask fields, output) and holds the scratch.
-    private static func blasTiles(_ a: inout kestrel_attention_args, rows: Int, k: UnsafeMutablePointer<Float>,
-                                  v: UnsafeMutablePointer<Float>) throws(KestrelError) {
+    private static func blasTiles(_ a: inout kestrel_attention_args, rows: Int, k: UnsafePointer<Float>,
+                                  v: UnsafePointer<Float>) throws(KestrelError) {
         let d = a.d, bk = a.block_k, bq = a.block_q
         let sTile = a.scratch!, acc = sTile + bq * bk, m = acc + bq * d, l = m + bq
         var lo = 0, hi = 0

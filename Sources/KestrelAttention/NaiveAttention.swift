@@ -21,49 +21,27 @@ public struct NaiveAttention: AttentionKernel {
     public func forward(query: Tensor, key: Tensor, value: Tensor, options: AttentionOptions) throws(KestrelError) -> AttentionOutput {
         let p = try AttentionProblem(query: query, key: key, value: value, options: options)
         let (nq, nk, d) = (p.nq, p.nk, p.d)
-        var out = try Tensor.zeros([p.batch, p.heads, nq, d])
-        var lse = try Tensor.zeros([p.batch, p.heads, nq])
         let workers = min(p.threads, p.batch * p.heads)
         let scoreCount = try SizeCheck.bytes(nq, nk, 4) / 4
-        var scratch = [Float](repeating: 0, count: try Self.workspaceBytes(nq: nq, nk: nk, threads: workers) / 4)
         let failure = FirstError()
-        try out.withUnsafeMutableBufferPointer { (o: UnsafeMutableBufferPointer<Float>) throws(KestrelError) in
-            try lse.withUnsafeMutableBufferPointer { (l: UnsafeMutableBufferPointer<Float>) throws(KestrelError) in
-                try p.q.withUnsafeBufferPointer { (q: UnsafeBufferPointer<Float>) throws(KestrelError) in
-                    try p.k.withUnsafeBufferPointer { (k: UnsafeBufferPointer<Float>) throws(KestrelError) in
-                        try p.v.withUnsafeBufferPointer { (v: UnsafeBufferPointer<Float>) throws(KestrelError) in
-                            try Self.withBias(p) { bias in
-                                scratch.withUnsafeMutableBufferPointer { s in
-                                    let (o, l, s) = (SendablePointer(o.baseAddress!), SendablePointer(l.baseAddress!), SendablePointer(s.baseAddress!))
-                                    let (q, k, v) = (SendablePointer(q.baseAddress!), SendablePointer(k.baseAddress!), SendablePointer(v.baseAddress!))
-                                    parallelForEach(p.batch * p.heads, threads: workers) { bh, worker in
-                                        let b = bh / p.heads, h = bh % p.heads, kvh = h / p.group
-                                        let qOff = bh * nq * d, kvOff = (b * p.kvHeads + kvh) * nk * d
-                                        let sm = s.pointer + worker * scoreCount
-                                        do {
-                                            try BLAS.sgemm(transposeA: false, transposeB: true, m: nq, n: nk, k: d, alpha: p.scale,
-                                                           a: q.pointer + qOff, lda: d, b: k.pointer + kvOff, ldb: d,
-                                                           beta: 0, c: sm, ldc: nk)
-                                            let bp = bias.map { $0.pointer + b * p.biasBatchStride + h * p.biasHeadStride }
-                                            Self.softmaxRows(p, batch: b, scores: sm, bias: bp, lse: l.pointer + bh * nq)
-                                            try BLAS.sgemm(transposeA: false, transposeB: false, m: nq, n: d, k: nk, alpha: 1,
-                                                           a: sm, lda: nk, b: v.pointer + kvOff, ldb: d,
-                                                           beta: 0, c: o.pointer + qOff, ldc: d)
-                                        } catch let e as KestrelError {
-                                            failure.record(e)
-                                        } catch {
-                                            failure.record(.unsupported("\(error)"))
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
+        let result = try p.run(scratchFloats: try Self.workspaceBytes(nq: nq, nk: nk, threads: workers) / 4) { ptr in
+            parallelForEach(p.batch * p.heads, threads: workers) { bh, worker in
+                let b = bh / p.heads, h = bh % p.heads, kvh = h / p.group
+                let qOff = bh * nq * d, kvOff = (b * p.kvHeads + kvh) * nk * d
+                let sm = ptr.scratch + worker * scoreCount
+                let r = Result { () throws(KestrelError) in
+                    try BLAS.sgemm(transposeA: false, transposeB: true, m: nq, n: nk, k: d, alpha: p.scale,
+                                   a: ptr.q + qOff, lda: d, b: ptr.k + kvOff, ldb: d, beta: 0, c: sm, ldc: nk)
+                    let bp = ptr.bias.map { $0 + b * p.biasBatchStride + h * p.biasHeadStride }
+                    Self.softmaxRows(p, batch: b, scores: sm, bias: bp, lse: ptr.lse + bh * nq)
+                    try BLAS.sgemm(transposeA: false, transposeB: false, m: nq, n: d, k: nk, alpha: 1,
+                                   a: sm, lda: nk, b: ptr.v + kvOff, ldb: d, beta: 0, c: ptr.o + qOff, ldc: d)
                 }
+                if case .failure(let e) = r { failure.record(e) }
             }
         }
         if let e = failure.error { throw e }
-        return AttentionOutput(output: out, logSumExp: lse)
+        return result
     }
 
     /// Adds the bias, masks, and turns each score row into probabilities in place; writes the
@@ -100,20 +78,6 @@ public struct NaiveAttention: AttentionKernel {
             lse[i] = m + log(sum)
         }
     }
-
-    static func withBias<R>(_ p: AttentionProblem, _ body: (SendablePointer<Float>?) throws(KestrelError) -> R) throws(KestrelError) -> R {
-        guard let b = p.bias else { return try body(nil) }
-        return try b.withUnsafeBufferPointer { (bp: UnsafeBufferPointer<Float>) throws(KestrelError) -> R in
-            try body(SendablePointer(UnsafeMutablePointer(mutating: bp.baseAddress!)))
-        }
-    }
-}
-
-/// A pointer handed to parallel workers that write disjoint parts of its memory.
-struct SendablePointer<T>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<T>
-    init(_ p: UnsafeMutablePointer<T>) { pointer = p }
-    init(_ p: UnsafePointer<T>) { pointer = UnsafeMutablePointer(mutating: p) }
 }
 
 /// The first error thrown by any worker of a parallel loop.

@@ -133,6 +133,9 @@ static void build_table(kestrel_isa isa) {
     kestrel_register_quant_blocks(t, isa);
 
     kestrel_register_qdot(t, isa);
+    /* attention forward (issue 17) */
+    /* attention backward (issue 17) */
+    /* KV-cache decode (issue 18) */
 }
 
 static void init_once(void) {

@@ -212,6 +212,15 @@ typedef struct kestrel_kernel_table {
     kestrel_status (*gemv_q4_0_q8_0)(const kestrel_block_q4_0 *w, size_t rows, size_t nblocks,
                                      const kestrel_block_q8_0 *x, float *y);
     /* (end of quantized dot entries) */
+
+    /* attention forward tiles (attention_*.c; types in kestrel_attention.h) — issue 17 */
+    /* (end of attention forward entries) */
+
+    /* attention backward pieces (attention_backward*.c) — issue 17 */
+    /* (end of attention backward entries) */
+
+    /* KV-cache decode (decode_*.c) — issue 18 */
+    /* (end of decode entries) */
 } kestrel_kernel_table;
 
 /** The table of `isa`, or NULL when that tier is not supported here. Valid forever. */

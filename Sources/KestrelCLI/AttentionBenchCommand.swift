@@ -17,9 +17,13 @@ struct AttentionBenchCommand: ParsableCommand {
             Q is [B, H, NQ, D], K and V are [B, HKV, NK, D], little-endian float32 C-order .npy; query head h \
             reads K/V head h / (H / HKV). Causal is bottom-right aligned: query i sees key j iff j <= i + (NK - NQ); \
             --window W also needs j >= i + (NK - NQ) - W. Without --q/--k/--v the inputs are seeded uniform [-1, 1) \
-            values (--seed). W untimed calls, then R timed ones (only the attention call is timed); O of the last \
+            values (--seed). Inputs are checked for NaN/Inf once, untimed. W untimed calls, then R timed ones \
+            (only the attention call is timed); O of the last \
             call goes to --out. peak_extra_bytes: the kernel's workspace for the threads used plus the log-sum-exp \
-            rows the call returns (B*H*NQ*4), i.e. everything the call holds besides Q, K, V and O.
+            rows the call returns (B*H*NQ*4), i.e. everything the call holds besides Q, K, V and O. \
+            Exit 2 after printing {"unsupported": "why"}: H not a multiple of HKV, an unknown --kernel, or buffers \
+            beyond the allocation limit. Bad flags exit 64; unreadable or malformed files, shapes that disagree \
+            with the flags and non-finite inputs exit 1.
             """
     )
 
@@ -93,7 +97,14 @@ struct AttentionBenchCommand: ParsableCommand {
         } else {
             inputs = try AttentionBench.randomInputs(s, seed: seed)
         }
-        let options = AttentionOptions(scale: scale, causal: causal == 1, windowLeft: window, threads: threads)
+        // Inputs are scanned once here, so the timed calls skip the kernel's own scan (PyTorch has none).
+        for (name, t) in [("q", inputs.q), ("k", inputs.k), ("v", inputs.v)] {
+            if let i = try t.withUnsafeBufferPointer({ $0.firstIndex { !$0.isFinite } }) {
+                throw KestrelError.invalidArgument(name: name, reason: "non-finite value at flat index \(i)")
+            }
+        }
+        let options = AttentionOptions(scale: scale, causal: causal == 1, windowLeft: window, threads: threads,
+                                       checksFiniteness: false)
         let attention = kernelValue.kernel
         var last: AttentionOutput?
         let timing = try AttentionBench.time([{ last = try attention.forward(query: inputs.q, key: inputs.k, value: inputs.v, options: options) }],

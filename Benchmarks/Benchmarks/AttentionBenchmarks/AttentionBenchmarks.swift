@@ -1,0 +1,44 @@
+import Benchmark
+import KestrelAttention
+import KestrelBenchmarkSupport
+
+// KestrelAttention re-exports KestrelTensor, which has its own `blackHole`, AlignedBuffer and
+// SplitMix64: the harness's blackHole is used here.
+import func Benchmark.blackHole
+
+/// FlashAttention's forward pass at issue 17's package-benchmark shapes: B = 1, H = 8, D = 64,
+/// N = 1024 and 4096, causal, one thread, on seeded uniform [-1, 1) inputs built in setup.
+///
+/// Names are `FlashAttention.forward.b<B>h<H>n<N>d<D>.causal`. `mallocCountTotal` is checked
+/// against `Thresholds/` with zero tolerance: the count recorded there is what one call allocates
+/// today (the output and log-sum-exp tensors and the tile scratch, made per call by
+/// `forward(query:key:value:options:)`), so any new allocation per call fails the check.
+let benchmarks: @Sendable () -> Void = {
+    BenchmarkDefaults.install()
+    for n in AttentionData.lengths {
+        Benchmark("FlashAttention.forward.b1h\(AttentionData.heads)n\(n)d\(AttentionData.headDim).causal") { benchmark, state in
+            for _ in benchmark.scaledIterations {
+                blackHole(try state.kernel.forward(query: state.q, key: state.k, value: state.v, options: state.options))
+            }
+        } setup: { try AttentionData(n: n) }
+    }
+}
+
+/// Seeded Q, K, V of one shape and the options of every call.
+struct AttentionData: Sendable {
+    static let lengths = [1024, 4096]
+    static let heads = 8
+    static let headDim = 64
+
+    let q: Tensor, k: Tensor, v: Tensor
+    let kernel = FlashAttention()
+    /// Causal, one thread; the finiteness scan is skipped so only the attention itself is timed.
+    let options = AttentionOptions(causal: true, threads: 1, checksFiniteness: false)
+
+    init(n: Int) throws {
+        let dims = [1, Self.heads, n, Self.headDim]
+        q = try Tensor.random(dims, seed: 1)
+        k = try Tensor.random(dims, seed: 2)
+        v = try Tensor.random(dims, seed: 3)
+    }
+}

@@ -15,14 +15,20 @@ struct FlashAttentionSuite {
 
     /// Timed rounds per shape (each runs both kernels once, interleaved) after one warm-up call each.
     var reps: Int
+    /// Whether the N = 4096 shape without a mask is timed: it is the slowest (about 2 s of CPU per
+    /// call pair) and not judged, so `--quick` leaves it out.
+    var timesLongestUnmasked: Bool
     /// Worker threads of both kernels.
     var threads = 1
     /// The timed measurements (the tests inject fixed figures).
     var probe: any AttentionTimingProbe
 
+    /// Full run: 2 rounds per shape (about 25 s of CPU time in all on an unloaded core); `--quick`:
+    /// 1 round, without N = 4096 unmasked.
     init(settings: SuiteSettings, probe: any AttentionTimingProbe = MeasuredAttentionTiming()) {
         let quick = settings.dim < SuiteSettings.full.dim || settings.queries < SuiteSettings.full.queries
-        reps = quick ? 1 : 3
+        reps = quick ? 1 : 2
+        timesLongestUnmasked = !quick
         self.probe = probe
     }
 
@@ -41,7 +47,7 @@ struct FlashAttentionSuite {
     func register(into suite: inout BenchmarkSuite) throws {
         let probe = self.probe, reps = self.reps, threads = self.threads
         for n in Self.lengths {
-            for causal in [true, false] {
+            for causal in [true, false] where causal || n < Self.lengths.last! || timesLongestUnmasked {
                 let s = Self.shape(n)
                 let judged = n == 4096 && causal
                 try suite.register(BenchmarkCase(

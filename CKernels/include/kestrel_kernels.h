@@ -162,6 +162,8 @@ typedef float (*kestrel_reduce_f32_fn)(const float *x, size_t n);
  * One tier's kernels. Every entry is non-NULL: a tier without its own version of a
  * kernel points at the best lower tier's.
  */
+struct kestrel_attention_args; /* kestrel_attention.h */
+
 typedef struct kestrel_kernel_table {
     kestrel_isa isa;
     /* distances, one pair */
@@ -214,6 +216,8 @@ typedef struct kestrel_kernel_table {
     /* (end of quantized dot entries) */
 
     /* attention forward tiles (attention_*.c; types in kestrel_attention.h) — issue 17 */
+    /* One tile run (kestrel_attention_f32 of the tier): scalar, AVX2, AVX-512, NEON. */
+    kestrel_status (*attention_f32)(const struct kestrel_attention_args *a);
     /* (end of attention forward entries) */
 
     /* attention backward pieces (attention_backward*.c) — issue 17 */

@@ -136,6 +136,7 @@ static void build_table(kestrel_isa isa) {
     /* attention forward (issue 17) */
     /* attention backward (issue 17) */
     /* KV-cache decode (issue 18) */
+    kestrel_register_decode(t, isa);
 }
 
 static void init_once(void) {

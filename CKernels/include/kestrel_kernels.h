@@ -162,6 +162,8 @@ typedef float (*kestrel_reduce_f32_fn)(const float *x, size_t n);
  * One tier's kernels. Every entry is non-NULL: a tier without its own version of a
  * kernel points at the best lower tier's.
  */
+struct kestrel_decode_args; /* kestrel_decode.h */
+
 typedef struct kestrel_kernel_table {
     kestrel_isa isa;
     /* distances, one pair */
@@ -220,6 +222,8 @@ typedef struct kestrel_kernel_table {
     /* (end of attention backward entries) */
 
     /* KV-cache decode (decode_*.c) — issue 18 */
+    /* one K/V head over a range of cached positions (types in kestrel_decode.h) */
+    kestrel_status (*decode_partial)(const struct kestrel_decode_args *a);
     /* (end of decode entries) */
 } kestrel_kernel_table;
 

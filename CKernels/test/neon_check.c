@@ -387,6 +387,7 @@ static void test_empty(const entry_t *e, const kestrel_kernel_table *t, const ke
     case K_GEMV_Q8_0: case K_GEMV_Q4_0:
         test_qdot_empty(e, t);
         break;
+    case K_DECODE: break; /* empty ranges and argument errors: check_decode.c */
     }
 }
 
@@ -416,6 +417,9 @@ static void test_entry(const entry_t *e, const kestrel_kernel_table *t, const ke
     case K_QDOT_Q8_0: case K_QDOT_Q4_0: case K_QDOT_Q4_K: case K_QDOT_Q6_K: case K_GEMV_I8: case K_GEMM_I8:
     case K_GEMV_Q8_0: case K_GEMV_Q4_0:
         test_qdot(e, t, s);
+        break;
+    case K_DECODE:
+        test_decode(e, t, s);
         break;
     }
 }

@@ -33,6 +33,7 @@
  *   exp, softmax, axpy/scale/add/mul/sum/max    x     x     x       -        x     -
  *   q8_0/q4_0 x q8_0 dots and GEMV, int8 GEMV/GEMM  x  x  -       x        x     x
  *   q4_K/q6_K x q8_K dots                       x     x     -       -        x     x
+ *   KV-cache decode (kestrel_decode.h)          x     x     x       -        x     -
  *
  * `CKernels/test/neon-check.sh` prints this table from the built tables and checks every
  * entry of every tier against the scalar one (NEON under qemu-aarch64).
@@ -163,6 +164,7 @@ typedef float (*kestrel_reduce_f32_fn)(const float *x, size_t n);
  * kernel points at the best lower tier's.
  */
 struct kestrel_attention_args; /* kestrel_attention.h */
+struct kestrel_decode_args; /* kestrel_decode.h */
 
 typedef struct kestrel_kernel_table {
     kestrel_isa isa;
@@ -224,6 +226,8 @@ typedef struct kestrel_kernel_table {
     /* (end of attention backward entries) */
 
     /* KV-cache decode (decode_*.c) — issue 18 */
+    /* one K/V head over a range of cached positions (types in kestrel_decode.h) */
+    kestrel_status (*decode_partial)(const struct kestrel_decode_args *a);
     /* (end of decode entries) */
 } kestrel_kernel_table;
 

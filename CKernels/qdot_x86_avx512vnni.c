@@ -56,7 +56,8 @@ float kestrel_vec_dot_q4_K_q8_K_avx512vnni(const kestrel_block_q4_K *w, const ke
  * bytes of qh, broadcast to both halves, are shifted per half (vpsllvw / vpsrlvw) so that the
  * two high bits of each element land in bits 4-5 (masked before they can cross bytes). Codes are
  * unsigned 0..63: maddubs pairs <= 2 * 63 * 128, vpdpwssd by the int8 sub-block scales (int16,
- * picked by vpermw); the -32 offset is avx2's (x.bsums), subtracted in the integer lanes.
+ * picked by vpermw); the -32 offset is avx2's (x.bsums), subtracted in the integer lanes, which are
+ * summed exactly per super-block before the one conversion (as in the scalar reference).
  */
 float kestrel_vec_dot_q6_K_q8_K_avx512vnni(const kestrel_block_q6_K *w, const kestrel_block_q8_K *x, size_t nblocks) {
     const __m512i low4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
@@ -69,7 +70,7 @@ float kestrel_vec_dot_q6_K_q8_K_avx512vnni(const kestrel_block_q6_K *w, const ke
         for (int i = 0; i < 32; i++) idx[i] = (int16_t)(4 * g + i / 8);
         pick[g] = _mm512_loadu_si512(idx);
     }
-    __m512 acc = _mm512_setzero_ps();
+    float acc = 0.0f;
     for (size_t b = 0; b < nblocks; b++) {
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[b].scales));
         const __m512i sc = _mm512_castsi256_si512(sc16);
@@ -86,11 +87,11 @@ float kestrel_vec_dot_q6_K_q8_K_avx512vnni(const kestrel_block_q6_K *w, const ke
             sumi = _mm512_dpwssd_epi32(sumi, p01, _mm512_permutexvar_epi16(pick[2 * h], sc));
             sumi = _mm512_dpwssd_epi32(sumi, p23, _mm512_permutexvar_epi16(pick[2 * h + 1], sc));
         }
-        acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtph_ps(_mm256_set1_epi16((short)w[b].d)), _mm512_set1_ps(x[b].d)),
-                              _mm512_cvtepi32_ps(sumi), acc);
+        /* Lanes mix the products with the offset term of other elements: only their exact sum is small. */
+        const __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(sumi), _mm512_extracti64x4_epi64(sumi, 1));
+        acc += (qd_f16_at(&w[b].d) * x[b].d) * (float)qd_hsum_i32(s8);
     }
-    const __m256 a8 = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
-    return qd_hsum_ps(a8);
+    return acc;
 }
 
 KESTREL_TARGET_END

@@ -62,7 +62,7 @@ float kestrel_vec_dot_q6_K_q8_K_avx2(const kestrel_block_q6_K *w, const kestrel_
                          10, 11, 10, 11),
         _mm256_setr_epi8(12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15,
                          14, 15, 14, 15, 14, 15, 14, 15)};
-    float acc = 0.0f;
+    __m256 acc = _mm256_setzero_ps();
     for (size_t b = 0; b < nblocks; b++) {
         /* the 16 sub-block scales as int16; the -32 offset through bsums: sum_k sc_k * bsums_k (pairs < 2^19) */
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[b].scales));
@@ -86,9 +86,10 @@ float kestrel_vec_dot_q6_K_q8_K_avx2(const kestrel_block_q6_K *w, const kestrel_
             }
         }
         /* Lanes mix the products with the offset term of other elements: only their exact sum is small. */
-        acc += (qd_f16_at(&w[b].d) * x[b].d) * (float)qd_hsum_i32(sumi);
+        /* Eight equal lanes: a scalar f32 chain let the compiler insert the fp16 scale into the accumulator's register. */
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(qd_f16x8(&w[b].d), _mm256_set1_ps(x[b].d)), _mm256_set1_ps((float)qd_hsum_i32(sumi)), acc);
     }
-    return acc;
+    return _mm256_cvtss_f32(acc);
 }
 
 KESTREL_TARGET_END

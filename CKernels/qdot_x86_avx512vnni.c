@@ -70,7 +70,7 @@ float kestrel_vec_dot_q6_K_q8_K_avx512vnni(const kestrel_block_q6_K *w, const ke
         for (int i = 0; i < 32; i++) idx[i] = (int16_t)(4 * g + i / 8);
         pick[g] = _mm512_loadu_si512(idx);
     }
-    float acc = 0.0f;
+    __m256 acc = _mm256_setzero_ps();
     for (size_t b = 0; b < nblocks; b++) {
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[b].scales));
         const __m512i sc = _mm512_castsi256_si512(sc16);
@@ -89,9 +89,10 @@ float kestrel_vec_dot_q6_K_q8_K_avx512vnni(const kestrel_block_q6_K *w, const ke
         }
         /* Lanes mix the products with the offset term of other elements: only their exact sum is small. */
         const __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(sumi), _mm512_extracti64x4_epi64(sumi, 1));
-        acc += (qd_f16_at(&w[b].d) * x[b].d) * (float)qd_hsum_i32(s8);
+        /* Eight equal lanes: a scalar f32 chain let the compiler insert the fp16 scale into the accumulator's register. */
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(qd_f16x8(&w[b].d), _mm256_set1_ps(x[b].d)), _mm256_set1_ps((float)qd_hsum_i32(s8)), acc);
     }
-    return acc;
+    return _mm256_cvtss_f32(acc);
 }
 
 KESTREL_TARGET_END

@@ -28,8 +28,6 @@ static inline float qd_f16(uint16_t h) { return _cvtsh_ss(h); }
 static inline __m256 qd_f16x8(const uint16_t *p) {
     return _mm256_cvtph_ps(_mm_set1_epi16((short)*p));
 }
-/* The fp16 value at p as f32, by the same route (no insert into a live register). */
-static inline float qd_f16_at(const uint16_t *p) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16((short)*p))); }
 
 static inline float qd_hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -43,6 +43,37 @@ static inline int32_t qd_hsum_i32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
+/*
+ * The 6-bit scales and mins of a Q4_K super-block unpacked in vector registers: bytes sc0..sc7,
+ * mn0..mn7. The three 32-bit words u0..u2 of the packed bytes give four words [u0 & 0x3f..,
+ * (u2 & 0x0f..) | ((u0 >> 6) & 3..) << 4, u1 & 0x3f.., ((u2 >> 4) & 0x0f..) | ((u1 >> 6) & 3..) << 4]
+ * (the byte layout of kestrel_q4_K_scales). The 16-byte load runs into qs, inside the block. No
+ * general-purpose register is involved: building the words there let the compiler insert them
+ * into an accumulator register, a false dependency across super-blocks.
+ */
+static inline __m128i qk4_scale_bytes(const kestrel_block_q4_K *blk) {
+    const __m128i s = _mm_loadu_si128((const __m128i *)blk->scales);
+    const __m128i a = _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 1, 2, 0)); /* u0 u2 u1 u2 */
+    const __m128i b = _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 1, 0, 0)); /* u0 u0 u1 u1 */
+    const __m128i lo = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)),
+                                     _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    const __m128i hi = _mm_and_si128(_mm_srli_epi32(b, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    return _mm_or_si128(lo, hi);
+}
+
+/* The Q4_K mins' term per lane j: m_j * (bsums[2j] + bsums[2j+1]), eight int32 lanes (each < 2^13 * 63). */
+static inline __m256i qk4_min_lanes(__m128i scale_bytes, const int16_t bsums[16]) {
+    const __m128i dup = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+    return _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm_shuffle_epi8(scale_bytes, dup)), qd_load(bsums));
+}
+
+/* f16(d) * x.d (lanes 0, 2) and f16(dmin) * x.d (lanes 1, 3) of a Q4_K block: d and dmin are adjacent. */
+static inline __m128 qk4_dd(const kestrel_block_q4_K *blk, float xd) {
+    uint32_t both;
+    memcpy(&both, &blk->d, 4);
+    return _mm_mul_ps(_mm_cvtph_ps(_mm_set1_epi32((int)both)), _mm_set1_ps(xd));
+}
+
 /* acc += w * x over 32 bytes, by the sign trick (x must hold no -128). */
 static inline __m256i qd_dot32(__m256i acc, __m256i w, __m256i x) {
     return QD_DPBUSD(acc, _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));

@@ -48,7 +48,7 @@ import Testing
         let tensors = 4 * 8 * 4096 * 64 * 4, lse = 8 * 4096 * 4
         let naive = tensors + 4096 * 4096 * 4 + lse
         let b = AttentionBlockSizes.standard(headDimension: 64)
-        let flashExtra = b.query * (b.key + 64 + 2) * 4 + lse
+        let flashExtra = try FlashAttention.workspaceBytes(headDimension: 64, blockSizes: b, threads: 1) + lse
         #expect(try AttentionBenchKernel.naive.peakExtraBytes(s, threads: 1) == naive - tensors)
         #expect(try AttentionBenchKernel.flash.peakExtraBytes(s, threads: 1) == flashExtra)
         let share = try #require(r.results.first { $0.name == "flash-attention.workspace-share.n4096" })

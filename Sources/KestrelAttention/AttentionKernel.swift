@@ -80,7 +80,9 @@ struct AttentionProblem {
 
     var group: Int { heads / kvHeads }
 
-    init(query: Tensor, key: Tensor, value: Tensor, options o: AttentionOptions) throws(KestrelError) {
+    /// - Parameter widensKeyValue: convert f16/bf16 K and V to f32 here (the naive kernel and the
+    ///   BLAS tiles); `false` keeps them (contiguous) for kernels that convert per key block.
+    init(query: Tensor, key: Tensor, value: Tensor, options o: AttentionOptions, widensKeyValue: Bool = true) throws(KestrelError) {
         let qd = query.shape.dims, kd = key.shape.dims, vd = value.shape.dims
         guard qd.count == 4 else { throw .invalidArgument(name: "query", reason: "must be [B, H, NQ, D], got rank \(qd.count)") }
         guard kd.count == 4 else { throw .invalidArgument(name: "key", reason: "must be [B, HKV, NK, D], got rank \(kd.count)") }
@@ -119,14 +121,12 @@ struct AttentionProblem {
         keyLengths = o.keyLengths
         threads = o.threads
         let qc = try query.contiguous()
-        let kc = key.dtype == .f32 ? try key.contiguous() : try key.converted(to: .f32)
-        let vc = value.dtype == .f32 ? try value.contiguous() : try value.converted(to: .f32)
+        let kc = key.dtype == .f32 || !widensKeyValue ? try key.contiguous() : try key.converted(to: .f32)
+        let vc = value.dtype == .f32 || !widensKeyValue ? try value.contiguous() : try value.converted(to: .f32)
         if o.checksFiniteness {
-            for (name, t) in [("query", qc), ("key", kc), ("value", vc)] {
-                if let i = try Self.firstNonFinite(t, allowInfinity: false) {
-                    throw .invalidArgument(name: name, reason: "non-finite value at flat index \(i)")
-                }
-            }
+            try Self.requireFinite(qc, name: "query")
+            try Self.requireFinite(kc, name: "key")
+            try Self.requireFinite(vc, name: "value")
         }
         q = qc
         k = kc
@@ -156,6 +156,20 @@ struct AttentionProblem {
         try t.withUnsafeBufferPointer { (p: UnsafeBufferPointer<Float>) -> Int? in
             allowInfinity ? p.firstIndex { $0.isNaN } : p.firstIndex { !$0.isFinite }
         }
+    }
+
+    /// Throws naming `name` at the first NaN/±Inf of a contiguous f32, f16 or bf16 tensor.
+    static func requireFinite(_ t: Tensor, name: String) throws(KestrelError) {
+        let bad: Int?
+        switch t.dtype {
+        case .f16:  // exponent bits all ones: Inf or NaN
+            bad = try t.withUnsafeBufferPointer(as: UInt16.self) { p in p.firstIndex { $0 & 0x7c00 == 0x7c00 } }
+        case .bf16:
+            bad = try t.withUnsafeBufferPointer(as: UInt16.self) { p in p.firstIndex { $0 & 0x7f80 == 0x7f80 } }
+        default:
+            bad = try firstNonFinite(t, allowInfinity: false)
+        }
+        if let i = bad { throw .invalidArgument(name: name, reason: "non-finite value at flat index \(i)") }
     }
 
     /// Key position of query row `row` (the causal diagonal, bottom-right aligned).

@@ -46,6 +46,13 @@ public struct AttentionOutput: Sendable {
     /// f32 [B, H, NQ]: the natural log of the sum of exp of each query row's scaled, masked
     /// scores (−∞ for a row that sees no key). The backward pass recomputes from it.
     public var logSumExp: Tensor
+
+    /// Wraps two tensors, for example zero ones of the right shapes to pass to
+    /// ``FlashAttention/forward(query:key:value:options:into:)`` and reuse from call to call.
+    public init(output: Tensor, logSumExp: Tensor) {
+        self.output = output
+        self.logSumExp = logSumExp
+    }
 }
 
 /// An exact attention implementation: O = softmax(scale · Q·Kᵀ + bias + mask) · V.
@@ -100,9 +107,10 @@ struct AttentionProblem {
         guard nq >= 1, nk >= 1 else { throw .invalidArgument(name: "query", reason: "empty sequence (NQ \(nq), NK \(nk))") }
         guard d >= 1 else { throw .invalidArgument(name: "query", reason: "head dimension must be ≥ 1") }
         guard query.dtype == .f32 else { throw .invalidArgument(name: "query", reason: "must be f32, got \(query.dtype)") }
-        for (name, t) in [("key", key), ("value", value)] where ![.f32, .f16, .bf16].contains(t.dtype) {
-            throw .invalidArgument(name: name, reason: "must be f32, f16 or bf16, got \(t.dtype)")
-        }
+        // Plain tests, no array literals: a warm FlashAttention call allocates nothing.
+        func isFloat(_ t: DType) -> Bool { t == .f32 || t == .f16 || t == .bf16 }
+        guard isFloat(key.dtype) else { throw .invalidArgument(name: "key", reason: "must be f32, f16 or bf16, got \(key.dtype)") }
+        guard isFloat(value.dtype) else { throw .invalidArgument(name: "value", reason: "must be f32, f16 or bf16, got \(value.dtype)") }
         if let w = o.windowLeft, w < 0 { throw .invalidArgument(name: "windowLeft", reason: "must be ≥ 0, got \(w)") }
         guard o.threads >= 1 else { throw .invalidArgument(name: "threads", reason: "must be ≥ 1, got \(o.threads)") }
         if let lengths = o.keyLengths {

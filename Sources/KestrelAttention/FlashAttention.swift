@@ -1,5 +1,6 @@
 import CKestrelKernels
 import KestrelTensor
+import Synchronization
 
 /// Tile sizes of ``FlashAttention``: query rows and key rows per tile.
 public struct AttentionBlockSizes: Sendable, Hashable {
@@ -166,26 +167,25 @@ public struct FlashAttention: AttentionKernel {
         let (blocks, products) = try plan(p)
         let (nq, nk, d) = (p.nq, p.nk, p.d)
         let queryBlocks = (nq + blocks.query - 1) / blocks.query
-        let tasks = try SizeCheck.product(p.batch, p.heads, queryBlocks)
+        let tasks = try SizeCheck.product(try SizeCheck.product(p.batch, p.heads), queryBlocks)
         let workers = min(p.threads, tasks)
         // Per-worker slices start on 64-byte boundaries (no false sharing between workers).
         let perWorker = (try Self.scratchFloats(headDimension: d, blockSizes: blocks) + 15) / 16 * 16
         let scratch = try ScratchCache.shared.take(floats: try SizeCheck.product(perWorker, workers))
         defer { ScratchCache.shared.give(scratch) }
-        let failure = FirstError()
+        // Errors: the C kernel's status in an atomic (no allocation); BLAS errors, only on the
+        // BLAS path, in a FirstError.
+        let cStatus = Atomic<Int32>(0)
+        let failure: FirstError? = products == .blas ? FirstError() : nil
         let half = p.k.dtype != .f32
         let format: Int32 = p.k.dtype == .f16 ? Int32(KESTREL_ATTENTION_KV_F16.rawValue)
             : p.k.dtype == .bf16 ? Int32(KESTREL_ATTENTION_KV_BF16.rawValue) : Int32(KESTREL_ATTENTION_KV_F32.rawValue)
         let bias = p.bias ?? p.q  // any f32 tensor; only passed on when there is a bias
-        let kvRaw = { (t: Tensor, body: (UnsafeRawPointer) throws(KestrelError) -> Void) throws(KestrelError) in
-            if half { try t.withUnsafeBufferPointer(as: UInt16.self) { (b: UnsafeBufferPointer<UInt16>) throws(KestrelError) in try body(UnsafeRawPointer(b.baseAddress!)) } }
-            else { try t.withUnsafeBufferPointer { (b: UnsafeBufferPointer<Float>) throws(KestrelError) in try body(UnsafeRawPointer(b.baseAddress!)) } }
-        }
         try result.output.withUnsafeMutableBufferPointer { (o: UnsafeMutableBufferPointer<Float>) throws(KestrelError) in
             try result.logSumExp.withUnsafeMutableBufferPointer { (l: UnsafeMutableBufferPointer<Float>) throws(KestrelError) in
                 try p.q.withUnsafeBufferPointer { (qp: UnsafeBufferPointer<Float>) throws(KestrelError) in
-                    try kvRaw(p.k) { (kp: UnsafeRawPointer) throws(KestrelError) in
-                        try kvRaw(p.v) { (vp: UnsafeRawPointer) throws(KestrelError) in
+                    try Self.withRawElements(p.k) { (kp: UnsafeRawPointer) throws(KestrelError) in
+                        try Self.withRawElements(p.v) { (vp: UnsafeRawPointer) throws(KestrelError) in
                             try bias.withUnsafeBufferPointer { (bp: UnsafeBufferPointer<Float>) throws(KestrelError) in
                                 let ptr = FlashPointers(o: o.baseAddress!, lse: l.baseAddress!,
                                                         scratch: scratch.baseAddress.assumingMemoryBound(to: Float.self),
@@ -226,12 +226,12 @@ public struct FlashAttention: AttentionKernel {
                                         let r = Result { () throws(KestrelError) in
                                             try Self.blasTiles(&a, rows: rows, k: kf, v: vf)
                                         }
-                                        if case .failure(let e) = r { failure.record(e) }
+                                        if case .failure(let e) = r { failure?.record(e) }
                                         return
                                     }
                                     let status = kestrel_attention_f32(&a)
                                     if status != KESTREL_OK {
-                                        failure.record(.backendFailure(routine: "kestrel_attention_f32", code: Int(status.rawValue)))
+                                        _ = cStatus.compareExchange(expected: 0, desired: Int32(status.rawValue), ordering: .relaxed)
                                     }
                                 }
                             }
@@ -240,7 +240,18 @@ public struct FlashAttention: AttentionKernel {
                 }
             }
         }
-        if let e = failure.error { throw e }
+        if let e = failure?.error { throw e }
+        let status = cStatus.load(ordering: .relaxed)
+        if status != 0 { throw .backendFailure(routine: "kestrel_attention_f32", code: Int(status)) }
+    }
+
+    /// Calls `body` with the first element of a contiguous f32, f16 or bf16 tensor.
+    private static func withRawElements(_ t: Tensor, _ body: (UnsafeRawPointer) throws(KestrelError) -> Void) throws(KestrelError) {
+        if t.dtype == .f32 {
+            try t.withUnsafeBufferPointer { (b: UnsafeBufferPointer<Float>) throws(KestrelError) in try body(UnsafeRawPointer(b.baseAddress!)) }
+        } else {
+            try t.withUnsafeBufferPointer(as: UInt16.self) { (b: UnsafeBufferPointer<UInt16>) throws(KestrelError) in try body(UnsafeRawPointer(b.baseAddress!)) }
+        }
     }
     /// One query block by BLAS tile products and the C online-softmax pieces; `a` describes the
     /// block (its rows, mask fields, output) and holds the scratch.
@@ -289,24 +300,27 @@ final class ScratchCache: @unchecked Sendable {  // `free` guarded by `lock`
 
     /// A buffer of at least `floats` f32 values (64-byte aligned).
     func take(floats: Int) throws(KestrelError) -> AlignedBuffer {
-        let bytes = try SizeCheck.bytes(max(1, floats), 4)
-        let cached: AlignedBuffer? = lock.withLock {
-            guard let i = free.lastIndex(where: { $0.byteCount >= bytes }) else { return nil }
-            return free.remove(at: i)
-        }
+        let bytes = try SizeCheck.product(max(1, floats), 4, limit: SizeCheck.physicalMemory)
+        // Explicit lock/unlock and loops: closures here could cost an allocation per call.
+        lock.lock()
+        var i = free.count - 1
+        while i >= 0 && free[i].byteCount < bytes { i -= 1 }
+        let cached: AlignedBuffer? = i >= 0 ? free.remove(at: i) : nil
+        lock.unlock()
         if let cached { return cached }
         return try Self.pool.acquire(byteCount: bytes)
     }
 
     /// Returns a buffer for later calls (dropped, back to the pool, when the cache is full).
     func give(_ buffer: AlignedBuffer) {
-        lock.withLock {
-            if free.count < limit {
-                free.append(buffer)
-            } else if let i = free.indices.min(by: { free[$0].byteCount < free[$1].byteCount }),
-                      free[i].byteCount < buffer.byteCount {
-                free[i] = buffer
-            }
+        lock.lock()
+        defer { lock.unlock() }
+        if free.count < limit {
+            free.append(buffer)
+            return
         }
+        var smallest = 0
+        for i in free.indices where free[i].byteCount < free[smallest].byteCount { smallest = i }
+        if free[smallest].byteCount < buffer.byteCount { free[smallest] = buffer }
     }
 }

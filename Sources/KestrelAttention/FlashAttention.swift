@@ -70,7 +70,7 @@ public struct FlashAttention: AttentionKernel {
 
         /// The concrete choice (never `.automatic`) for a problem on a kernel tier. The rule,
         /// from measurements at B = 1, H = 8, D = 64…256, N = 512…4096, 1 and 2 threads
-        /// (Documentation/Attention.md): on a SIMD tier (AVX2, AVX-512, NEON) the C kernel, 2.5–5×
+        /// (Documentation/Attention.md): on a SIMD tier (AVX2, AVX-512, NEON) the C kernel, 3.5–11×
         /// faster than per-tile SGEMM calls (OpenBLAS pays a per-call packing and dispatch cost
         /// that tiles of a few hundred thousand FLOPs cannot amortise, and the BLAS path passes
         /// the probabilities through memory once more); on the scalar tier, BLAS, whose own

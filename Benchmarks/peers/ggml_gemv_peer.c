@@ -9,7 +9,8 @@
  *   ggml:    quantize_row_q8_0 / quantize_row_q8_K of x, then ggml_vec_dot_<type> once per row
  *            (nrc = 1), exactly the loop of ggml's mul_mat on one thread without the graph around it;
  *   Kestrel: kestrel_quantize_act_q8_0 / kestrel_quantize_row_q8_K, then kestrel_gemv_<type>.
- * Prints the ratios ggml time / Kestrel time (> 1: Kestrel faster) and the largest relative
+ * Prints the ratios ggml time / Kestrel time (> 1: Kestrel faster) of the medians, of the minima and,
+ * steadiest on a loaded machine, the median of the per-repetition paired ratios; and the largest relative
  * difference of the two outputs (0 where both round alike; Q8_K rounding differs slightly).
  *
  * Links the ggml CPU library of an existing ggml install (PyPI ggml-python puts libggml-cpu.so and
@@ -90,9 +91,15 @@ int main(int argc, char **argv) {
         }
         double maxrel = 0;
         for (int i = 0; i < rows; i++) { double d = yg[i] - yk[i]; double a = yg[i] < 0 ? -yg[i] : yg[i]; if (a > 1e-3) { d = d < 0 ? -d : d; if (d / a > maxrel) maxrel = d / a; } }
+        /* paired ratios: the two sides of one repetition ran back to back, under the same load */
+        double *pr = malloc(reps * 8);
+        for (int r = 0; r < reps; r++) pr[r] = sg[r] / sk[r];
+        qsort(pr, reps, 8, cmpd);
         qsort(sg, reps, 8, cmpd); qsort(sk, reps, 8, cmpd);
         printf("%s ggml %.3f ms (min %.3f)  kestrel %.3f ms (min %.3f)  ggml/kestrel %.2f (min %.2f)  maxrel %.2g\n", T[t].name,
                sg[reps / 2] * 1e3, sg[0] * 1e3, sk[reps / 2] * 1e3, sk[0] * 1e3, sg[reps / 2] / sk[reps / 2], sg[0] / sk[0], maxrel);
+        printf("%s paired ggml/kestrel: median %.2f, quartiles %.2f-%.2f\n", T[t].name, pr[reps / 2], pr[reps / 4], pr[(3 * reps) / 4]);
+        free(pr);
         free(w); free(act); free(yg); free(yk); free(sg); free(sk);
     }
     return 0;

@@ -33,6 +33,7 @@
  *   exp, softmax, axpy/scale/add/mul/sum/max    x     x     x       -        x     -
  *   q8_0/q4_0 x q8_0 dots and GEMV, int8 GEMV/GEMM  x  x  -       x        x     x
  *   q4_K/q6_K x q8_K dots                       x     x     -       -        x     x
+ *   attention forward tile (kestrel_attention.h) x    x     x       -        x     -
  *   KV-cache decode (kestrel_decode.h)          x     x     x       -        x     -
  *
  * `CKernels/test/neon-check.sh` prints this table from the built tables and checks every

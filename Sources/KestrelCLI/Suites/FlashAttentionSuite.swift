@@ -110,8 +110,8 @@ struct MeasuredAttentionTiming: AttentionTimingProbe {
     func timings(_ shape: AttentionBenchShape, causal: Bool, threads: Int, reps: Int) throws -> AttentionPairTiming {
         let (q, k, v) = try AttentionBench.randomInputs(shape, seed: 17)
         let options = AttentionOptions(causal: causal, threads: threads)
-        let kernels = [AttentionBenchKernel.flash.kernel, AttentionBenchKernel.naive.kernel]
-        let t = try AttentionBench.time(kernels.map { kernel in { _ = try kernel.forward(query: q, key: k, value: v, options: options) } },
+        var out = AttentionOutput(output: try Tensor.zeros(shape.queryDims), logSumExp: try Tensor.zeros([shape.batch, shape.heads, shape.seqQ]))
+        let t = try AttentionBench.time([AttentionBenchKernel.flash, .naive].map { kernel in { try kernel.forward(q, k, v, options, into: &out) } },
                                         warmup: 1, reps: reps)
         return AttentionPairTiming(flash: t[0], naive: t[1])
     }

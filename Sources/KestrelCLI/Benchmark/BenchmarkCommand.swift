@@ -10,8 +10,8 @@ struct BenchmarkCommand: ParsableCommand {
         discussion: """
             Suites: all, simd, flash-attention, hnsw, quantization, adaptation, memory — adaptation has \
             no cases until its module is built (it is listed, never faked). The full \
-            `all` run takes about a minute on 2 cores (about 16 s measured at a load average of \
-            5 before flash-attention, whose 16 attention calls at N = 4096 add about 30 s of CPU time); \
+            `all` run takes under a minute on 2 cores (about 16 s measured at a load average of \
+            5 before flash-attention, which adds about 22 s, mostly NaiveAttention at N = 4096); \
             --quick is a smoke run of a few seconds.
 
             Progress goes to standard error when it is a terminal (quiet otherwise). Every report \

@@ -32,7 +32,7 @@ let package = Package(
         .target(
             name: "CKestrelKernels",
             path: "CKernels",
-            exclude: ["test"],
+            exclude: ["test", "wasm"],
             publicHeadersPath: "include",
             linkerSettings: [.linkedLibrary("m", .when(platforms: openBLASPlatforms))]
         ),

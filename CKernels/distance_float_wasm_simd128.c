@@ -3,7 +3,8 @@
  * CKernels/wasm/build.sh. simd128 has no FMA, so each step is a rounded multiply then a rounded
  * add (the order of the other tiers' drivers otherwise: U = 4 accumulators of 4 lanes, summed
  * as (0 + 1) + (2 + 3), lanes as (l0 + l2) + (l1 + l3)). f16 is widened exactly with integer
- * operations and one scale (kestrel_wasm_f16_to_f32); bf16 by a 16-bit shift. The last partial
+ * operations and one scale (kestrel_wasm_f16_to_f32); bf16 by a 16-bit shift or a mask; halves
+ * are split into even and odd elements rather than shuffled into order. The last partial
  * chunk is read through a zero-padded copy. Results agree with the scalar tier within the
  * bound of kestrel_kernels.h (n * 2^-24 of sum |a_i b_i|); the one-to-many kernels return the
  * one-pair kernels' bits.
@@ -18,19 +19,24 @@ enum { W = 4, U = 4, CHUNK = W * U };
 enum { ROWS_DL = 2, ROWS_COS = 1, MAX_ROWS = 2 };
 typedef v128_t vfloat;
 
+/*
+ * Half-precision chunks are widened without shuffles: u32 lane j of a 16-byte load holds
+ * elements 2j (low half) and 2j + 1 (high half), so the even elements go to one vector and the
+ * odd ones to the next. Both operands go through the same permutation, so products still pair
+ * element with element; only the order of the sums changes.
+ */
 ALWAYS_INLINE void load_chunk(elem_kind k, const uint8_t *p, v128_t v[U]) {
     if (k == K_F32) {
         UNROLL for (int u = 0; u < U; u++) v[u] = wasm_v128_load(p + 16 * u);
     } else {
         UNROLL for (int h = 0; h < U / 2; h++) {
             const v128_t x = wasm_v128_load(p + 16 * h);
-            const v128_t lo = wasm_u32x4_extend_low_u16x8(x), hi = wasm_u32x4_extend_high_u16x8(x);
             if (k == K_F16) {
-                v[2 * h] = kestrel_wasm_f16_to_f32(lo);
-                v[2 * h + 1] = kestrel_wasm_f16_to_f32(hi);
+                v[2 * h] = kestrel_wasm_f16_to_f32(wasm_v128_and(x, wasm_i32x4_splat(0xffff)));
+                v[2 * h + 1] = kestrel_wasm_f16_to_f32(wasm_u32x4_shr(x, 16));
             } else {
-                v[2 * h] = wasm_i32x4_shl(lo, 16);
-                v[2 * h + 1] = wasm_i32x4_shl(hi, 16);
+                v[2 * h] = wasm_i32x4_shl(x, 16);
+                v[2 * h + 1] = wasm_v128_and(x, wasm_i32x4_splat((int32_t)0xffff0000u));
             }
         }
     }

@@ -1,6 +1,7 @@
 /*
  * WebAssembly SIMD (simd128) tier of the int8 and packed-binary distances, for the wasm32 module
- * of CKernels/wasm/build.sh. int8: each 16-byte step widens to i16 and uses i32x4.dot_i16x8_s
+ * of CKernels/wasm/build.sh. int8: each 16-byte step splits into sign-extended even and odd
+ * elements (kestrel_wasm_i8_even/odd: shifts, no shuffles) and uses i32x4.dot_i16x8_s
  * (pairs of products, |pair| <= 2 * 255^2 for l2sq): an int32 lane sees at most
  * KESTREL_I8_BLOCK / 4 pairs before the block total moves into 64 bits, so nothing wraps and
  * every result equals the scalar reference. Binary: i8x16.popcnt, byte counts widened pairwise
@@ -29,8 +30,8 @@ static inline int64_t dot_block(const int8_t *a, const int8_t *b, size_t lo, siz
     size_t i = lo;
     for (; i + 16 <= hi; i += 16) {
         const v128_t x = wasm_v128_load(a + i), y = wasm_v128_load(b + i);
-        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(x), wasm_i16x8_extend_low_i8x16(y)));
-        s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(x), wasm_i16x8_extend_high_i8x16(y)));
+        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(kestrel_wasm_i8_even(x), kestrel_wasm_i8_even(y)));
+        s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(kestrel_wasm_i8_odd(x), kestrel_wasm_i8_odd(y)));
     }
     int64_t ab = kestrel_wasm_hsum_i32(wasm_i32x4_add(s0, s1)), aa = 0, bb = 0, l2 = 0;
     tail_i8(a, b, i, hi, &ab, &aa, &bb, &l2);
@@ -42,8 +43,8 @@ static inline int64_t l2sq_block(const int8_t *a, const int8_t *b, size_t lo, si
     size_t i = lo;
     for (; i + 16 <= hi; i += 16) {
         const v128_t x = wasm_v128_load(a + i), y = wasm_v128_load(b + i);
-        const v128_t d0 = wasm_i16x8_sub(wasm_i16x8_extend_low_i8x16(x), wasm_i16x8_extend_low_i8x16(y));
-        const v128_t d1 = wasm_i16x8_sub(wasm_i16x8_extend_high_i8x16(x), wasm_i16x8_extend_high_i8x16(y));
+        const v128_t d0 = wasm_i16x8_sub(kestrel_wasm_i8_even(x), kestrel_wasm_i8_even(y));
+        const v128_t d1 = wasm_i16x8_sub(kestrel_wasm_i8_odd(x), kestrel_wasm_i8_odd(y));
         s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(d0, d0));
         s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(d1, d1));
     }
@@ -58,8 +59,8 @@ static inline void cos_block(const int8_t *a, const int8_t *b, size_t lo, size_t
     size_t i = lo;
     for (; i + 16 <= hi; i += 16) {
         const v128_t x = wasm_v128_load(a + i), y = wasm_v128_load(b + i);
-        const v128_t x0 = wasm_i16x8_extend_low_i8x16(x), x1 = wasm_i16x8_extend_high_i8x16(x);
-        const v128_t y0 = wasm_i16x8_extend_low_i8x16(y), y1 = wasm_i16x8_extend_high_i8x16(y);
+        const v128_t x0 = kestrel_wasm_i8_even(x), x1 = kestrel_wasm_i8_odd(x);
+        const v128_t y0 = kestrel_wasm_i8_even(y), y1 = kestrel_wasm_i8_odd(y);
         ab = wasm_i32x4_add(ab, wasm_i32x4_add(wasm_i32x4_dot_i16x8(x0, y0), wasm_i32x4_dot_i16x8(x1, y1)));
         aa = wasm_i32x4_add(aa, wasm_i32x4_add(wasm_i32x4_dot_i16x8(x0, x0), wasm_i32x4_dot_i16x8(x1, x1)));
         bb = wasm_i32x4_add(bb, wasm_i32x4_add(wasm_i32x4_dot_i16x8(y0, y0), wasm_i32x4_dot_i16x8(y1, y1)));

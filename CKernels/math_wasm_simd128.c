@@ -3,7 +3,8 @@
  * CKernels/wasm/build.sh: vector exp (method in internal/kestrel_math.h, with each product
  * rounded before its sum since simd128 has no FMA: lane for lane the operations of the scalar
  * twin kestrel_exp_poly1, so exp returns the scalar wasm module's bits), softmax and the
- * element-wise helpers. f32x4.min/max propagate NaN, which the exp clamp relies on. Tails go
+ * element-wise helpers. f32x4.min/max propagate NaN, which the exp clamp relies on; max_f32
+ * uses f32x4.pmax (one instruction on x86) and tracks NaN itself. Tails go
  * through the scalar operations (the same single IEEE operation per element).
  */
 #include "internal/kestrel_internal.h"
@@ -81,12 +82,13 @@ void kestrel_exp_f32_wasm_simd128(const float *x, float *y, size_t n) {
 float kestrel_max_f32_wasm_simd128(const float *x, size_t n) {
     v128_t m0 = SPLAT(-INFINITY), m1 = m0, nan = wasm_i32x4_splat(0);
     size_t i = 0;
-    /* f32x4.max propagates NaN (unlike vmaxps), but which NaN is engine-defined: NaN is tracked
-     * on the side and the reference's NaN returned, as the other tiers do */
+    /* f32x4.pmax (m < v ? v : m: one maxps) ignores a NaN v, so NaN is tracked on the side and
+     * the reference's NaN returned, as the other tiers do; f32x4.max's NaN rules cost engines
+     * several instructions on x86 */
     for (; i + 8 <= n; i += 8) {
         const v128_t v0 = wasm_v128_load(x + i), v1 = wasm_v128_load(x + i + 4);
-        m0 = wasm_f32x4_max(m0, v0);
-        m1 = wasm_f32x4_max(m1, v1);
+        m0 = wasm_f32x4_pmax(m0, v0);
+        m1 = wasm_f32x4_pmax(m1, v1);
         nan = wasm_v128_or(nan, wasm_v128_or(wasm_f32x4_ne(v0, v0), wasm_f32x4_ne(v1, v1)));
     }
     float m = -INFINITY;
@@ -95,9 +97,9 @@ float kestrel_max_f32_wasm_simd128(const float *x, size_t n) {
         if (x[i] > m) m = x[i];
     }
     if (wasm_v128_any_true(nan)) return kestrel_max_f32_scalar(x, n);
-    const v128_t v = wasm_f32x4_max(m0, m1);
-    const v128_t s = wasm_f32x4_max(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
-    const float r = wasm_f32x4_extract_lane(wasm_f32x4_max(s, wasm_i32x4_shuffle(s, s, 1, 0, 3, 2)), 0);
+    const v128_t v = wasm_f32x4_pmax(m0, m1);
+    const v128_t s = wasm_f32x4_pmax(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    const float r = wasm_f32x4_extract_lane(wasm_f32x4_pmax(s, wasm_i32x4_shuffle(s, s, 1, 0, 3, 2)), 0);
     return r > m ? r : m;
 }
 
@@ -116,11 +118,20 @@ void kestrel_softmax_f32_wasm_simd128(const float *x, float *y, size_t n) {
         return;
     }
     const v128_t vm = SPLAT(m);
+    /* d = x - max <= 0 (or -Inf), so the fast-path test is one compare: d < -FAST_LIMIT. */
+    const v128_t lim = SPLAT(-KESTREL_EXP_FAST_LIMIT);
     v128_t s0 = SPLAT(0.0f), s1 = s0, s2 = s0, s3 = s0;
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         v128_t e[4];
-        for (int j = 0; j < 4; j++) e[j] = exp4(wasm_f32x4_sub(wasm_v128_load(x + i + 4 * j), vm));
+        for (int j = 0; j < 4; j++) e[j] = wasm_f32x4_sub(wasm_v128_load(x + i + 4 * j), vm);
+        const v128_t out = wasm_v128_or(wasm_v128_or(wasm_f32x4_lt(e[0], lim), wasm_f32x4_lt(e[1], lim)),
+                                        wasm_v128_or(wasm_f32x4_lt(e[2], lim), wasm_f32x4_lt(e[3], lim)));
+        if (__builtin_expect(!wasm_v128_any_true(out), 1)) {
+            for (int j = 0; j < 4; j++) e[j] = exp4_fast(e[j]);
+        } else {
+            for (int j = 0; j < 4; j++) e[j] = exp4(e[j]);
+        }
         for (int j = 0; j < 4; j++) wasm_v128_store(y + i + 4 * j, e[j]);
         s0 = wasm_f32x4_add(s0, e[0]);
         s1 = wasm_f32x4_add(s1, e[1]);

@@ -1,7 +1,7 @@
 /*
  * WebAssembly SIMD (simd128) tier of the quantized dot products and the int8 GEMV/GEMM, for the
- * wasm32 module of CKernels/wasm/build.sh. Integer sums: codes widened to i16 and multiplied
- * pairwise with i32x4.dot_i16x8_s (exact: bounds in kestrel_kernels.h; any code, -128
+ * wasm32 module of CKernels/wasm/build.sh. Integer sums: codes split into sign-extended even and odd
+ * i16 lanes (kestrel_wasm_dot16_i8) and multiplied pairwise with i32x4.dot_i16x8_s (exact: bounds in kestrel_kernels.h; any code, -128
  * included, since no sign trick is needed). The f32 block terms are added one block after the
  * other in the scalar reference's order, so Q8_0 / Q4_0 dots and GEMVs return the scalar tier's
  * bits, and int8 GEMV/GEMM are bit-identical as at every tier. Q4_K / Q6_K use the scalar dots.
@@ -11,18 +11,12 @@
 
 #if KESTREL_WASM_SIMD128
 
-/* sum_j a_j * b_j of 16 int8 pairs, in four int32 lanes. */
-static inline v128_t dot16(v128_t a, v128_t b) {
-    return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(a), wasm_i16x8_extend_low_i8x16(b)),
-                          wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(a), wasm_i16x8_extend_high_i8x16(b)));
-}
-
 float kestrel_vec_dot_q8_0_q8_0_wasm_simd128(const kestrel_block_q8_0 *w, const kestrel_block_q8_0 *x,
                                              size_t nblocks) {
     float acc = 0.0f;
     for (size_t b = 0; b < nblocks; b++) {
-        const v128_t s = wasm_i32x4_add(dot16(wasm_v128_load(w[b].qs), wasm_v128_load(x[b].qs)),
-                                        dot16(wasm_v128_load(w[b].qs + 16), wasm_v128_load(x[b].qs + 16)));
+        const v128_t s = wasm_i32x4_add(kestrel_wasm_dot16_i8(wasm_v128_load(w[b].qs), wasm_v128_load(x[b].qs)),
+                                        kestrel_wasm_dot16_i8(wasm_v128_load(w[b].qs + 16), wasm_v128_load(x[b].qs + 16)));
         acc += (kestrel_f16_to_f32_1(w[b].d) * kestrel_f16_to_f32_1(x[b].d)) * (float)kestrel_wasm_hsum_i32(s);
     }
     return acc;
@@ -36,7 +30,7 @@ float kestrel_vec_dot_q4_0_q8_0_wasm_simd128(const kestrel_block_q4_0 *w, const 
         const v128_t q = wasm_v128_load(w[b].qs);
         const v128_t lo = wasm_i8x16_sub(wasm_v128_and(q, mask), eight); /* elements 0..15 */
         const v128_t hi = wasm_i8x16_sub(wasm_u8x16_shr(q, 4), eight);   /* elements 16..31 */
-        const v128_t s = wasm_i32x4_add(dot16(lo, wasm_v128_load(x[b].qs)), dot16(hi, wasm_v128_load(x[b].qs + 16)));
+        const v128_t s = wasm_i32x4_add(kestrel_wasm_dot16_i8(lo, wasm_v128_load(x[b].qs)), kestrel_wasm_dot16_i8(hi, wasm_v128_load(x[b].qs + 16)));
         acc += (kestrel_f16_to_f32_1(w[b].d) * kestrel_f16_to_f32_1(x[b].d)) * (float)kestrel_wasm_hsum_i32(s);
     }
     return acc;
@@ -47,10 +41,10 @@ static int32_t dot_i8_exact(const int8_t *a, const int8_t *b, size_t n) {
     v128_t s0 = wasm_i32x4_splat(0), s1 = s0;
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        s0 = wasm_i32x4_add(s0, dot16(wasm_v128_load(a + i), wasm_v128_load(b + i)));
-        s1 = wasm_i32x4_add(s1, dot16(wasm_v128_load(a + i + 16), wasm_v128_load(b + i + 16)));
+        s0 = wasm_i32x4_add(s0, kestrel_wasm_dot16_i8(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+        s1 = wasm_i32x4_add(s1, kestrel_wasm_dot16_i8(wasm_v128_load(a + i + 16), wasm_v128_load(b + i + 16)));
     }
-    for (; i + 16 <= n; i += 16) s0 = wasm_i32x4_add(s0, dot16(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+    for (; i + 16 <= n; i += 16) s0 = wasm_i32x4_add(s0, kestrel_wasm_dot16_i8(wasm_v128_load(a + i), wasm_v128_load(b + i)));
     int32_t s = kestrel_wasm_hsum_i32(wasm_i32x4_add(s0, s1));
     for (; i < n; i++) s += (int32_t)a[i] * b[i];
     return s;

@@ -28,19 +28,19 @@ static inline int32_t kestrel_wasm_hsum_i32(v128_t v) {
 }
 
 /*
- * binary16 bits in the low 16 bits of each u32 lane -> f32, as kestrel_f16_to_f32_1: the
- * exponent and mantissa shifted into place and scaled by 2^112 (exact for normal and subnormal
- * halves), Inf/NaN rebuilt with all-ones exponent and a NaN made quiet.
+ * binary16 bits in the low 16 bits of each u32 lane -> f32, as kestrel_f16_to_f32_1: exponent
+ * and mantissa shifted into place and scaled by 2^112 (exact for normal and subnormal halves;
+ * Inf/NaN come out as 65536 * (1 + m) and OR-ing the all-ones exponent turns them back into
+ * Inf / NaN with the payload kept), a NaN made quiet, then the sign.
  */
 static inline v128_t kestrel_wasm_f16_to_f32(v128_t h) {
     const v128_t em = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
-    const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
-    const v128_t finite = wasm_f32x4_mul(em, wasm_f32x4_splat(0x1p112f));
-    const v128_t special = wasm_i32x4_ge(em, wasm_i32x4_splat(0x7c00 << 13));
+    const v128_t special = wasm_i32x4_gt(em, wasm_i32x4_splat((0x7c00 << 13) - 1));
     const v128_t nan = wasm_i32x4_gt(em, wasm_i32x4_splat(0x7c00 << 13));
-    v128_t inf_nan = wasm_v128_or(em, wasm_i32x4_splat(0x70000000));
-    inf_nan = wasm_v128_or(inf_nan, wasm_v128_and(nan, wasm_i32x4_splat(0x400000)));
-    return wasm_v128_or(sign, wasm_v128_bitselect(inf_nan, finite, special));
+    v128_t f = wasm_f32x4_mul(em, wasm_f32x4_splat(0x1p112f));
+    f = wasm_v128_or(f, wasm_v128_and(special, wasm_i32x4_splat(0x7f800000)));
+    f = wasm_v128_or(f, wasm_v128_and(nan, wasm_i32x4_splat(0x400000)));
+    return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
 }
 
 /*
@@ -65,6 +65,21 @@ static inline v128_t kestrel_wasm_f32_to_f16(v128_t f) {
     const v128_t qnan = wasm_v128_or(wasm_i32x4_splat(0x7e00), wasm_v128_and(wasm_u32x4_shr(a, 13), wasm_i32x4_splat(0x3ff)));
     r = wasm_v128_bitselect(qnan, r, wasm_i32x4_gt(a, wasm_i32x4_splat(0x7f800000)));
     return wasm_v128_or(r, sign);
+}
+
+/*
+ * The even / odd int8 elements of a 16-byte vector as sign-extended i16 lanes: two shifts and
+ * one shift, which x86 engines run on the ALU ports, where extend_low/high_i8x16 are shuffles
+ * that all compete for one port. Products of even with even and odd with odd elements cover
+ * every pair once (the order of an exact integer sum does not matter).
+ */
+static inline v128_t kestrel_wasm_i8_even(v128_t x) { return wasm_i16x8_shr(wasm_i16x8_shl(x, 8), 8); }
+static inline v128_t kestrel_wasm_i8_odd(v128_t x) { return wasm_i16x8_shr(x, 8); }
+
+/* sum_j a_j * b_j of 16 int8 pairs, in four int32 lanes (|lane| <= 4 * 128 * 128). */
+static inline v128_t kestrel_wasm_dot16_i8(v128_t a, v128_t b) {
+    return wasm_i32x4_add(wasm_i32x4_dot_i16x8(kestrel_wasm_i8_even(a), kestrel_wasm_i8_even(b)),
+                          wasm_i32x4_dot_i16x8(kestrel_wasm_i8_odd(a), kestrel_wasm_i8_odd(b)));
 }
 
 /* Copies `bytes` (< 64) bytes from p into a zeroed 64-byte buffer in fixed-size pieces. */

@@ -74,21 +74,9 @@ static inline void cos_block(const int8_t *a, const int8_t *b, size_t lo, size_t
 
 KESTREL_I8_PAIR_KERNELS(wasm_simd128, 1, dot_block, l2sq_block, cos_block)
 
-kestrel_status kestrel_dot_i8_many_wasm_simd128(const int8_t *q, const int8_t *base, size_t dim, size_t count,
-                                                size_t stride, int32_t *out) {
-    kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);
-    if (st != KESTREL_OK) return st;
-    for (size_t r = 0; r < count; r++) out[r] = (int32_t)kestrel_dot_i8_wasm_simd128(q, base + r * stride, dim);
-    return KESTREL_OK;
-}
+KESTREL_DEFINE_I8_MANY(kestrel_dot_i8_many_wasm_simd128, kestrel_dot_i8_wasm_simd128)
 
-kestrel_status kestrel_l2sq_i8_many_wasm_simd128(const int8_t *q, const int8_t *base, size_t dim, size_t count,
-                                                 size_t stride, int32_t *out) {
-    kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);
-    if (st != KESTREL_OK) return st;
-    for (size_t r = 0; r < count; r++) out[r] = (int32_t)kestrel_l2sq_i8_wasm_simd128(q, base + r * stride, dim);
-    return KESTREL_OK;
-}
+KESTREL_DEFINE_I8_MANY(kestrel_l2sq_i8_many_wasm_simd128, kestrel_l2sq_i8_wasm_simd128)
 
 KESTREL_DEFINE_MANY(kestrel_cosine_i8_many_wasm_simd128, int8_t, float, kestrel_cosine_i8_wasm_simd128)
 

@@ -115,7 +115,8 @@ def main():
                 best[t] = min(best.get(t, 1e18), float(out.stdout.split()[0]))
         rows.append((label, best))
     load = os.getloadavg()
-    lines = [f"wasm-simd: wasmtime {getattr(wasmtime, '__version__', '')} on {platform.machine()}, load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, "
+    from importlib.metadata import version
+    lines = [f"wasm-simd: wasmtime {version('wasmtime')} on {platform.machine()}, load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, "
              f"best of {args.reps} interleaved rounds, ns per call",
              "", "| kernel | simd128 | scalar wasm | " + " | ".join(f"native {t}" for t in tiers) +
              " | simd128 / scalar speed-up | " + " | ".join(f"simd128 / {t} time" for t in tiers) + " |",

@@ -175,6 +175,8 @@ void kestrel_register_qdot(kestrel_kernel_table *t, kestrel_isa isa) {
     case KESTREL_ISA_AVX512VNNI:
         t->vec_dot_q8_0_q8_0 = kestrel_vec_dot_q8_0_q8_0_avx512vnni;
         t->vec_dot_q4_0_q8_0 = kestrel_vec_dot_q4_0_q8_0_avx512vnni;
+        t->vec_dot_q4_K_q8_K = kestrel_vec_dot_q4_K_q8_K_avx512vnni;
+        t->vec_dot_q6_K_q8_K = kestrel_vec_dot_q6_K_q8_K_avx512vnni;
         t->gemv_i8 = kestrel_gemv_i8_avx512vnni;
         t->gemm_i8 = kestrel_gemm_i8_avx512vnni;
         t->gemv_q8_0_q8_0 = kestrel_gemv_q8_0_q8_0_avx512vnni;

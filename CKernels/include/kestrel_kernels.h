@@ -163,6 +163,7 @@ typedef float (*kestrel_reduce_f32_fn)(const float *x, size_t n);
  * One tier's kernels. Every entry is non-NULL: a tier without its own version of a
  * kernel points at the best lower tier's.
  */
+struct kestrel_attention_args; /* kestrel_attention.h */
 struct kestrel_decode_args; /* kestrel_decode.h */
 
 typedef struct kestrel_kernel_table {
@@ -217,6 +218,8 @@ typedef struct kestrel_kernel_table {
     /* (end of quantized dot entries) */
 
     /* attention forward tiles (attention_*.c; types in kestrel_attention.h) — issue 17 */
+    /* One tile run (kestrel_attention_f32 of the tier): scalar, AVX2, AVX-512, NEON. */
+    kestrel_status (*attention_f32)(const struct kestrel_attention_args *a);
     /* (end of attention forward entries) */
 
     /* attention backward pieces (attention_backward*.c) — issue 17 */
@@ -404,12 +407,14 @@ float kestrel_vec_dot_q4_0_q8_0(const kestrel_block_q4_0 *w, const kestrel_block
  * Q4_K weights x Q8_K activations over `nblocks` 256-element super-blocks:
  * sum f16(d) * x.d * sum_j sc_j * isum_j - f16(dmin) * x.d * sum_j m_j * (bsums[2j] + bsums[2j+1]).
  * `x.bsums` must hold the sums of 16 codes (as kestrel_quantize_row_q8_K writes them): every tier
- * reads the mins' term from them. Tiers: scalar, avx2, neon, neondot (avx512/vnni use avx2's).
+ * reads the mins' term from them. Tiers: scalar, avx2 (avx512 uses it), avx512vnni (512-bit), neon,
+ * neondot.
  */
 float kestrel_vec_dot_q4_K_q8_K(const kestrel_block_q4_K *w, const kestrel_block_q8_K *x, size_t nblocks);
 /**
  * Q6_K weights x Q8_K activations: sum f16(d) * x.d * sum_k scales[k] * sum (code - 32) * x, the
- * -32 offset taken through `x.bsums` (which must match the codes, as above). Tiers as Q4_K.
+ * -32 offset taken through `x.bsums` (which must match the codes, as above); each super-block's
+ * integer sum is formed exactly before its one conversion to f32 at every tier. Tiers as Q4_K.
  */
 float kestrel_vec_dot_q6_K_q8_K(const kestrel_block_q6_K *w, const kestrel_block_q8_K *x, size_t nblocks);
 

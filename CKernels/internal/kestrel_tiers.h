@@ -405,9 +405,11 @@ kestrel_status kestrel_gemv_q8_0_q8_0_avx2(const kestrel_block_q8_0 *w, size_t r
                                         const kestrel_block_q8_0 *x, float *y);
 kestrel_status kestrel_gemv_q4_0_q8_0_avx2(const kestrel_block_q4_0 *w, size_t rows, size_t nblocks,
                                         const kestrel_block_q8_0 *x, float *y);
-/* avx512vnni (qdot_x86_avx512vnni.c): Q4_K / Q6_K inherit avx2's */
+/* avx512vnni (qdot_x86_avx512vnni.c); Q4_K / Q6_K with 512-bit registers and vpdpwssd */
 float kestrel_vec_dot_q8_0_q8_0_avx512vnni(const kestrel_block_q8_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
 float kestrel_vec_dot_q4_0_q8_0_avx512vnni(const kestrel_block_q4_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+float kestrel_vec_dot_q4_K_q8_K_avx512vnni(const kestrel_block_q4_K *w, const kestrel_block_q8_K *x, size_t nblocks);
+float kestrel_vec_dot_q6_K_q8_K_avx512vnni(const kestrel_block_q6_K *w, const kestrel_block_q8_K *x, size_t nblocks);
 kestrel_status kestrel_gemv_i8_avx512vnni(const int8_t *w, size_t rows, size_t cols, size_t stride,
                                           const float *row_scales, const int8_t *x, float x_scale, float *y);
 kestrel_status kestrel_gemm_i8_avx512vnni(const int8_t *a, size_t m, size_t k, size_t lda, const int8_t *b, size_t n,

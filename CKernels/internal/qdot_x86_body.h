@@ -20,6 +20,15 @@ static inline __m256i qd_load(const void *p) { return _mm256_loadu_si256((const 
 
 static inline float qd_f16(uint16_t h) { return _cvtsh_ss(h); }
 
+/*
+ * The fp16 scale at p broadcast to eight f32 lanes. A word broadcast from memory feeds vcvtph2ps
+ * directly: _cvtsh_ss lets the compiler insert the word into whatever register it likes, and in
+ * the GEMV loops that register was an accumulator, chaining every block behind the previous FMA.
+ */
+static inline __m256 qd_f16x8(const uint16_t *p) {
+    return _mm256_cvtph_ps(_mm_set1_epi16((short)*p));
+}
+
 static inline float qd_hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -32,6 +41,37 @@ static inline int32_t qd_hsum_i32(__m256i v) {
     s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 1, 1, 1)));
     return _mm_cvtsi128_si32(s);
+}
+
+/*
+ * The 6-bit scales and mins of a Q4_K super-block unpacked in vector registers: bytes sc0..sc7,
+ * mn0..mn7. The three 32-bit words u0..u2 of the packed bytes give four words [u0 & 0x3f..,
+ * (u2 & 0x0f..) | ((u0 >> 6) & 3..) << 4, u1 & 0x3f.., ((u2 >> 4) & 0x0f..) | ((u1 >> 6) & 3..) << 4]
+ * (the byte layout of kestrel_q4_K_scales). The 16-byte load runs into qs, inside the block. No
+ * general-purpose register is involved: building the words there let the compiler insert them
+ * into an accumulator register, a false dependency across super-blocks.
+ */
+static inline __m128i qk4_scale_bytes(const kestrel_block_q4_K *blk) {
+    const __m128i s = _mm_loadu_si128((const __m128i *)blk->scales);
+    const __m128i a = _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 1, 2, 0)); /* u0 u2 u1 u2 */
+    const __m128i b = _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 1, 0, 0)); /* u0 u0 u1 u1 */
+    const __m128i lo = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)),
+                                     _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    const __m128i hi = _mm_and_si128(_mm_srli_epi32(b, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    return _mm_or_si128(lo, hi);
+}
+
+/* The Q4_K mins' term per lane j: m_j * (bsums[2j] + bsums[2j+1]), eight int32 lanes (each < 2^13 * 63). */
+static inline __m256i qk4_min_lanes(__m128i scale_bytes, const int16_t bsums[16]) {
+    const __m128i dup = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+    return _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm_shuffle_epi8(scale_bytes, dup)), qd_load(bsums));
+}
+
+/* f16(d) * x.d (lanes 0, 2) and f16(dmin) * x.d (lanes 1, 3) of a Q4_K block: d and dmin are adjacent. */
+static inline __m128 qk4_dd(const kestrel_block_q4_K *blk, float xd) {
+    uint32_t both;
+    memcpy(&both, &blk->d, 4);
+    return _mm_mul_ps(_mm_cvtph_ps(_mm_set1_epi32((int)both)), _mm_set1_ps(xd));
 }
 
 /* acc += w * x over 32 bytes, by the sign trick (x must hold no -128). */
@@ -62,24 +102,32 @@ static inline __m256i qd_codes_q4_0(const kestrel_block_q4_0 *b) {
  * A block dot over Q8_0 activations: two f32 accumulators (blocks alternate), the -128 scan of the
  * activation codes, and the scalar reference as the exact answer when -128 occurs.
  */
+#define QD_DOT_STEP(acc, b, codes)                                                                               \
+    do {                                                                                                    \
+        const __m256i xv = qd_load(x[b].qs);                                                                \
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi8(xv, m128));                                            \
+        const __m256 d = _mm256_mul_ps(qd_f16x8(&w[b].d), qd_f16x8(&x[b].d));                              \
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(qd_dot32(zero, codes(w + (b)), xv)), acc);              \
+    } while (0)
 #define QD_DEFINE_Q8_DOT(name, WT, codes, reference)                                                       \
     float QD_FN(name)(const WT *w, const kestrel_block_q8_0 *x, size_t nblocks) {                          \
         const __m256i m128 = _mm256_set1_epi8(-128), zero = _mm256_setzero_si256();                         \
-        __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};                                         \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(); /* even and odd blocks */            \
         __m256i bad = zero;                                                                                 \
-        for (size_t b = 0; b < nblocks; b++) {                                                              \
-            const __m256i xv = qd_load(x[b].qs);                                                            \
-            bad = _mm256_or_si256(bad, _mm256_cmpeq_epi8(xv, m128));                                       \
-            const __m256 d = _mm256_set1_ps(qd_f16(w[b].d) * qd_f16(x[b].d));                              \
-            acc[b & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(qd_dot32(zero, codes(w + b), xv)), acc[b & 1]); \
+        size_t b = 0;                                                                                       \
+        for (; b + 2 <= nblocks; b += 2) {                                                                  \
+            QD_DOT_STEP(acc0, b, codes);                                                                           \
+            QD_DOT_STEP(acc1, b + 1, codes);                                                                       \
         }                                                                                                   \
+        if (b < nblocks) QD_DOT_STEP(acc0, b, codes);                                                              \
         if (!_mm256_testz_si256(bad, bad)) return reference(w, x, nblocks);                                 \
-        return qd_hsum_ps(_mm256_add_ps(acc[0], acc[1]));                                                   \
+        return qd_hsum_ps(_mm256_add_ps(acc0, acc1));                                                       \
     }
 
 QD_DEFINE_Q8_DOT(kestrel_vec_dot_q8_0_q8_0, kestrel_block_q8_0, qd_codes_q8_0, kestrel_vec_dot_q8_0_q8_0_scalar)
 QD_DEFINE_Q8_DOT(kestrel_vec_dot_q4_0_q8_0, kestrel_block_q4_0, qd_codes_q4_0, kestrel_vec_dot_q4_0_q8_0_scalar)
 #undef QD_DEFINE_Q8_DOT
+#undef QD_DOT_STEP
 
 /*
  * Block GEMV, four rows per pass over x: x is scanned for -128 once (if present every row takes
@@ -108,7 +156,7 @@ static inline __m256i qd_lanes_q4_0(const kestrel_block_q4_0 *b, __m256i xv, __m
 }
 
 #define QD_GEMV_STEP(acc, wr, lanes)                                                                           \
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(qd_f16((wr)[b].d) * dx), _mm256_cvtepi32_ps(lanes((wr) + b, xv, xa)), acc)
+    acc = _mm256_fmadd_ps(_mm256_mul_ps(qd_f16x8(&(wr)[b].d), dx), _mm256_cvtepi32_ps(lanes((wr) + b, xv, xa)), acc)
 
 #define QD_DEFINE_Q8_GEMV(name, WT, xprep, lanes, dot)                                                   \
     kestrel_status QD_FN(name)(const WT *w, size_t rows, size_t nblocks, const kestrel_block_q8_0 *x, float *y) { \
@@ -122,7 +170,7 @@ static inline __m256i qd_lanes_q4_0(const kestrel_block_q4_0 *b, __m256i xv, __m
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                   \
             for (size_t b = 0; b < nblocks; b++) {                                                        \
                 const __m256i xv = qd_load(x[b].qs), xa = xprep(xv);                                      \
-                const float dx = qd_f16(x[b].d);                                                          \
+                const __m256 dx = qd_f16x8(&x[b].d);                                                      \
                 QD_GEMV_STEP(a0, w0, lanes);                                                                     \
                 QD_GEMV_STEP(a1, w1, lanes);                                                                     \
                 QD_GEMV_STEP(a2, w2, lanes);                                                                     \
@@ -135,7 +183,7 @@ static inline __m256i qd_lanes_q4_0(const kestrel_block_q4_0 *b, __m256i xv, __m
             __m256 a0 = _mm256_setzero_ps();                                                              \
             for (size_t b = 0; b < nblocks; b++) {                                                        \
                 const __m256i xv = qd_load(x[b].qs), xa = xprep(xv);                                      \
-                const float dx = qd_f16(x[b].d);                                                          \
+                const __m256 dx = qd_f16x8(&x[b].d);                                                      \
                 QD_GEMV_STEP(a0, w0, lanes);                                                                     \
             }                                                                                             \
             y[r] = qd_hsum_ps(a0);                                                                        \

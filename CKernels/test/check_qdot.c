@@ -176,6 +176,28 @@ static void test_block_dot(const entry_t *e, const kestrel_kernel_table *t, cons
     }
 }
 
+/*
+ * Q6_K blocks whose codes are all 32 (weights exactly 0) under large scales: the -32 offset must
+ * cancel the products exactly, so every tier returns exactly 0 (a tier that converted lanes mixing
+ * products and offsets to f32 before summing them would not).
+ */
+static void test_q6_K_zero_weights(const entry_t *e, const kestrel_kernel_table *t) {
+    for (size_t nb = 1; nb <= 5; nb += 2) {
+        set_ctx("nblocks=%zu all codes 32", nb);
+        kestrel_block_q8_K *x = place(AR_B, nb * sizeof *x, 2);
+        fill_q8_K(x, nb, QD_RAND);
+        kestrel_block_q6_K *w = place(AR_A, nb * sizeof *w, 1);
+        for (size_t b = 0; b < nb; b++) {
+            memset(w[b].ql, 0, sizeof w[b].ql);
+            memset(w[b].qh, 0xAA, sizeof w[b].qh); /* every 2-bit high field 2: code 32 */
+            for (int k = 0; k < 16; k++) w[b].scales[k] = (int8_t)(k & 1 ? 127 : -128);
+            w[b].d = kestrel_f32_to_f16_1(3.0f);
+        }
+        const float got = FN(qdot_q6_K_fn, t, e->off)(w, x, nb);
+        check(fbits(got) == fbits(0.0f), "got %.9g for zero weights", got);
+    }
+}
+
 /* Block GEMVs: every row within twice the dot bound of its double reference (rows 4 at a time on x86). */
 static void test_block_gemv(const entry_t *e, const kestrel_kernel_table *t) {
     static const size_t rows_set[] = {1, 3, 4, 5, 9};
@@ -333,5 +355,8 @@ void test_qdot(const entry_t *e, const kestrel_kernel_table *t, const kestrel_ke
     if (e->kind == K_GEMV_I8) test_gemv(e, t, s);
     else if (e->kind == K_GEMM_I8) test_gemm(e, t, s);
     else if (e->kind == K_GEMV_Q8_0 || e->kind == K_GEMV_Q4_0) test_block_gemv(e, t);
-    else test_block_dot(e, t, s);
+    else {
+        test_block_dot(e, t, s);
+        if (e->kind == K_QDOT_Q6_K) test_q6_K_zero_weights(e, t);
+    }
 }

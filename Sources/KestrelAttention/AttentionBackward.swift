@@ -181,11 +181,20 @@ extension NaiveAttention: AttentionBackwardKernel {
 
 extension AttentionBlockSizes {
     /// The default tiles of ``FlashAttention``'s backward pass for a head dimension: 64 query
-    /// rows × 64 key rows for D ≤ 128, 32 × 64 above. The pass holds two tiles (P and dP, 32 KiB
-    /// at 64 × 64) per worker next to the key block's K, V, dK and dV rows; tiles this size keep
-    /// the five GEMMs per tile near BLAS speed.
+    /// rows × 64 key rows for D ≤ 128, 32 × 64 above. The pass holds two tiles (P and dS, 32 KiB
+    /// at 64 × 64) per worker next to the key block's K, V, dK and dV rows (L1/L2 resident). At
+    /// B=1, H=8, D=64, N=2048 on a loaded Xeon, 64×128, 128×128 and 128×256 measured within noise
+    /// of 64 × 64 (interleaved best-of-4, Documentation/Attention.md); the autotuner may override.
     public static func standardBackward(headDimension d: Int) -> AttentionBlockSizes {
         AttentionBlockSizes(query: d <= 128 ? 64 : 32, key: 64)
+    }
+
+    /// These sizes, or `invalidArgument(name: "blockSizes")` when a tile size is below 1.
+    func validated() throws(KestrelError) -> AttentionBlockSizes {
+        guard query >= 1, key >= 1 else {
+            throw .invalidArgument(name: "blockSizes", reason: "tile sizes must be ≥ 1, got \(query) × \(key)")
+        }
+        return self
     }
 }
 
@@ -233,10 +242,7 @@ extension FlashAttention: AttentionBackwardKernel {
         let bp = try AttentionBackwardProblem(query: query, key: key, value: value, output: output, logSumExp: logSumExp,
                                               outputGradient: outputGradient, options: options)
         let p = bp.forward
-        let blocks = blockSizes ?? .standardBackward(headDimension: p.d)
-        guard blocks.query >= 1, blocks.key >= 1 else {
-            throw .invalidArgument(name: "blockSizes", reason: "tile sizes must be ≥ 1, got \(blocks.query) × \(blocks.key)")
-        }
+        let blocks = try (blockSizes ?? .standardBackward(headDimension: p.d)).validated()
         let (nq, nk, d) = (p.nq, p.nk, p.d)
         let keyBlocks = (nk + blocks.key - 1) / blocks.key
         let tasks = try SizeCheck.product(p.batch, p.kvHeads, keyBlocks)

@@ -53,7 +53,14 @@ let package = Package(
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
         ),
         .target(name: "KestrelQuantization", dependencies: ["KestrelKernels", "CKestrelKernels", "KestrelTensor"]),
-        .target(name: "KestrelAttention", dependencies: ["KestrelKernels", "CKestrelKernels", "KestrelTensor", "KestrelQuantization"]),
+        .target(
+            name: "KestrelAttention",
+            dependencies: [
+                "KestrelKernels", "CKestrelKernels", "KestrelTensor", "KestrelQuantization",
+                // KV-cache statistics are published as swift-metrics gauges (KVCacheStatistics.publish).
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         .target(
             name: "KestrelVectorIndex",
             dependencies: [
@@ -130,6 +137,7 @@ let package = Package(
             dependencies: [
                 "KestrelAttention", "KestrelTensor", "CKestrelKernels", "_KestrelTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
         .testTarget(

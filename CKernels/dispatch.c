@@ -134,8 +134,10 @@ static void build_table(kestrel_isa isa) {
 
     kestrel_register_qdot(t, isa);
     /* attention forward (issue 17) */
+    kestrel_register_attention(t, isa);
     /* attention backward (issue 17) */
     /* KV-cache decode (issue 18) */
+    kestrel_register_decode(t, isa);
 }
 
 static void init_once(void) {

@@ -19,25 +19,56 @@ KESTREL_TARGET_AVX2_BEGIN
 #define QD_DOT_I8 kestrel_dot_i8_avx2
 #include "internal/qdot_x86_body.h"
 
+/*
+ * The 6-bit scales and mins of a Q4_K super-block as int16 lanes, unpacked in vector registers:
+ * *sc gets sc0..sc7 in both 128-bit halves, the return value mn0..mn7. Three 32-bit words of the
+ * packed bytes give four words [sc0-3, sc4-7, mn0-3, mn4-7] (the byte layout of kestrel_q4_K_scales).
+ */
+static inline __m128i qk4_scales_mins(const uint8_t s[12], __m256i *sc) {
+    uint32_t u[3];
+    memcpy(u, s, 12);
+    const uint32_t m6 = 0x3f3f3f3fu, m4 = 0x0f0f0f0fu, m2 = 0x03030303u;
+    const __m128i b = _mm_setr_epi32((int)(u[0] & m6), (int)((u[2] & m4) | (((u[0] >> 6) & m2) << 4)), (int)(u[1] & m6),
+                                     (int)(((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4)));
+    const __m256i w = _mm256_cvtepu8_epi16(b); /* low half sc0..7, high half mn0..7 */
+    *sc = _mm256_permute2x128_si256(w, w, 0x00);
+    return _mm256_extracti128_si256(w, 1);
+}
+
+/*
+ * Per super-block: integer lanes sum_j sc_j * (nibbles . x) (eight int32 lanes, each below 2^22, so
+ * exact in f32) are scaled by f16(d) * x.d into an f32 vector; the mins' term m_j * (pair sums of
+ * x.bsums) goes the same way by f16(dmin) * x.d. One horizontal sum per row, not per super-block.
+ */
 float kestrel_vec_dot_q4_K_q8_K_avx2(const kestrel_block_q4_K *w, const kestrel_block_q8_K *x, size_t nblocks) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
-    float acc = 0.0f;
+    /* pick[j]: int16 element j broadcast to every lane (byte pairs 2j, 2j + 1) */
+    const __m256i pick[8] = {_mm256_set1_epi16(0x0100), _mm256_set1_epi16(0x0302), _mm256_set1_epi16(0x0504),
+                             _mm256_set1_epi16(0x0706), _mm256_set1_epi16(0x0908), _mm256_set1_epi16(0x0B0A),
+                             _mm256_set1_epi16(0x0D0C), _mm256_set1_epi16(0x0F0E)};
+    __m256 acc = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
     for (size_t b = 0; b < nblocks; b++) {
-        uint8_t sc[8], mn[8];
-        kestrel_q4_K_scales(w[b].scales, sc, mn);
+        __m256i sc;
+        const __m128i mn = qk4_scales_mins(w[b].scales, &sc);
+        const __m256i bs = qd_load(x[b].bsums);
+        const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+        const __m128 xd = _mm_set1_ps(x[b].d);
+        accm = _mm_fmadd_ps(_mm_mul_ps(_mm_cvtph_ps(_mm_set1_epi16((short)w[b].dmin)), xd),
+                            _mm_cvtepi32_ps(_mm_madd_epi16(mn, pairs)), accm);
         __m256i sumi = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             const __m256i q = qd_load(w[b].qs + 32 * c);
             const __m256i lo = _mm256_and_si256(q, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
             const __m256i p0 = _mm256_maddubs_epi16(lo, qd_load(x[b].qs + 64 * c));
             const __m256i p1 = _mm256_maddubs_epi16(hi, qd_load(x[b].qs + 64 * c + 32));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * c])));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * c + 1])));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, _mm256_shuffle_epi8(sc, pick[2 * c])));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p1, _mm256_shuffle_epi8(sc, pick[2 * c + 1])));
         }
-        const int32_t summ = kestrel_q4_K_min_term(mn, x[b].bsums);
-        acc += (qd_f16(w[b].d) * x[b].d) * (float)qd_hsum_i32(sumi) - (qd_f16(w[b].dmin) * x[b].d) * (float)summ;
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(qd_f16x8(&w[b].d), _mm256_set1_ps(x[b].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return acc;
+    const __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
+    return qd_hsum_ps(acc) - _mm_cvtss_f32(_mm_add_ss(m, _mm_movehdup_ps(m)));
 }
 
 float kestrel_vec_dot_q6_K_q8_K_avx2(const kestrel_block_q6_K *w, const kestrel_block_q8_K *x, size_t nblocks) {
@@ -52,7 +83,7 @@ float kestrel_vec_dot_q6_K_q8_K_avx2(const kestrel_block_q6_K *w, const kestrel_
                          10, 11, 10, 11),
         _mm256_setr_epi8(12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15,
                          14, 15, 14, 15, 14, 15, 14, 15)};
-    float acc = 0.0f;
+    __m256 acc = _mm256_setzero_ps();
     for (size_t b = 0; b < nblocks; b++) {
         /* the 16 sub-block scales as int16; the -32 offset through bsums: sum_k sc_k * bsums_k (pairs < 2^19) */
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[b].scales));
@@ -75,9 +106,9 @@ float kestrel_vec_dot_q6_K_q8_K_avx2(const kestrel_block_q6_K *w, const kestrel_
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(half, pick[t])));
             }
         }
-        acc += (qd_f16(w[b].d) * x[b].d) * (float)qd_hsum_i32(sumi);
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(qd_f16x8(&w[b].d), _mm256_set1_ps(x[b].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return acc;
+    return qd_hsum_ps(acc);
 }
 
 KESTREL_TARGET_END

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates Benchmarks/peers/.venv (gitignored) with the peer libraries of requirements.txt.
+# Creates Benchmarks/peers/.venv (gitignored) with the peer libraries of requirements.txt;
+# with --torch also PyTorch (requirements-torch.txt, several GB) for torch_sdpa_peer.py.
 # Needs python3 with the venv module (Debian: apt-get install -y python3-venv) and access to PyPI.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,4 +12,8 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+if [ "${1:-}" = "--torch" ]; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-torch.txt
+  .venv/bin/python -m pip show torch | grep -E '^(Name|Version):'
+fi
 .venv/bin/python -m pip show simsimd numpy | grep -E '^(Name|Version):'

@@ -28,7 +28,17 @@
 extern "C" {
 #endif
 
-/** Arguments of one attention tile run (strides in floats between consecutive rows). */
+/** Element format of K and V in a tile run. */
+typedef enum kestrel_attention_kv_format {
+    /** f32 rows at `k` / `v`. */
+    KESTREL_ATTENTION_KV_F32 = 0,
+    /** IEEE binary16 rows (uint16_t bits) at `k16` / `v16`, converted per key block into scratch. */
+    KESTREL_ATTENTION_KV_F16 = 1,
+    /** bfloat16 rows (uint16_t bits) at `k16` / `v16`, converted per key block into scratch. */
+    KESTREL_ATTENTION_KV_BF16 = 2
+} kestrel_attention_kv_format;
+
+/** Arguments of one attention tile run (strides in elements between consecutive rows). */
 typedef struct kestrel_attention_args {
     size_t nq, nk, d;           /**< query rows of this run, key rows, head dimension */
     const float *q;             /**< [nq, d] at q_stride */
@@ -48,17 +58,39 @@ typedef struct kestrel_attention_args {
     ptrdiff_t window_left;      /**< >= 0: also j >= diag + r - window_left; < 0: no window */
     size_t kv_len;              /**< keys at or past kv_len are padding (masked); <= nk */
     size_t block_q, block_k;    /**< tile sizes, >= 1 */
-    float *scratch;             /**< kestrel_attention_scratch_floats(block_q, block_k, d) floats */
+    float *scratch;             /**< kestrel_attention_scratch_floats(block_q, block_k, d) floats, any alignment */
+    int kv_format;              /**< kestrel_attention_kv_format (0, the zero-initialised value: f32 at k, v) */
+    const uint16_t *k16;        /**< [nk, d] f16/bf16 bits at k_stride when kv_format != F32 (k is then unused) */
+    const uint16_t *v16;        /**< [nk, d] f16/bf16 bits at v_stride when kv_format != F32 (v is then unused) */
 } kestrel_attention_args;
 
-/** Floats of scratch one call needs: block_q · (block_k + d + 2); 0 when that overflows size_t. */
+/**
+ * Floats of scratch one call needs at any tier, with P = block_q rounded up to 16:
+ * P · d (the scaled, transposed query block) + block_k · P (scores) + block_q · d (accumulator)
+ * + 4 · P (running max, sum, rescale factors, subtracted max) + 2 · block_k · d (a converted K and V block when
+ * they are f16/bf16). 0 when that overflows size_t. O(1).
+ */
 size_t kestrel_attention_scratch_floats(size_t block_q, size_t block_k, size_t d);
 
 /**
- * The scalar reference tile (portable C, on every architecture): the tier the SIMD ones are
- * checked against. Returns KESTREL_ERR_NULL_POINTER / KESTREL_ERR_INVALID_ARGUMENT for missing
- * pointers, zero d or block sizes, kv_len > nk, or strides below d; nq = 0 or nk = 0 is valid.
+ * One tile run at the active tier (kernel-table entry `attention_f32`):
+ *  - scalar: the portable reference, on every architecture, the tier the others are checked against;
+ *  - AVX2 (8 lanes), AVX-512 (16 lanes), NEON (4 lanes): the query block is scaled and transposed
+ *    once per call into scratch (queries in vector lanes), so S = scale · Q Kᵀ is computed
+ *    transposed by a register-blocked micro-kernel of several keys × several query vectors
+ *    (each K element broadcast once per query-vector group, K never repacked), the online softmax
+ *    runs down the key axis with the queries in lanes (vector max, the tier's vector exp over the
+ *    whole block, vector sums), and acc += P · V by a micro-kernel of several query rows × several
+ *    vectors of the head dimension (tails of d masked). f16/bf16 K and V blocks are converted into
+ *    scratch by the tier's conversion kernels as each key block is reached.
+ * Results agree with the scalar tier to rounding (summation order and exp differ by a few ulp).
+ * Returns KESTREL_ERR_NULL_POINTER / KESTREL_ERR_INVALID_ARGUMENT for missing pointers, zero d or
+ * block sizes, kv_len > nk, strides below d, or an unknown kv_format; nq = 0 or nk = 0 is valid.
+ * O(nq · visible keys · d) time; no allocation; thread-safe on disjoint outputs and scratch.
  */
+kestrel_status kestrel_attention_f32(const kestrel_attention_args *a);
+
+/** The scalar reference tile (the scalar table's `attention_f32`); arguments and errors as above. */
 kestrel_status kestrel_attention_f32_scalar(const kestrel_attention_args *a);
 
 /*

@@ -33,6 +33,7 @@
  *   exp, softmax, axpy/scale/add/mul/sum/max    x     x     x       -        x     -
  *   q8_0/q4_0 x q8_0 dots and GEMV, int8 GEMV/GEMM  x  x  -       x        x     x
  *   q4_K/q6_K x q8_K dots                       x     x     -       -        x     x
+ *   KV-cache decode (kestrel_decode.h)          x     x     x       -        x     -
  *
  * `CKernels/test/neon-check.sh` prints this table from the built tables and checks every
  * entry of every tier against the scalar one (NEON under qemu-aarch64).
@@ -162,6 +163,9 @@ typedef float (*kestrel_reduce_f32_fn)(const float *x, size_t n);
  * One tier's kernels. Every entry is non-NULL: a tier without its own version of a
  * kernel points at the best lower tier's.
  */
+struct kestrel_attention_args; /* kestrel_attention.h */
+struct kestrel_decode_args; /* kestrel_decode.h */
+
 typedef struct kestrel_kernel_table {
     kestrel_isa isa;
     /* distances, one pair */
@@ -214,12 +218,16 @@ typedef struct kestrel_kernel_table {
     /* (end of quantized dot entries) */
 
     /* attention forward tiles (attention_*.c; types in kestrel_attention.h) — issue 17 */
+    /* One tile run (kestrel_attention_f32 of the tier): scalar, AVX2, AVX-512, NEON. */
+    kestrel_status (*attention_f32)(const struct kestrel_attention_args *a);
     /* (end of attention forward entries) */
 
     /* attention backward pieces (attention_backward*.c) — issue 17 */
     /* (end of attention backward entries) */
 
     /* KV-cache decode (decode_*.c) — issue 18 */
+    /* one K/V head over a range of cached positions (types in kestrel_decode.h) */
+    kestrel_status (*decode_partial)(const struct kestrel_decode_args *a);
     /* (end of decode entries) */
 } kestrel_kernel_table;
 

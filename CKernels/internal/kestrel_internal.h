@@ -195,7 +195,12 @@ void kestrel_register_quant_blocks(kestrel_kernel_table *t, kestrel_isa isa);
 /* quantized dot products, GEMV, GEMM (qdot_scalar.c) */
 void kestrel_register_qdot(kestrel_kernel_table *t, kestrel_isa isa);
 /* attention forward registration (issue 17) */
+void kestrel_register_attention(kestrel_kernel_table *t, kestrel_isa isa);
 /* attention backward registration (issue 17) */
 /* KV-cache decode registration (issue 18) */
+void kestrel_register_decode(kestrel_kernel_table *t, kestrel_isa isa);
+struct kestrel_decode_args;
+/* Shared argument check of every decode_partial tier (decode_scalar.c). */
+kestrel_status kestrel_decode_check(const struct kestrel_decode_args *a);
 
 #endif

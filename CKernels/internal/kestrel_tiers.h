@@ -447,4 +447,16 @@ kestrel_status kestrel_gemv_q4_0_q8_0_neondot(const kestrel_block_q4_0 *w, size_
 #endif
 /* (end of quantized dot prototypes) */
 
+/* KV-cache decode (decode_*.c; kestrel_decode.h) — issue 18 */
+#include "kestrel_decode.h"
+kestrel_status kestrel_decode_partial_scalar(const kestrel_decode_args *a);
+#if KESTREL_X86
+kestrel_status kestrel_decode_partial_avx2(const kestrel_decode_args *a);
+kestrel_status kestrel_decode_partial_avx512(const kestrel_decode_args *a);
+#endif
+#if KESTREL_ARM64
+kestrel_status kestrel_decode_partial_neon(const kestrel_decode_args *a);
+#endif
+/* (end of KV-cache decode prototypes) */
+
 #endif /* KESTREL_TIERS_H */

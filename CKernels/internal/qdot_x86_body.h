@@ -20,6 +20,15 @@ static inline __m256i qd_load(const void *p) { return _mm256_loadu_si256((const 
 
 static inline float qd_f16(uint16_t h) { return _cvtsh_ss(h); }
 
+/*
+ * The fp16 scale at p broadcast to eight f32 lanes. A word broadcast from memory feeds vcvtph2ps
+ * directly: _cvtsh_ss lets the compiler insert the word into whatever register it likes, and in
+ * the GEMV loops that register was an accumulator, chaining every block behind the previous FMA.
+ */
+static inline __m256 qd_f16x8(const uint16_t *p) {
+    return _mm256_cvtph_ps(_mm_set1_epi16((short)*p));
+}
+
 static inline float qd_hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -62,24 +71,32 @@ static inline __m256i qd_codes_q4_0(const kestrel_block_q4_0 *b) {
  * A block dot over Q8_0 activations: two f32 accumulators (blocks alternate), the -128 scan of the
  * activation codes, and the scalar reference as the exact answer when -128 occurs.
  */
+#define QD_DOT_STEP(acc, b, codes)                                                                               \
+    do {                                                                                                    \
+        const __m256i xv = qd_load(x[b].qs);                                                                \
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi8(xv, m128));                                            \
+        const __m256 d = _mm256_mul_ps(qd_f16x8(&w[b].d), qd_f16x8(&x[b].d));                              \
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(qd_dot32(zero, codes(w + (b)), xv)), acc);              \
+    } while (0)
 #define QD_DEFINE_Q8_DOT(name, WT, codes, reference)                                                       \
     float QD_FN(name)(const WT *w, const kestrel_block_q8_0 *x, size_t nblocks) {                          \
         const __m256i m128 = _mm256_set1_epi8(-128), zero = _mm256_setzero_si256();                         \
-        __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};                                         \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(); /* even and odd blocks */            \
         __m256i bad = zero;                                                                                 \
-        for (size_t b = 0; b < nblocks; b++) {                                                              \
-            const __m256i xv = qd_load(x[b].qs);                                                            \
-            bad = _mm256_or_si256(bad, _mm256_cmpeq_epi8(xv, m128));                                       \
-            const __m256 d = _mm256_set1_ps(qd_f16(w[b].d) * qd_f16(x[b].d));                              \
-            acc[b & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(qd_dot32(zero, codes(w + b), xv)), acc[b & 1]); \
+        size_t b = 0;                                                                                       \
+        for (; b + 2 <= nblocks; b += 2) {                                                                  \
+            QD_DOT_STEP(acc0, b, codes);                                                                           \
+            QD_DOT_STEP(acc1, b + 1, codes);                                                                       \
         }                                                                                                   \
+        if (b < nblocks) QD_DOT_STEP(acc0, b, codes);                                                              \
         if (!_mm256_testz_si256(bad, bad)) return reference(w, x, nblocks);                                 \
-        return qd_hsum_ps(_mm256_add_ps(acc[0], acc[1]));                                                   \
+        return qd_hsum_ps(_mm256_add_ps(acc0, acc1));                                                       \
     }
 
 QD_DEFINE_Q8_DOT(kestrel_vec_dot_q8_0_q8_0, kestrel_block_q8_0, qd_codes_q8_0, kestrel_vec_dot_q8_0_q8_0_scalar)
 QD_DEFINE_Q8_DOT(kestrel_vec_dot_q4_0_q8_0, kestrel_block_q4_0, qd_codes_q4_0, kestrel_vec_dot_q4_0_q8_0_scalar)
 #undef QD_DEFINE_Q8_DOT
+#undef QD_DOT_STEP
 
 /*
  * Block GEMV, four rows per pass over x: x is scanned for -128 once (if present every row takes
@@ -108,7 +125,7 @@ static inline __m256i qd_lanes_q4_0(const kestrel_block_q4_0 *b, __m256i xv, __m
 }
 
 #define QD_GEMV_STEP(acc, wr, lanes)                                                                           \
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(qd_f16((wr)[b].d) * dx), _mm256_cvtepi32_ps(lanes((wr) + b, xv, xa)), acc)
+    acc = _mm256_fmadd_ps(_mm256_mul_ps(qd_f16x8(&(wr)[b].d), dx), _mm256_cvtepi32_ps(lanes((wr) + b, xv, xa)), acc)
 
 #define QD_DEFINE_Q8_GEMV(name, WT, xprep, lanes, dot)                                                   \
     kestrel_status QD_FN(name)(const WT *w, size_t rows, size_t nblocks, const kestrel_block_q8_0 *x, float *y) { \
@@ -122,7 +139,7 @@ static inline __m256i qd_lanes_q4_0(const kestrel_block_q4_0 *b, __m256i xv, __m
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                   \
             for (size_t b = 0; b < nblocks; b++) {                                                        \
                 const __m256i xv = qd_load(x[b].qs), xa = xprep(xv);                                      \
-                const float dx = qd_f16(x[b].d);                                                          \
+                const __m256 dx = qd_f16x8(&x[b].d);                                                      \
                 QD_GEMV_STEP(a0, w0, lanes);                                                                     \
                 QD_GEMV_STEP(a1, w1, lanes);                                                                     \
                 QD_GEMV_STEP(a2, w2, lanes);                                                                     \
@@ -135,7 +152,7 @@ static inline __m256i qd_lanes_q4_0(const kestrel_block_q4_0 *b, __m256i xv, __m
             __m256 a0 = _mm256_setzero_ps();                                                              \
             for (size_t b = 0; b < nblocks; b++) {                                                        \
                 const __m256i xv = qd_load(x[b].qs), xa = xprep(xv);                                      \
-                const float dx = qd_f16(x[b].d);                                                          \
+                const __m256 dx = qd_f16x8(&x[b].d);                                                      \
                 QD_GEMV_STEP(a0, w0, lanes);                                                                     \
             }                                                                                             \
             y[r] = qd_hsum_ps(a0);                                                                        \

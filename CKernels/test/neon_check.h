@@ -36,7 +36,9 @@ typedef enum {
     K_F32_TO_F16, K_F32_TO_BF16, K_F16_TO_F32, K_BF16_TO_F32,
     K_EXP, K_SOFTMAX, K_AXPY, K_SCALE, K_ADD, K_MUL, K_SUM, K_MAX, K_SUMSQ,
     K_QUANT, K_DEQUANT,                  /* ggml blocks: quantize (floats -> blocks), dequantize */
-    K_QDOT_Q8_0, K_QDOT_Q4_0, K_QDOT_Q4_K, K_QDOT_Q6_K, K_GEMV_I8, K_GEMM_I8, K_GEMV_Q8_0, K_GEMV_Q4_0 /* check_qdot.c */
+    K_QDOT_Q8_0, K_QDOT_Q4_0, K_QDOT_Q4_K, K_QDOT_Q6_K, K_GEMV_I8, K_GEMM_I8, K_GEMV_Q8_0, K_GEMV_Q4_0, /* check_qdot.c */
+    K_ATTENTION,                         /* check_attention.c */
+    K_DECODE                             /* check_decode.c */
 } kind_t;
 
 typedef enum { OP_NONE, OP_DOT, OP_L2SQ, OP_COS } op_t;
@@ -107,7 +109,9 @@ typedef enum { OP_NONE, OP_DOT, OP_L2SQ, OP_COS } op_t;
     X(gemv_i8, K_GEMV_I8, OP_NONE, gemv_i8)                             \
     X(gemm_i8, K_GEMM_I8, OP_NONE, gemm_i8)                             \
     X(gemv_q8_0_q8_0, K_GEMV_Q8_0, OP_NONE, gemv_q8_0_q8_0)             \
-    X(gemv_q4_0_q8_0, K_GEMV_Q4_0, OP_NONE, gemv_q4_0_q8_0)
+    X(gemv_q4_0_q8_0, K_GEMV_Q4_0, OP_NONE, gemv_q4_0_q8_0)             \
+    X(attention_f32, K_ATTENTION, OP_NONE, attention_f32)               \
+    X(decode_partial, K_DECODE, OP_NONE, decode_partial)
 
 typedef struct {
     const char *name;
@@ -268,5 +272,10 @@ void test_quant_fixtures(const kestrel_kernel_table *s);
 /* check_qdot.c */
 void test_qdot_empty(const entry_t *e, const kestrel_kernel_table *t);
 void test_qdot(const entry_t *e, const kestrel_kernel_table *t, const kestrel_kernel_table *s);
+/* check_attention.c */
+void test_attention_empty(const entry_t *e, const kestrel_kernel_table *t);
+void test_attention(const entry_t *e, const kestrel_kernel_table *t, const kestrel_kernel_table *s);
+/* check_decode.c */
+void test_decode(const entry_t *e, const kestrel_kernel_table *t, const kestrel_kernel_table *s);
 
 #endif /* KESTREL_NEON_CHECK_H */

@@ -38,7 +38,8 @@ public struct FlashAttention: AttentionKernel {
     public enum TileProducts: Sendable, Hashable {
         /// BLAS SGEMM on each tile (the online softmax in between stays in C).
         case blas
-        /// The C tile kernel (`kestrel_attention_f32_scalar`): loops over rows, no BLAS call.
+        /// The C tile kernel of the active tier (`kestrel_attention_f32`: AVX2, AVX-512, NEON or
+        /// scalar), with register-blocked micro-kernels for both products; no BLAS call.
         case cKernel
     }
 
@@ -54,8 +55,21 @@ public struct FlashAttention: AttentionKernel {
     }
 
     /// Bytes of scratch a forward pass holds besides its inputs and outputs.
+    /// - Throws: `invalidArgument` when a size is below 1 or the total overflows `Int`.
     public static func workspaceBytes(headDimension d: Int, blockSizes b: AttentionBlockSizes, threads: Int) throws(KestrelError) -> Int {
-        try SizeCheck.bytes(b.query, b.key + d + 2, 4, max(1, threads))
+        try SizeCheck.bytes(scratchFloats(headDimension: d, blockSizes: b), 4, max(1, threads))
+    }
+
+    /// Floats of one worker's scratch (`kestrel_attention_scratch_floats`), checked.
+    static func scratchFloats(headDimension d: Int, blockSizes b: AttentionBlockSizes) throws(KestrelError) -> Int {
+        guard d >= 1, b.query >= 1, b.key >= 1 else {
+            throw .invalidArgument(name: "blockSizes", reason: "tile sizes and head dimension must be ≥ 1, got \(b.query) × \(b.key), D \(d)")
+        }
+        let n = kestrel_attention_scratch_floats(b.query, b.key, d)
+        guard n > 0, n <= Int.max / 4 else {
+            throw .invalidArgument(name: "blockSizes", reason: "scratch for \(b.query) × \(b.key) tiles at D \(d) overflows")
+        }
+        return n
     }
 
     /// See ``AttentionKernel/forward(query:key:value:options:)``.
@@ -70,7 +84,7 @@ public struct FlashAttention: AttentionKernel {
         let queryBlocks = (nq + blocks.query - 1) / blocks.query
         let tasks = try SizeCheck.product(p.batch, p.heads, queryBlocks)
         let workers = min(p.threads, tasks)
-        let scratchFloats = kestrel_attention_scratch_floats(blocks.query, blocks.key, d)
+        let scratchFloats = try Self.scratchFloats(headDimension: d, blockSizes: blocks)
         let failure = FirstError()
         let result = try p.run(scratchFloats: try Self.workspaceBytes(headDimension: d, blockSizes: blocks, threads: workers) / 4) { ptr in
             parallelForEach(tasks, threads: workers) { task, worker in
@@ -101,9 +115,9 @@ public struct FlashAttention: AttentionKernel {
                     if case .failure(let e) = r { failure.record(e) }
                     return
                 }
-                let status = kestrel_attention_f32_scalar(&a)
+                let status = kestrel_attention_f32(&a)
                 if status != KESTREL_OK {
-                    failure.record(.backendFailure(routine: "kestrel_attention_f32_scalar", code: Int(status.rawValue)))
+                    failure.record(.backendFailure(routine: "kestrel_attention_f32", code: Int(status.rawValue)))
                 }
             }
         }

@@ -10,7 +10,7 @@ struct KestrelCommand: ParsableCommand {
         subcommands: [
             BenchmarkCommand.self, ProfileCommand.self, AnalyzeCommand.self, ReportCommand.self,
             InfoCommand.self, KernelBenchCommand.self, MatmulBenchCommand.self, AnnBenchCommand.self,
-            QuantizeCommand.self, DequantizeCommand.self, QuantBenchCommand.self,
+            QuantizeCommand.self, DequantizeCommand.self, QuantBenchCommand.self, AttentionBenchCommand.self,
         ]
     )
 }

@@ -223,67 +223,11 @@ public enum Dataset {
         var offset: Int
     }
 
-    /// Validates the magic, version, header dictionary and payload size of a `.npy` file.
+    /// Validates a `.npy` file of rank 1 or 2 (``NPY/parseHeader(_:maxRank:)``); a 1-D array is one row.
     static func parseNPYHeader(_ raw: UnsafeRawBufferPointer) throws(KestrelError) -> NPYHeader {
-        let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
-        guard raw.count >= 10, Array(raw[0..<6]) == magic else { throw .corruptFile(path: nil, section: nil, reason: "npy: bad magic") }
-        let major = raw[6]
-        let headerLen: Int
-        let start: Int
-        switch major {
-        case 1:
-            headerLen = Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt16.self)))
-            start = 10
-        case 2, 3:
-            guard raw.count >= 12 else { throw .corruptFile(path: nil, section: nil, reason: "npy: truncated header") }
-            headerLen = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
-            start = 12
-        default: throw .corruptFile(path: nil, section: nil, reason: "npy: unsupported format version \(major)")
-        }
-        guard headerLen <= 1 << 20, start + headerLen <= raw.count else { throw .corruptFile(path: nil, section: nil, reason: "npy: truncated header") }
-        guard let text = String(bytes: raw[start..<(start + headerLen)], encoding: major == 3 ? .utf8 : .isoLatin1) else {
-            throw .corruptFile(path: nil, section: nil, reason: "npy: header is not text")
-        }
-        guard let descr = npyValue(text, key: "descr"), let fortran = npyValue(text, key: "fortran_order"),
-              let shapeText = npyValue(text, key: "shape")
-        else { throw .corruptFile(path: nil, section: nil, reason: "npy: header lacks descr, fortran_order or shape") }
-        let d = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\" "))
-        guard ["<f4", "<f2", "<i4"].contains(d) else { throw .corruptFile(path: nil, section: nil, reason: "npy: unsupported dtype '\(d)' (use <f4, <f2 or <i4)") }
-        guard fortran.trimmingCharacters(in: .whitespaces) == "False" else { throw .corruptFile(path: nil, section: nil, reason: "npy: Fortran order is not supported") }
-        let dims = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let parsed = dims.compactMap { Int($0) }
-        guard parsed.count == dims.count, (1...2).contains(parsed.count), parsed.allSatisfy({ $0 >= 0 && $0 <= 1 << 40 }) else {
-            throw .corruptFile(path: nil, section: nil, reason: "npy: shape '\(shapeText)' is not a 1-D or 2-D shape")
-        }
-        let rows = parsed.count == 2 ? parsed[0] : 1
-        let dim = parsed.count == 2 ? parsed[1] : parsed[0]
-        let item = d == "<f2" ? 2 : 4
-        let (total, overflow) = rows.multipliedReportingOverflow(by: dim)
-        guard !overflow, total <= (raw.count / item) else { throw .corruptFile(path: nil, section: nil, reason: "npy: payload shorter than shape \(shapeText)") }
-        let offset = start + headerLen
-        guard raw.count - offset == total * item else {
-            throw .corruptFile(path: nil, section: nil, reason: "npy: payload is \(raw.count - offset) bytes, shape needs \(total * item)")
-        }
-        return NPYHeader(descr: d, rows: rows, dimension: dim, offset: offset)
-    }
-
-    /// The text after `'key':` up to the next top-level comma or closing brace.
-    static func npyValue(_ header: String, key: String) -> String? {
-        guard let r = header.range(of: "'\(key)'") ?? header.range(of: "\"\(key)\"") else { return nil }
-        var rest = header[r.upperBound...].drop { $0 == " " }
-        guard rest.first == ":" else { return nil }
-        rest = rest.dropFirst()
-        var depth = 0
-        var out = ""
-        for ch in rest {
-            if ch == "(" { depth += 1 }
-            if ch == ")" { depth -= 1 }
-            if depth == 0 && (ch == "," || ch == "}") { break }
-            out.append(ch)
-            if depth < 0 { return nil }
-        }
-        return out.trimmingCharacters(in: .whitespaces)
+        let h = try NPY.parseHeader(raw, maxRank: 2)
+        let rows = h.shape.count == 2 ? h.shape[0] : 1
+        return NPYHeader(descr: h.descr, rows: rows, dimension: h.shape[h.shape.count - 1], offset: h.offset)
     }
 
     // MARK: Encoding helpers
@@ -303,13 +247,8 @@ public enum Dataset {
     }
 
     static func encodeNPY<T: FixedWidthInteger>(descr: String, rows: Int, dimension: Int, payload: [T]) -> [UInt8] {
-        var dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (\(rows), \(dimension)), }"
-        // Pad so the payload starts on a 64-byte boundary; the header ends with a newline.
-        while (10 + dict.utf8.count + 1) % 64 != 0 { dict += " " }
-        dict += "\n"
-        var out: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0]
-        appendLE(&out, UInt16(dict.utf8.count))
-        out.append(contentsOf: Array(dict.utf8))
+        var out = NPY.header(descr: descr, shape: [rows, dimension])
+        out.reserveCapacity(out.count + payload.count * MemoryLayout<T>.size)
         for v in payload { appendLE(&out, v) }
         return out
     }

@@ -26,7 +26,7 @@ public enum Fixtures {
         }
     }
 
-    /// A little-endian float32 or float64 C-order `.npy` fixture of any rank: its shape and
+    /// A little-endian float32, float64 or int32 C-order `.npy` fixture of any rank: its shape and
     /// values (as Double, exact for both). Throws (Foundation's error, or `FixtureError`) for
     /// another dtype or a malformed header.
     public static func npy(_ relativePath: String) throws -> (shape: [Int], values: [Double]) {
@@ -39,7 +39,8 @@ public enum Fixtures {
         guard b.count >= start + headerLength else { throw FixtureError.malformed(relativePath) }
         let header = String(decoding: b[start..<(start + headerLength)], as: UTF8.self)
         let width = header.contains("'descr': '<f8'") ? 8 : 4
-        guard header.contains("'descr': '<f4'") || width == 8, header.contains("'fortran_order': False"),
+        let int32 = header.contains("'descr': '<i4'")  // page tables and lengths
+        guard header.contains("'descr': '<f4'") || width == 8 || int32, header.contains("'fortran_order': False"),
               let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")")
         else { throw FixtureError.malformed(relativePath) }
         let shape = header[open.upperBound..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -50,6 +51,7 @@ public enum Fixtures {
             let o = data + width * i
             var bits: UInt64 = 0
             for j in (0..<width).reversed() { bits = bits << 8 | UInt64(b[o + j]) }
+            if int32 { return Double(Int32(bitPattern: UInt32(truncatingIfNeeded: bits))) }
             return width == 8 ? Double(bitPattern: bits) : Double(Float(bitPattern: UInt32(truncatingIfNeeded: bits)))
         }
         return (shape, values)

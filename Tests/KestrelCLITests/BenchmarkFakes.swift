@@ -143,7 +143,9 @@ extension SuiteCatalog {
                 try SIMDSuite(probe: simd, settings: context.settings, charts: context.charts, supported: supported,
                               active: active).register(into: &suite)
             },
-            .absent("flash-attention", module: "KestrelAttention"),
+            .built("flash-attention") { suite, context in
+                try FlashAttentionSuite(settings: context.settings, probe: FakeAttentionTiming()).register(into: &suite)
+            },
             .built("hnsw") { suite, context in
                 try HNSWSuite(settings: context.settings, charts: context.charts, probe: hnsw).register(into: &suite)
             },
@@ -188,5 +190,18 @@ struct FakeQuantBench: QuantizationTimingProbe {
 
     static let rows: [QuantBenchRow] = [("f32 sgemv", 1e-3), ("q8_0 x q8_0", 4e-4), ("q4_0 x q8_0", 2.5e-4)].map { name, t in
         QuantBenchRow(name: name, weightBytes: 1 << 20, seconds: t, minSeconds: t, speedupVsSgemv: 1e-3 / t, minSpeedupVsSgemv: 1e-3 / t)
+    }
+}
+
+/// Fixed attention timings: NaiveAttention takes N² / 2²⁰ ms (causal or not), FlashAttention
+/// `flashShare` of that when causal and twice that share otherwise.
+struct FakeAttentionTiming: AttentionTimingProbe {
+    var flashShare = 0.25
+
+    func timings(_ shape: AttentionBenchShape, causal: Bool, threads: Int, reps: Int) throws -> AttentionPairTiming {
+        let naive = Double(shape.seqQ * shape.seqKV) / Double(1 << 20)
+        let flash = naive * flashShare * (causal ? 1 : 2)
+        return AttentionPairTiming(flash: AttentionTiming(medianMs: flash, minMs: flash * 0.9),
+                                   naive: AttentionTiming(medianMs: naive, minMs: naive * 0.95))
     }
 }

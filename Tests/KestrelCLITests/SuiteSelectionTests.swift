@@ -13,15 +13,15 @@ import Testing
         #expect(catalog.entries.map(\.name) == SuiteCatalog.names)
         #expect(catalog.acceptedNames == ["all"] + SuiteCatalog.names)
         let (built, absent) = try catalog.select("all")
-        #expect(built.map(\.name) == ["simd", "hnsw", "quantization", "memory"])
-        #expect(absent.map(\.name) == ["flash-attention", "adaptation"])
+        #expect(built.map(\.name) == ["simd", "flash-attention", "hnsw", "quantization", "memory"])
+        #expect(absent.map(\.name) == ["adaptation"])
         #expect(absent.allSatisfy { $0.absentLine?.contains("module not built yet") == true })
         #expect(built.allSatisfy { $0.absentLine == nil })
     }
 
     @Test func allRegistersEveryBuiltSuiteInOrder() throws {
         let suite = try SuiteCatalog.fake().makeSuite("all", context: context())
-        #expect(suite.suites == ["simd", "hnsw", "quantization", "memory"])
+        #expect(suite.suites == ["simd", "flash-attention", "hnsw", "quantization", "memory"])
         #expect(suite.cases.allSatisfy { $0.name.hasPrefix($0.suite + ".") })
         #expect(Set(suite.cases.map(\.name)).count == suite.cases.count)
         let names = suite.cases.map(\.name)
@@ -31,7 +31,8 @@ import Testing
                          "memory.int8-storage-reduction", "memory.buffer-pool-hit-rate", "memory.recorder-cost",
                          "memory.cli-startup", "hnsw.recall-at-10", "hnsw.speedup-growth", "hnsw.size-for-150x",
                          "quantization.fixture-bytes", "quantization.int8-memory", "quantization.q4_0-memory",
-                         "quantization.q4_0-snr", "quantization.q8_0-quantize-throughput", "quantization.q4_0-gemv-vs-sgemv"] {
+                         "quantization.q4_0-snr", "quantization.q8_0-quantize-throughput", "quantization.q4_0-gemv-vs-sgemv",
+                         "flash-attention.speedup.n4096.causal", "flash-attention.workspace-share.n4096"] {
             #expect(names.contains(expected), "missing \(expected)")
         }
     }
@@ -54,7 +55,7 @@ import Testing
         #expect(!memory.cases.isEmpty)
     }
 
-    @Test(arguments: ["flash-attention", "adaptation"])
+    @Test(arguments: ["adaptation"])
     func anAbsentModuleHasNoCases(_ name: String) throws {
         let catalog = SuiteCatalog.fake()
         let (built, absent) = try catalog.select(name)
@@ -74,8 +75,8 @@ import Testing
     @Test func allNamesTheAbsentSuitesAndRunsTheRest() throws {
         let output = OutputCollector()
         let result = try BenchmarkRunner.test(.fake(), output: output).run(BenchmarkRequest(suite: "all"))
-        #expect(Set(result.report.results.map(\.suite)) == ["simd", "hnsw", "quantization", "memory"])
-        for name in ["flash-attention", "adaptation"] {
+        #expect(Set(result.report.results.map(\.suite)) == ["simd", "flash-attention", "hnsw", "quantization", "memory"])
+        for name in ["adaptation"] {
             #expect(output.out.contains(name))
             #expect(!result.report.results.contains { $0.suite == name })
         }

@@ -63,7 +63,9 @@ struct SuiteCatalog {
                 try SIMDSuite(probe: KernelSIMDProbe(settings: context.settings), settings: context.settings,
                               charts: context.charts).register(into: &suite)
             },
-            .absent("flash-attention", module: "KestrelAttention"),
+            .built("flash-attention") { suite, context in
+                try FlashAttentionSuite(settings: context.settings).register(into: &suite)
+            },
             .built("hnsw") { suite, context in
                 try HNSWSuite(settings: context.settings, charts: context.charts).register(into: &suite)
             },

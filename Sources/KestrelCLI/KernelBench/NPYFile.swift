@@ -24,17 +24,8 @@ enum NPYFile {
         }
     }
 
-    /// The magic, version and header of an array of `descr` and `shape`, padded with spaces to a
-    /// multiple of 64 bytes and ended by a newline, as the format requires.
-    static func header(descr: String, shape: [Int]) -> [UInt8] {
-        let dims = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-        var dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(dims), }"
-        let prefix = 10  // magic (6) + version (2) + header length (2)
-        let total = (prefix + dict.utf8.count + 1 + 63) / 64 * 64
-        dict += String(repeating: " ", count: total - prefix - dict.utf8.count - 1) + "\n"
-        let len = UInt16(dict.utf8.count)
-        return [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(len & 0xff), UInt8(len >> 8)] + Array(dict.utf8)
-    }
+    /// The magic, version and header of an array of `descr` and `shape` (``NPY/header(descr:shape:)``).
+    static func header(descr: String, shape: [Int]) -> [UInt8] { NPY.header(descr: descr, shape: shape) }
 
     /// Writes `byteCount` bytes at `data` as an array to `path` (through a temporary file renamed
     /// at the end, so a failed write never leaves a truncated file under the final name).

@@ -1,0 +1,43 @@
+/*
+ * AVX2 + FMA tier of the attention tile run (method in internal/attention_tile_body.h): 8 lanes,
+ * scores by 6 keys × 2 query vectors (12 accumulators of 16 registers), P·V by 4 rows × 2 vectors
+ * of the head dimension; d's tail by vmaskmovps (never touches the masked-off elements).
+ */
+#include "internal/kestrel_internal.h"
+#include "internal/attention.h"
+
+#if KESTREL_X86
+#include <immintrin.h>
+
+KESTREL_TARGET_AVX2_BEGIN
+
+/* Eight -1 followed by eight 0: loading 8 lanes at tail_mask_src + 8 - n enables n lanes. */
+static const int32_t tail_mask_src[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+static inline __m256i tail_mask(size_t n) { return _mm256_loadu_si256((const __m256i *)(tail_mask_src + 8 - n)); }
+
+#define AT_NAME kestrel_attention_f32_avx2
+#define AT_V __m256
+#define AT_W ((size_t)8)
+#define AT_LOAD(p) _mm256_loadu_ps(p)
+#define AT_STORE(p, v) _mm256_storeu_ps((p), (v))
+#define AT_LOADN(p, n) _mm256_maskload_ps((p), tail_mask(n))
+#define AT_STOREN(p, v, n) _mm256_maskstore_ps((p), tail_mask(n), (v))
+#define AT_SET1(x) _mm256_set1_ps(x)
+#define AT_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define AT_ADD(a, b) _mm256_add_ps((a), (b))
+#define AT_SUB(a, b) _mm256_sub_ps((a), (b))
+#define AT_MUL(a, b) _mm256_mul_ps((a), (b))
+#define AT_MAXNUM(x, m) _mm256_max_ps((x), (m)) /* vmaxps returns its second operand for NaN */
+#define AT_EXP kestrel_exp_f32_avx2
+#define AT_F16 kestrel_f16_to_f32_avx2
+#define AT_BF16 kestrel_bf16_to_f32_avx2
+#define AT_CK 6
+#define AT_QV 2
+#define AT_RP 4
+#define AT_DV 2
+#include "internal/attention_tile_body.h"
+
+KESTREL_TARGET_END
+
+#endif

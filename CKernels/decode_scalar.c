@@ -1,0 +1,100 @@
+/* KV-cache decode (kestrel_decode.h): argument check, merge, the scalar tier and registration. */
+#include <math.h>
+
+#include "include/kestrel_decode.h"
+#include "internal/kestrel_internal.h"
+#include "internal/kestrel_tiers.h"
+
+size_t kestrel_decode_scratch_floats(size_t rows, size_t d) {
+    if (rows != 0 && KESTREL_DECODE_CHUNK > SIZE_MAX / rows) return 0;
+    size_t n = rows * KESTREL_DECODE_CHUNK;
+    if (n + d < n) return 0;
+    return n + d;
+}
+
+kestrel_status kestrel_decode_check(const kestrel_decode_args *a) {
+    if (a == NULL) return KESTREL_ERR_NULL_POINTER;
+    if (a->d == 0 || a->nq == 0 || a->nq > KESTREL_DECODE_MAX_QUERIES || a->group == 0 || a->block_tokens == 0 ||
+        a->row_stride < a->d || a->q_stride < a->d || a->lo > a->hi ||
+        (a->dtype != KESTREL_KV_F32 && a->dtype != KESTREL_KV_F16 && a->dtype != KESTREL_KV_I8))
+        return KESTREL_ERR_INVALID_ARGUMENT;
+    if (a->group > SIZE_MAX / a->nq) return KESTREL_ERR_INVALID_ARGUMENT;
+    if (a->q == NULL || a->acc == NULL || a->m == NULL || a->l == NULL || a->scratch == NULL)
+        return KESTREL_ERR_NULL_POINTER;
+    if (a->lo < a->hi && (a->k_blocks == NULL || a->v_blocks == NULL)) return KESTREL_ERR_NULL_POINTER;
+    if (a->lo < a->hi && a->dtype == KESTREL_KV_I8 && (a->k_scales == NULL || a->v_scales == NULL))
+        return KESTREL_ERR_NULL_POINTER;
+    return KESTREL_OK;
+}
+
+void kestrel_decode_merge_f32(size_t rows, size_t d, size_t splits, const float *partials, float *o,
+                              size_t o_stride, float *lse) {
+    const size_t part = rows * (d + 2);
+    for (size_t r = 0; r < rows; r++) {
+        float mx = -INFINITY;
+        for (size_t sp = 0; sp < splits; sp++) {
+            const float mi = partials[sp * part + rows * d + r];
+            if (mi > mx) mx = mi;
+        }
+        float *orow = o + r * o_stride;
+        for (size_t t = 0; t < d; t++) orow[t] = 0.0f;
+        if (mx == -INFINITY) {
+            if (lse) lse[r] = -INFINITY;
+            continue;
+        }
+        float total = 0.0f;
+        for (size_t sp = 0; sp < splits; sp++) {
+            const float *p = partials + sp * part;
+            const float mi = p[rows * d + r], li = p[rows * d + rows + r];
+            if (mi == -INFINITY) continue;
+            const float w = expf(mi - mx);
+            total += w * li;
+            for (size_t t = 0; t < d; t++) orow[t] += w * p[r * d + t];
+        }
+        const float inv = 1.0f / total;
+        for (size_t t = 0; t < d; t++) orow[t] *= inv;
+        if (lse) lse[r] = mx + logf(total);
+    }
+}
+
+static inline const float *decode_row_f32(int dtype, const void *row, float *tmp, size_t d) {
+    if (dtype == KESTREL_KV_F32) return (const float *)row;
+    if (dtype == KESTREL_KV_F16) {
+        const uint16_t *h = (const uint16_t *)row;
+        for (size_t t = 0; t < d; t++) tmp[t] = kestrel_f16_to_f32_1(h[t]);
+    } else {
+        const int8_t *c = (const int8_t *)row;
+        for (size_t t = 0; t < d; t++) tmp[t] = (float)c[t];
+    }
+    return tmp;
+}
+
+static inline float decode_dot(const float *a, const float *b, size_t d) {
+    float s = 0.0f;
+    for (size_t t = 0; t < d; t++) s += a[t] * b[t];
+    return s;
+}
+
+static inline void decode_axpy(float c, const float *x, float *y, size_t d) {
+    for (size_t t = 0; t < d; t++) y[t] += c * x[t];
+}
+
+#define DECODE_NAME kestrel_decode_partial_scalar
+#define DECODE_EXP kestrel_exp_f32_scalar
+#include "internal/decode_driver.h"
+
+kestrel_status kestrel_decode_partial(const kestrel_decode_args *a) { return kestrel_kernels()->decode_partial(a); }
+
+void kestrel_register_decode(kestrel_kernel_table *t, kestrel_isa isa) {
+    switch (isa) {
+    case KESTREL_ISA_SCALAR: t->decode_partial = kestrel_decode_partial_scalar; break;
+#if KESTREL_X86
+    case KESTREL_ISA_AVX2: t->decode_partial = kestrel_decode_partial_avx2; break;
+    case KESTREL_ISA_AVX512: t->decode_partial = kestrel_decode_partial_avx512; break;
+#endif
+#if KESTREL_ARM64
+    case KESTREL_ISA_NEON: t->decode_partial = kestrel_decode_partial_neon; break;
+#endif
+    default: break;
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Kestrel
+
+/// The `flash-attention` suite of `kestrel benchmark` (issue 17): FlashAttention against
+/// NaiveAttention on the built-in shapes B = 1, H = 8, D = 64, N = 512 … 4096, causal and not,
+/// one thread — speed-up, memory reduction and workspace share, with PASS/FAIL on the issue's
+/// targets (≥ 2.5× at N = 4096 causal; workspace ≤ 5 % of naive's at N = 4096).
+struct FlashAttentionSuite {
+    static let name = "flash-attention"
+    /// Sequence lengths (NQ = NK) of the built-in shapes.
+    static let lengths = [512, 1024, 2048, 4096]
+    /// The original specification's ranges, reported beside the figures (not judged).
+    static let specSpeedup = "2.49–7.47×"
+    static let specMemoryReduction = "50–75 %"
+
+    /// Timed rounds per shape (each runs both kernels once, interleaved) after one warm-up call each.
+    var reps: Int
+    /// Worker threads of both kernels.
+    var threads = 1
+    /// The timed measurements (the tests inject fixed figures).
+    var probe: any AttentionTimingProbe
+
+    init(settings: SuiteSettings, probe: any AttentionTimingProbe = MeasuredAttentionTiming()) {
+        let quick = settings.dim < SuiteSettings.full.dim || settings.queries < SuiteSettings.full.queries
+        reps = quick ? 1 : 3
+        self.probe = probe
+    }
+
+    /// B = 1, H = HKV = 8, D = 64, NQ = NK = n.
+    static func shape(_ n: Int) -> AttentionBenchShape {
+        AttentionBenchShape(batch: 1, heads: 8, kvHeads: 8, seqQ: n, seqKV: n, headDim: 64)
+    }
+
+    /// Bytes of Q, K, V and O plus what a kernel's call holds besides them.
+    static func totalBytes(_ s: AttentionBenchShape, _ kernel: AttentionBenchKernel, threads: Int) throws -> Int {
+        let q = try SizeCheck.bytes(s.batch, s.heads, s.seqQ, s.headDim, 4)
+        let kv = try SizeCheck.bytes(s.batch, s.kvHeads, s.seqKV, s.headDim, 4)
+        return 2 * q + 2 * kv + (try kernel.peakExtraBytes(s, threads: threads))
+    }
+
+    func register(into suite: inout BenchmarkSuite) throws {
+        let probe = self.probe, reps = self.reps, threads = self.threads
+        for n in Self.lengths {
+            for causal in [true, false] {
+                let s = Self.shape(n)
+                let judged = n == 4096 && causal
+                try suite.register(BenchmarkCase(
+                    name: "flash-attention.speedup.n\(n).\(causal ? "causal" : "full")", suite: Self.name,
+                    summary: "NaiveAttention median time over FlashAttention's, \(s), \(causal ? "causal" : "no mask"), "
+                        + "\(threads) thread, \(reps) interleaved rounds (kestrel attention-bench); original spec \(Self.specSpeedup).",
+                    target: judged ? .atLeast(2.5, "×", metric: "≥ 2.5× at N = 4096 causal (issue 17)") : nil,
+                    run: { _ in
+                        let t = try probe.timings(s, causal: causal, threads: threads, reps: reps)
+                        return BenchmarkOutcome(
+                            value: t.naive.medianMs / t.flash.medianMs, unit: "×", higherIsBetter: true,
+                            metrics: ["flash_ms": t.flash.medianMs, "naive_ms": t.naive.medianMs,
+                                      "min_speedup": t.naive.minMs / t.flash.minMs],
+                            notes: ["original spec range \(Self.specSpeedup)"])
+                    }))
+            }
+        }
+        for n in Self.lengths {
+            let s = Self.shape(n)
+            try suite.register(BenchmarkCase(
+                name: "flash-attention.memory-reduction.n\(n)", suite: Self.name,
+                summary: "1 − (Q, K, V, O and FlashAttention's extra bytes) / (the same with NaiveAttention's), \(s), "
+                    + "\(threads) thread; original spec \(Self.specMemoryReduction).",
+                run: { _ in
+                    let flash = try Self.totalBytes(s, .flash, threads: threads), naive = try Self.totalBytes(s, .naive, threads: threads)
+                    return BenchmarkOutcome(value: 100 * (1 - Double(flash) / Double(naive)), unit: "%", higherIsBetter: true,
+                                            metrics: ["flash_bytes": Double(flash), "naive_bytes": Double(naive)],
+                                            notes: ["original spec range \(Self.specMemoryReduction)"])
+                }))
+        }
+        let s = Self.shape(4096)
+        try suite.register(BenchmarkCase(
+            name: "flash-attention.workspace-share.n4096", suite: Self.name,
+            summary: "FlashAttention's extra bytes (tile scratch + log-sum-exp, attention-bench's peak_extra_bytes) as a "
+                + "share of NaiveAttention's (score matrix + log-sum-exp), \(s), \(threads) thread.",
+            target: .below(5 + 1e-9, "%", metric: "≤ 5 % of naive's at N = 4096 (issue 17)"),
+            run: { _ in
+                let flash = try AttentionBenchKernel.flash.peakExtraBytes(s, threads: threads)
+                let naive = try AttentionBenchKernel.naive.peakExtraBytes(s, threads: threads)
+                return BenchmarkOutcome(value: 100 * Double(flash) / Double(naive), unit: "%", higherIsBetter: false,
+                                        metrics: ["flash_bytes": Double(flash), "naive_bytes": Double(naive)])
+            }))
+    }
+}
+
+/// FlashAttention's and NaiveAttention's times on one problem.
+struct AttentionPairTiming: Sendable, Equatable {
+    var flash: AttentionTiming
+    var naive: AttentionTiming
+}
+
+/// The timed part of the flash-attention suite.
+protocol AttentionTimingProbe: Sendable {
+    /// Both kernels on seeded inputs of `shape`, one warm-up each, then `reps` interleaved rounds.
+    func timings(_ shape: AttentionBenchShape, causal: Bool, threads: Int, reps: Int) throws -> AttentionPairTiming
+}
+
+/// The real measurement (``AttentionBench/time(_:warmup:reps:)``).
+struct MeasuredAttentionTiming: AttentionTimingProbe {
+    func timings(_ shape: AttentionBenchShape, causal: Bool, threads: Int, reps: Int) throws -> AttentionPairTiming {
+        let (q, k, v) = try AttentionBench.randomInputs(shape, seed: 17)
+        let options = AttentionOptions(causal: causal, threads: threads)
+        let kernels = [AttentionBenchKernel.flash.kernel, AttentionBenchKernel.naive.kernel]
+        let t = try AttentionBench.time(kernels.map { kernel in { _ = try kernel.forward(query: q, key: k, value: v, options: options) } },
+                                        warmup: 1, reps: reps)
+        return AttentionPairTiming(flash: t[0], naive: t[1])
+    }
+}

@@ -18,6 +18,9 @@ let package = Package(
         .library(name: "KestrelAdaptation", targets: ["KestrelAdaptation"]),
         .library(name: "Kestrel", targets: ["Kestrel"]),
         .executable(name: "kestrel", targets: ["KestrelCLI"]),
+        // The wasm32 build of CKernels run in WasmKit: its own product, so that only its users
+        // resolve and build WasmKit (SwiftPM resolves a dependency's packages per used product).
+        .library(name: "KestrelWasm", targets: ["KestrelWasm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,13 +29,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/swiftwasm/WasmKit.git", exact: "0.4.2"),
     ],
     targets: [
         // C11 SIMD kernels with run-time dispatch; the only place with intrinsics.
         .target(
             name: "CKestrelKernels",
             path: "CKernels",
-            exclude: ["test"],
+            exclude: ["test", "wasm"],
             publicHeadersPath: "include",
             linkerSettings: [.linkedLibrary("m", .when(platforms: openBLASPlatforms))]
         ),
@@ -104,6 +108,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .target(name: "CKestrelBLAS", condition: .when(platforms: openBLASPlatforms)),
             ]
+        ),
+        // Loads CKernels/wasm/build.sh's modules into WasmKit (Documentation/WebAssembly.md).
+        .target(
+            name: "KestrelWasm",
+            dependencies: ["KestrelKernels", "KestrelTensor", .product(name: "WasmKit", package: "WasmKit")]
+        ),
+        .testTarget(
+            name: "KestrelWasmTests",
+            dependencies: ["KestrelWasm", "KestrelKernels", "CKestrelKernels", "_KestrelTestSupport"]
         ),
         .target(name: "_KestrelTestSupport", dependencies: ["KestrelKernels", "CKestrelKernels", "KestrelTensor"]),
         .testTarget(

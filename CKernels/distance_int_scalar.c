@@ -42,21 +42,9 @@ float kestrel_jaccard_b1_scalar(const uint8_t *a, const uint8_t *b, size_t nbyte
     return kestrel_jaccard_finish(inter, uni);
 }
 
-kestrel_status kestrel_dot_i8_many_scalar(const int8_t *q, const int8_t *base, size_t dim, size_t count,
-                                          size_t stride, int32_t *out) {
-    kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);
-    if (st != KESTREL_OK) return st;
-    for (size_t r = 0; r < count; r++) out[r] = (int32_t)kestrel_dot_i8_scalar(q, base + r * stride, dim);
-    return KESTREL_OK;
-}
+KESTREL_DEFINE_I8_MANY(kestrel_dot_i8_many_scalar, kestrel_dot_i8_scalar)
 
-kestrel_status kestrel_l2sq_i8_many_scalar(const int8_t *q, const int8_t *base, size_t dim, size_t count,
-                                           size_t stride, int32_t *out) {
-    kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);
-    if (st != KESTREL_OK) return st;
-    for (size_t r = 0; r < count; r++) out[r] = (int32_t)kestrel_l2sq_i8_scalar(q, base + r * stride, dim);
-    return KESTREL_OK;
-}
+KESTREL_DEFINE_I8_MANY(kestrel_l2sq_i8_many_scalar, kestrel_l2sq_i8_scalar)
 
 KESTREL_DEFINE_MANY(kestrel_cosine_i8_many_scalar, int8_t, float, kestrel_cosine_i8_scalar)
 KESTREL_DEFINE_MANY(kestrel_hamming_b1_many_scalar, uint8_t, uint32_t, kestrel_hamming_b1_scalar)

@@ -38,6 +38,11 @@
  *
  * `CKernels/test/neon-check.sh` prints this table from the built tables and checks every
  * entry of every tier against the scalar one (NEON under qemu-aarch64).
+ *
+ * WebAssembly: `CKernels/wasm/build.sh` builds the scalar tier and a wasm_simd128 tier (every
+ * family above except the Q4_K / Q6_K dots, which stay scalar) into two wasm32 modules with no
+ * run-time dispatch; `CKernels/wasm/kestrel_wasm.c` documents their exports and memory, and
+ * `CKernels/wasm/check_wasm.py` checks them in wasmtime (Documentation/WebAssembly.md).
  */
 #ifndef KESTREL_KERNELS_H
 #define KESTREL_KERNELS_H
@@ -344,7 +349,7 @@ void kestrel_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
  * y_i = exp(x_i). Maximum error 2 ulp against the correctly rounded result for x in
  * [-87.3, 88.7] (the range where exp is a normal f32); below it the result flushes
  * towards 0 (< 2^-126, may be 0), above it +Inf; exp(-Inf) = 0, exp(NaN) = NaN.
- * y may equal x (in place). Scalar: libm expf. AVX2, AVX-512, NEON: Cody-Waite reduction and
+ * y may equal x (in place). Scalar: libm expf (wasm32 builds: its polynomial twin). AVX2, AVX-512, NEON: Cody-Waite reduction and
  * a degree-6 polynomial (the same operations on every tier): measured at most 1 ulp from
  * the correctly rounded result over every f32 in [-87.3, 88.7]; subnormal results are
  * rounded once rather than flushed.

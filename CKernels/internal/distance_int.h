@@ -30,6 +30,19 @@ static inline kestrel_status kestrel_check_i8_many(const int8_t *q, const int8_t
 }
 
 /*
+ * Defines an int32-output int8 one-to-many kernel `fn` that checks its arguments (dimension cap
+ * included) and applies the one-pair kernel `pair` to every row (tiers without a blocked scan).
+ */
+#define KESTREL_DEFINE_I8_MANY(fn, pair)                                                          \
+    kestrel_status fn(const int8_t *q, const int8_t *base, size_t dim, size_t count, size_t stride, \
+                      int32_t *out) {                                                             \
+        kestrel_status st = kestrel_check_i8_many(q, base, dim, count, stride, out);              \
+        if (st != KESTREL_OK) return st;                                                          \
+        for (size_t r = 0; r < count; r++) out[r] = (int32_t)pair(q, base + r * stride, dim);     \
+        return KESTREL_OK;                                                                        \
+    }
+
+/*
  * Rows the int8 / binary one-to-many scans prefetch ahead of the ones they are reading: the
  * start-up plan's 1-byte scan distance for rows of this stride (kestrel_scan_prefetch_bytes) in
  * whole rows, at least 4 and at most 64; 0 when the plan says no software prefetch.

@@ -19,16 +19,28 @@
 #pragma GCC diagnostic error "-Wmissing-prototypes"
 #endif
 
-#if defined(__x86_64__) || defined(_M_X64)
+/*
+ * KESTREL_SCALAR_ONLY (a compiler flag) builds the scalar tier alone on any host: the native
+ * reference of the WebAssembly check (CKernels/wasm/check_wasm.py) compiles the wasm module's
+ * sources with it.
+ */
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(KESTREL_SCALAR_ONLY)
 #define KESTREL_X86 1
 #else
 #define KESTREL_X86 0
 #endif
 
-#if defined(__aarch64__) || defined(_M_ARM64)
+#if (defined(__aarch64__) || defined(_M_ARM64)) && !defined(KESTREL_SCALAR_ONLY)
 #define KESTREL_ARM64 1
 #else
 #define KESTREL_ARM64 0
+#endif
+
+/* wasm32 with the simd128 proposal: only the freestanding build of CKernels/wasm/build.sh. */
+#if defined(__wasm__) && defined(__wasm_simd128__)
+#define KESTREL_WASM_SIMD128 1
+#else
+#define KESTREL_WASM_SIMD128 0
 #endif
 
 /*

@@ -58,6 +58,38 @@ static inline int kestrel_softmax_fill(float m, float *fill) {
     return 0;
 }
 
+/*
+ * Scalar twin of the vector exp above with every product rounded before its sum (no FMA): the
+ * exp of the freestanding wasm32 builds (CKernels/wasm/include/math.h maps expf here, since
+ * WebAssembly has neither libm nor FMA), so that the scalar and simd128 modules return the
+ * same bits for exp. Same reduction, polynomial and two-step scaling as the SIMD tiers;
+ * measured within 2 ulp of the correctly rounded exp (CKernels/wasm/check_wasm.py). Needs FP
+ * contraction off (the wasm builds have no FMA to contract into; the native reference build
+ * passes -ffp-contract=off).
+ */
+static inline float kestrel_exp_poly1(float x) {
+    const int wide = !(__builtin_fabsf(x) <= KESTREL_EXP_FAST_LIMIT); /* also NaN */
+    if (wide) {
+        if (x > KESTREL_EXP_HI) x = KESTREL_EXP_HI; /* NaN fails both tests and stays NaN */
+        if (x < KESTREL_EXP_LO) x = KESTREL_EXP_LO;
+    }
+    const float tt = x * KESTREL_EXP_LOG2E + KESTREL_EXP_SHIFTER;
+    const float k = tt - KESTREL_EXP_SHIFTER;
+    float r = x - k * KESTREL_EXP_LN2_HI;
+    r = r - k * KESTREL_EXP_LN2_LO;
+    float q = KESTREL_EXP_C6 * r + KESTREL_EXP_C5;
+    q = q * r + KESTREL_EXP_C4;
+    q = q * r + KESTREL_EXP_C3;
+    q = q * r + KESTREL_EXP_C2;
+    const float p = (q * (r * r) + r) + 1.0f;
+    const uint32_t tb = kestrel_f32_bits(tt);
+    if (!wide) return p * kestrel_bits_f32(tb << 23);
+    const int32_t kk = (int32_t)(tb - kestrel_f32_bits(KESTREL_EXP_SHIFTER));
+    const int32_t k1 = kk >> 1, k2 = kk - k1; /* k in [-150, 128]: both halves give normal powers */
+    const float y = p * kestrel_bits_f32((uint32_t)(k1 + 127) << 23);
+    return y * kestrel_bits_f32((uint32_t)(k2 + 127) << 23);
+}
+
 /* The per-tier prototypes of this family are in kestrel_tiers.h. */
 
 

@@ -461,4 +461,83 @@ kestrel_status kestrel_decode_partial_neon(const kestrel_decode_args *a);
 #endif
 /* (end of KV-cache decode prototypes) */
 
+/* -------------------------------------------------------------------------------------- */
+/* wasm_simd128: WebAssembly SIMD (128-bit), only in the wasm32 module built by              */
+/* CKernels/wasm/build.sh; no run-time dispatch there (the module is built for one tier).   */
+/* Families without wasm kernels of their own (Q4_K / Q6_K dots) use the scalar ones.       */
+/* -------------------------------------------------------------------------------------- */
+#if KESTREL_WASM_SIMD128
+/* f32 / f16 / bf16 distances (distance_float_wasm_simd128.c) */
+float kestrel_dot_f32_wasm_simd128(const float *a, const float *b, size_t n);
+float kestrel_l2sq_f32_wasm_simd128(const float *a, const float *b, size_t n);
+float kestrel_cosine_f32_wasm_simd128(const float *a, const float *b, size_t n);
+float kestrel_dot_f16_wasm_simd128(const uint16_t *a, const uint16_t *b, size_t n);
+float kestrel_l2sq_f16_wasm_simd128(const uint16_t *a, const uint16_t *b, size_t n);
+float kestrel_cosine_f16_wasm_simd128(const uint16_t *a, const uint16_t *b, size_t n);
+float kestrel_dot_bf16_wasm_simd128(const uint16_t *a, const uint16_t *b, size_t n);
+float kestrel_l2sq_bf16_wasm_simd128(const uint16_t *a, const uint16_t *b, size_t n);
+float kestrel_cosine_bf16_wasm_simd128(const uint16_t *a, const uint16_t *b, size_t n);
+kestrel_status kestrel_dot_f32_many_wasm_simd128(const float *q, const float *base, size_t dim, size_t count,
+                                                 size_t stride, float *out);
+kestrel_status kestrel_l2sq_f32_many_wasm_simd128(const float *q, const float *base, size_t dim, size_t count,
+                                                  size_t stride, float *out);
+kestrel_status kestrel_cosine_f32_many_wasm_simd128(const float *q, const float *base, size_t dim, size_t count,
+                                                    size_t stride, float *out);
+kestrel_status kestrel_dot_f16_many_wasm_simd128(const uint16_t *q, const uint16_t *base, size_t dim, size_t count,
+                                                 size_t stride, float *out);
+kestrel_status kestrel_l2sq_f16_many_wasm_simd128(const uint16_t *q, const uint16_t *base, size_t dim, size_t count,
+                                                  size_t stride, float *out);
+kestrel_status kestrel_cosine_f16_many_wasm_simd128(const uint16_t *q, const uint16_t *base, size_t dim,
+                                                    size_t count, size_t stride, float *out);
+kestrel_status kestrel_dot_bf16_many_wasm_simd128(const uint16_t *q, const uint16_t *base, size_t dim, size_t count,
+                                                  size_t stride, float *out);
+kestrel_status kestrel_l2sq_bf16_many_wasm_simd128(const uint16_t *q, const uint16_t *base, size_t dim,
+                                                   size_t count, size_t stride, float *out);
+kestrel_status kestrel_cosine_bf16_many_wasm_simd128(const uint16_t *q, const uint16_t *base, size_t dim,
+                                                     size_t count, size_t stride, float *out);
+/* int8 and packed-binary distances (exact) (distance_int_wasm_simd128.c) */
+int64_t kestrel_dot_i8_wasm_simd128(const int8_t *a, const int8_t *b, size_t n);
+int64_t kestrel_l2sq_i8_wasm_simd128(const int8_t *a, const int8_t *b, size_t n);
+float kestrel_cosine_i8_wasm_simd128(const int8_t *a, const int8_t *b, size_t n);
+kestrel_status kestrel_dot_i8_many_wasm_simd128(const int8_t *q, const int8_t *base, size_t dim, size_t count,
+                                                size_t stride, int32_t *out);
+kestrel_status kestrel_l2sq_i8_many_wasm_simd128(const int8_t *q, const int8_t *base, size_t dim, size_t count,
+                                                 size_t stride, int32_t *out);
+kestrel_status kestrel_cosine_i8_many_wasm_simd128(const int8_t *q, const int8_t *base, size_t dim, size_t count,
+                                                   size_t stride, float *out);
+uint64_t kestrel_hamming_b1_wasm_simd128(const uint8_t *a, const uint8_t *b, size_t nbytes);
+float kestrel_jaccard_b1_wasm_simd128(const uint8_t *a, const uint8_t *b, size_t nbytes);
+kestrel_status kestrel_hamming_b1_many_wasm_simd128(const uint8_t *q, const uint8_t *base, size_t nbytes,
+                                                    size_t count, size_t stride, uint32_t *out);
+kestrel_status kestrel_jaccard_b1_many_wasm_simd128(const uint8_t *q, const uint8_t *base, size_t nbytes,
+                                                    size_t count, size_t stride, float *out);
+/* f32 <-> f16 / bf16 conversion (convert_wasm_simd128.c) */
+void kestrel_f32_to_f16_wasm_simd128(const float *src, uint16_t *dst, size_t n);
+void kestrel_f16_to_f32_wasm_simd128(const uint16_t *src, float *dst, size_t n);
+void kestrel_f32_to_bf16_wasm_simd128(const float *src, uint16_t *dst, size_t n);
+void kestrel_bf16_to_f32_wasm_simd128(const uint16_t *src, float *dst, size_t n);
+/* exp, softmax, BLAS-1 helpers (math_wasm_simd128.c) */
+void kestrel_exp_f32_wasm_simd128(const float *x, float *y, size_t n);
+void kestrel_softmax_f32_wasm_simd128(const float *x, float *y, size_t n);
+void kestrel_axpy_f32_wasm_simd128(float alpha, const float *x, float *y, size_t n);
+void kestrel_scale_f32_wasm_simd128(float alpha, const float *x, float *y, size_t n);
+void kestrel_add_f32_wasm_simd128(const float *a, const float *b, float *out, size_t n);
+void kestrel_mul_f32_wasm_simd128(const float *a, const float *b, float *out, size_t n);
+float kestrel_sum_f32_wasm_simd128(const float *x, size_t n);
+float kestrel_max_f32_wasm_simd128(const float *x, size_t n);
+float kestrel_sumsq_f32_wasm_simd128(const float *x, size_t n);
+/* quantized dots, int8 GEMV/GEMM (qdot_wasm_simd128.c) */
+float kestrel_vec_dot_q8_0_q8_0_wasm_simd128(const kestrel_block_q8_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+float kestrel_vec_dot_q4_0_q8_0_wasm_simd128(const kestrel_block_q4_0 *w, const kestrel_block_q8_0 *x, size_t nblocks);
+kestrel_status kestrel_gemv_i8_wasm_simd128(const int8_t *w, size_t rows, size_t cols, size_t stride,
+                                            const float *row_scales, const int8_t *x, float x_scale, float *y);
+kestrel_status kestrel_gemm_i8_wasm_simd128(const int8_t *a, size_t m, size_t k, size_t lda, const int8_t *b, size_t n,
+                                            size_t ldb, const float *row_scales, const float *col_scales, float *c,
+                                            size_t ldc);
+kestrel_status kestrel_gemv_q8_0_q8_0_wasm_simd128(const kestrel_block_q8_0 *w, size_t rows, size_t nblocks,
+                                                   const kestrel_block_q8_0 *x, float *y);
+kestrel_status kestrel_gemv_q4_0_q8_0_wasm_simd128(const kestrel_block_q4_0 *w, size_t rows, size_t nblocks,
+                                                   const kestrel_block_q8_0 *x, float *y);
+#endif /* KESTREL_WASM_SIMD128 */
+
 #endif /* KESTREL_TIERS_H */

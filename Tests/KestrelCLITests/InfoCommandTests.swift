@@ -81,4 +81,16 @@ import Testing
             "prefetch: scans f32 off, f16/bf16 6144 B, i8/b1 8192 B, none for rows of >= 2048 B; "
                 + "graph 3 vectors ahead, up to 16 lines each (rule: test)"))
     }
+
+    @Test func reportNamesTheBLASKernelSetAndWarnsWhenItIsNarrowerThanTheCPU() {
+        let cpu = CPUDescription.current
+        let lines = InfoCommand.lines(cpu: cpu, plan: .current, rejected: [], blasKernelSet: "Prescott", blasConfig: "OpenBLAS test")
+        #expect(lines.contains("blas: kernel set Prescott (OpenBLAS test)"))
+        let warned = lines.contains { $0.hasPrefix("blas: warning: BLAS kernel set Prescott uses SSE vectors") }
+        // Any x86 tier above scalar is wider than SSE; on arm64 the width is unknown and nothing is said.
+        let wider = BLASLibrary.vectorWidth(of: ISALevel.best).map { $0 > .sse } ?? false
+        #expect(warned == wider)
+        let none = InfoCommand.lines(cpu: cpu, plan: .current, rejected: [], blasKernelSet: nil, blasConfig: nil)
+        #expect(!none.contains { $0.hasPrefix("blas:") })
+    }
 }

@@ -240,7 +240,7 @@ public final class PagedKVCache: KVCache, @unchecked Sendable {  // mutable stat
             guard !o else { throw .capacityExceeded(limit: .max, requested: .max) }
             // Blocks needed: new ones past the table, plus a copy of a shared partial last block.
             let haveBlocks = s.blocks.count
-            let needBlocks = (newLength + blockTokens - 1) / blockTokens
+            let needBlocks = newLength / blockTokens + (newLength % blockTokens == 0 ? 0 : 1)  // no overflow near Int.max
             var need = needBlocks - haveBlocks
             let fill = s.length % blockTokens
             let cow = fill != 0 && refCount[Int(s.blocks[haveBlocks - 1])] > 1

@@ -235,6 +235,9 @@ typedef struct kestrel_kernel_table {
     /* one K/V head over a range of cached positions (types in kestrel_decode.h) */
     kestrel_status (*decode_partial)(const struct kestrel_decode_args *a);
     /* (end of decode entries) */
+
+    /* Micro-LoRA adapters: apply and fused training step (lora_*.c; types in kestrel_lora.h) — issue 19 */
+    /* (end of adaptation entries) */
 } kestrel_kernel_table;
 
 /** The table of `isa`, or NULL when that tier is not supported here. Valid forever. */

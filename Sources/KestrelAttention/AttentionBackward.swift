@@ -181,12 +181,13 @@ extension NaiveAttention: AttentionBackwardKernel {
 
 extension AttentionBlockSizes {
     /// The default tiles of ``FlashAttention``'s backward pass for a head dimension: 64 query
-    /// rows × 64 key rows for D ≤ 128, 32 × 64 above. The pass holds two tiles (P and dS, 32 KiB
-    /// at 64 × 64) per worker next to the key block's K, V, dK and dV rows (L1/L2 resident). At
-    /// B=1, H=8, D=64, N=2048 on a loaded Xeon, 64×128, 128×128 and 128×256 measured within noise
-    /// of 64 × 64 (interleaved best-of-4, Documentation/Attention.md); the autotuner may override.
+    /// rows × 64 key rows for D ≤ 64, 32 × 64 above. The C backward tile keeps scale·Qᵀ and dOᵀ of
+    /// the query block (2 · rows · D floats) next to Pᵀ and dPᵀ; 64 rows at D = 128 (64 KiB) spill
+    /// a 48 KiB L1d, and 32 × 64 measured 0.74× the time of 64 × 64 there (B=1, H=8, N=2048, CPU
+    /// time, Documentation/Attention.md). At D = 64, 64×128 and 32×64 measured slower than 64 × 64.
+    /// The autotuner may override.
     public static func standardBackward(headDimension d: Int) -> AttentionBlockSizes {
-        AttentionBlockSizes(query: d <= 128 ? 64 : 32, key: 64)
+        AttentionBlockSizes(query: d <= 64 ? 64 : 32, key: 64)
     }
 
     /// These sizes, or `invalidArgument(name: "blockSizes")` when a tile size is below 1.

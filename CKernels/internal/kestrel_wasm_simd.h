@@ -13,6 +13,41 @@
 #if KESTREL_WASM_SIMD128
 #include <wasm_simd128.h>
 
+/*
+ * v128.load of p + OFF with OFF in the instruction's offset immediate, for the read-only
+ * operands of a kernel. Clang adds a constant offset to the address with i32.add instead (it
+ * may not assume that p + OFF does not wrap at 2^32, even for an inbounds pointer), and the
+ * engine then compiles every load to a 32-bit add plus the load: 8 extra instructions per 16
+ * floats in the dot loop under wasmtime (Documentation/WebAssembly.md, Performance). An
+ * immediate offset is added without wrapping and folds into the x86 / arm64 addressing mode.
+ * The asm declares no memory access: that lets LLVM place each load next to its use (with a
+ * "memory" clobber all loads of a step come first, and a cosine step's 20 live vectors spill
+ * in wasmtime), and it is sound only for bytes nothing writes while the kernel runs. Buffers
+ * the kernel writes itself (the zero-padded tails) are read with wasm_v128_load.
+ */
+#define KESTREL_WASM_DEFINE_LOAD(OFF)                                                            \
+    static inline v128_t kestrel_wasm_load_##OFF(const void *p) {                               \
+        v128_t v;                                                                                \
+        __asm__("local.get %1\n\tv128.load " #OFF ":p2align=0\n\tlocal.set %0" : "=r"(v) : "r"(p)); \
+        return v;                                                                                \
+    }
+KESTREL_WASM_DEFINE_LOAD(0)
+KESTREL_WASM_DEFINE_LOAD(16)
+KESTREL_WASM_DEFINE_LOAD(32)
+KESTREL_WASM_DEFINE_LOAD(48)
+#undef KESTREL_WASM_DEFINE_LOAD
+
+/* The 16 read-only bytes at p + off for a constant off (one load once inlined). */
+static inline __attribute__((always_inline)) v128_t kestrel_wasm_load_at(const void *p, int off) {
+    switch (off) {
+    case 0: return kestrel_wasm_load_0(p);
+    case 16: return kestrel_wasm_load_16(p);
+    case 32: return kestrel_wasm_load_32(p);
+    case 48: return kestrel_wasm_load_48(p);
+    default: return wasm_v128_load((const uint8_t *)p + off);
+    }
+}
+
 /* Lane sum as (l0 + l2) + (l1 + l3). */
 static inline float kestrel_wasm_hsum(v128_t v) {
     v128_t s = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));

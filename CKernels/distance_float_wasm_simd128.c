@@ -75,6 +75,7 @@ ALWAYS_INLINE float reduce(const v128_t acc[U]) {
     return kestrel_wasm_hsum(wasm_f32x4_add(wasm_f32x4_add(acc[0], acc[1]), wasm_f32x4_add(acc[2], acc[3])));
 }
 
+#define CHUNK_LOOP_HINT _Pragma("clang loop unroll_count(2)")
 #include "internal/distance_float_driver.h"
 
 KESTREL_FLOAT_TIER_KERNELS(wasm_simd128)

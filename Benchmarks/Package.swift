@@ -69,6 +69,17 @@ let package = Package(
             path: "Benchmarks/QuantizationBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // KestrelAttention: the FlashAttention forward pass at 1k and 4k (issue 17).
+        .executableTarget(
+            name: "AttentionBenchmarks",
+            dependencies: [
+                "KestrelBenchmarkSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KestrelAttention", package: "Kestrel"),
+            ],
+            path: "Benchmarks/AttentionBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // The recording side of KestrelProfiling: LatencyRecorder, ConcurrentLatencyRecorder, MonotonicClock.
         .executableTarget(
             name: "ProfilingBenchmarks",

@@ -37,10 +37,33 @@ static inline float decode_dot(const float *a, const float *b, size_t d) {
     return s;
 }
 
-static inline void decode_axpy(float c, const float *x, float *y, size_t d) {
+static inline void decode_accumulate(const float *p, const float *v, size_t ld, size_t n, float *acc, size_t d) {
     size_t t = 0;
-    for (; t + 4 <= d; t += 4) vst1q_f32(y + t, vfmaq_n_f32(vld1q_f32(y + t), vld1q_f32(x + t), c));
-    for (; t < d; t++) y[t] += c * x[t];
+    for (; t + 16 <= d; t += 16) { /* four accumulators in registers across the chunk */
+        float32x4_t a0 = vld1q_f32(acc + t), a1 = vld1q_f32(acc + t + 4);
+        float32x4_t a2 = vld1q_f32(acc + t + 8), a3 = vld1q_f32(acc + t + 12);
+        for (size_t c = 0; c < n; c++) {
+            const float *vr = v + c * ld + t;
+            a0 = vfmaq_n_f32(a0, vld1q_f32(vr), p[c]);
+            a1 = vfmaq_n_f32(a1, vld1q_f32(vr + 4), p[c]);
+            a2 = vfmaq_n_f32(a2, vld1q_f32(vr + 8), p[c]);
+            a3 = vfmaq_n_f32(a3, vld1q_f32(vr + 12), p[c]);
+        }
+        vst1q_f32(acc + t, a0);
+        vst1q_f32(acc + t + 4, a1);
+        vst1q_f32(acc + t + 8, a2);
+        vst1q_f32(acc + t + 12, a3);
+    }
+    for (; t + 4 <= d; t += 4) {
+        float32x4_t a0 = vld1q_f32(acc + t);
+        for (size_t c = 0; c < n; c++) a0 = vfmaq_n_f32(a0, vld1q_f32(v + c * ld + t), p[c]);
+        vst1q_f32(acc + t, a0);
+    }
+    for (; t < d; t++) {
+        float x = acc[t];
+        for (size_t c = 0; c < n; c++) x += p[c] * v[c * ld + t];
+        acc[t] = x;
+    }
 }
 
 #define DECODE_NAME kestrel_decode_partial_neon

@@ -6,10 +6,9 @@
 #include "internal/kestrel_tiers.h"
 
 size_t kestrel_decode_scratch_floats(size_t rows, size_t d) {
-    if (rows != 0 && KESTREL_DECODE_CHUNK > SIZE_MAX / rows) return 0;
-    size_t n = rows * KESTREL_DECODE_CHUNK;
-    if (n + d < n) return 0;
-    return n + d;
+    const size_t w = rows + d;
+    if (w < rows || (w != 0 && KESTREL_DECODE_CHUNK > SIZE_MAX / w)) return 0;
+    return w * KESTREL_DECODE_CHUNK;
 }
 
 kestrel_status kestrel_decode_check(const kestrel_decode_args *a) {
@@ -75,8 +74,10 @@ static inline float decode_dot(const float *a, const float *b, size_t d) {
     return s;
 }
 
-static inline void decode_axpy(float c, const float *x, float *y, size_t d) {
-    for (size_t t = 0; t < d; t++) y[t] += c * x[t];
+static inline void decode_accumulate(const float *p, const float *v, size_t ld, size_t n, float *acc, size_t d) {
+    for (size_t c = 0; c < n; c++)
+        if (p[c] != 0.0f)
+            for (size_t t = 0; t < d; t++) acc[t] += p[c] * v[c * ld + t];
 }
 
 #define DECODE_NAME kestrel_decode_partial_scalar

@@ -40,11 +40,34 @@ static inline float decode_dot(const float *a, const float *b, size_t d) {
     return s;
 }
 
-static inline void decode_axpy(float c, const float *x, float *y, size_t d) {
-    const __m256 cv = _mm256_set1_ps(c);
+static inline void decode_accumulate(const float *p, const float *v, size_t ld, size_t n, float *acc, size_t d) {
     size_t t = 0;
-    for (; t + 8 <= d; t += 8) _mm256_storeu_ps(y + t, _mm256_fmadd_ps(cv, _mm256_loadu_ps(x + t), _mm256_loadu_ps(y + t)));
-    for (; t < d; t++) y[t] += c * x[t];
+    for (; t + 32 <= d; t += 32) { /* four accumulators in registers across the chunk */
+        __m256 a0 = _mm256_loadu_ps(acc + t), a1 = _mm256_loadu_ps(acc + t + 8);
+        __m256 a2 = _mm256_loadu_ps(acc + t + 16), a3 = _mm256_loadu_ps(acc + t + 24);
+        for (size_t c = 0; c < n; c++) {
+            const __m256 pc = _mm256_set1_ps(p[c]);
+            const float *vr = v + c * ld + t;
+            a0 = _mm256_fmadd_ps(pc, _mm256_loadu_ps(vr), a0);
+            a1 = _mm256_fmadd_ps(pc, _mm256_loadu_ps(vr + 8), a1);
+            a2 = _mm256_fmadd_ps(pc, _mm256_loadu_ps(vr + 16), a2);
+            a3 = _mm256_fmadd_ps(pc, _mm256_loadu_ps(vr + 24), a3);
+        }
+        _mm256_storeu_ps(acc + t, a0);
+        _mm256_storeu_ps(acc + t + 8, a1);
+        _mm256_storeu_ps(acc + t + 16, a2);
+        _mm256_storeu_ps(acc + t + 24, a3);
+    }
+    for (; t + 8 <= d; t += 8) {
+        __m256 a0 = _mm256_loadu_ps(acc + t);
+        for (size_t c = 0; c < n; c++) a0 = _mm256_fmadd_ps(_mm256_set1_ps(p[c]), _mm256_loadu_ps(v + c * ld + t), a0);
+        _mm256_storeu_ps(acc + t, a0);
+    }
+    for (; t < d; t++) {
+        float x = acc[t];
+        for (size_t c = 0; c < n; c++) x += p[c] * v[c * ld + t];
+        acc[t] = x;
+    }
 }
 
 #define DECODE_NAME kestrel_decode_partial_avx2

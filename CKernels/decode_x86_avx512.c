@@ -47,13 +47,29 @@ static inline float decode_dot(const float *a, const float *b, size_t d) {
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
-static inline void decode_axpy(float c, const float *x, float *y, size_t d) {
-    const __m512 cv = _mm512_set1_ps(c);
+static inline void decode_accumulate(const float *p, const float *v, size_t ld, size_t n, float *acc, size_t d) {
     size_t t = 0;
-    for (; t + 16 <= d; t += 16) _mm512_storeu_ps(y + t, _mm512_fmadd_ps(cv, _mm512_loadu_ps(x + t), _mm512_loadu_ps(y + t)));
-    if (t < d) {
-        const __mmask16 k = tail16(d - t);
-        _mm512_mask_storeu_ps(y + t, k, _mm512_fmadd_ps(cv, _mm512_maskz_loadu_ps(k, x + t), _mm512_maskz_loadu_ps(k, y + t)));
+    for (; t + 64 <= d; t += 64) { /* four accumulators in registers across the chunk */
+        __m512 a0 = _mm512_loadu_ps(acc + t), a1 = _mm512_loadu_ps(acc + t + 16);
+        __m512 a2 = _mm512_loadu_ps(acc + t + 32), a3 = _mm512_loadu_ps(acc + t + 48);
+        for (size_t c = 0; c < n; c++) {
+            const __m512 pc = _mm512_set1_ps(p[c]);
+            const float *vr = v + c * ld + t;
+            a0 = _mm512_fmadd_ps(pc, _mm512_loadu_ps(vr), a0);
+            a1 = _mm512_fmadd_ps(pc, _mm512_loadu_ps(vr + 16), a1);
+            a2 = _mm512_fmadd_ps(pc, _mm512_loadu_ps(vr + 32), a2);
+            a3 = _mm512_fmadd_ps(pc, _mm512_loadu_ps(vr + 48), a3);
+        }
+        _mm512_storeu_ps(acc + t, a0);
+        _mm512_storeu_ps(acc + t + 16, a1);
+        _mm512_storeu_ps(acc + t + 32, a2);
+        _mm512_storeu_ps(acc + t + 48, a3);
+    }
+    for (; t < d; t += 16) {
+        const __mmask16 k = d - t >= 16 ? (__mmask16)0xffff : tail16(d - t);
+        __m512 a0 = _mm512_maskz_loadu_ps(k, acc + t);
+        for (size_t c = 0; c < n; c++) a0 = _mm512_fmadd_ps(_mm512_set1_ps(p[c]), _mm512_maskz_loadu_ps(k, v + c * ld + t), a0);
+        _mm512_mask_storeu_ps(acc + t, k, a0);
     }
 }
 

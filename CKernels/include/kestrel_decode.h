@@ -10,8 +10,9 @@
  * with their log-sum-exp weights (Dao et al., "Flash-Decoding", 2023).
  *
  * Cache rows are read in their stored type — f32, f16 (binary16 bit patterns) or int8 codes with
- * one f32 scale per token and head (value = code · scale) — one row at a time, widened in
- * registers or an L1 buffer of d floats; the cache is never copied or dequantized as a whole.
+ * one f32 scale per token and head (value = code · scale) — f32 rows in place, others widened
+ * chunk by chunk (at most KESTREL_DECODE_CHUNK rows) into an L1 buffer; the cache is never copied
+ * or dequantized as a whole.
  *
  * Positions: token t lives in block t / block_tokens at row t % block_tokens of it. Query token i
  * sits at position diag + i. Key t is visible to query token i iff (not causal or t <= diag + i)
@@ -72,7 +73,7 @@ typedef struct kestrel_decode_args {
     float *scratch;                /**< kestrel_decode_scratch_floats(rows, d) floats */
 } kestrel_decode_args;
 
-/** Floats of scratch one call needs: rows · KESTREL_DECODE_CHUNK + d; 0 when that overflows. */
+/** Floats of scratch one call needs: (rows + d) · KESTREL_DECODE_CHUNK; 0 when that overflows. */
 size_t kestrel_decode_scratch_floats(size_t rows, size_t d);
 
 /**

@@ -33,6 +33,7 @@
  *   exp, softmax, axpy/scale/add/mul/sum/max    x     x     x       -        x     -
  *   q8_0/q4_0 x q8_0 dots and GEMV, int8 GEMV/GEMM  x  x  -       x        x     x
  *   q4_K/q6_K x q8_K dots                       x     x     -       -        x     x
+ *   attention forward tile (kestrel_attention.h) x    x     x       -        x     -
  *   KV-cache decode (kestrel_decode.h)          x     x     x       -        x     -
  *
  * `CKernels/test/neon-check.sh` prints this table from the built tables and checks every
@@ -234,6 +235,9 @@ typedef struct kestrel_kernel_table {
     /* one K/V head over a range of cached positions (types in kestrel_decode.h) */
     kestrel_status (*decode_partial)(const struct kestrel_decode_args *a);
     /* (end of decode entries) */
+
+    /* Micro-LoRA adapters: apply and fused training step (lora_*.c; types in kestrel_lora.h) — issue 19 */
+    /* (end of adaptation entries) */
 } kestrel_kernel_table;
 
 /** The table of `isa`, or NULL when that tier is not supported here. Valid forever. */

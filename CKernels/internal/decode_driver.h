@@ -7,9 +7,11 @@
  *   static inline const float *decode_row_f32(int dtype, const void *row, float *tmp, size_t d)
  *                                     the row as f32: the row itself (f32) or widened into tmp
  *   static inline float decode_dot(const float *a, const float *b, size_t d)
- *   static inline void decode_axpy(float c, const float *x, float *y, size_t d)   y += c · x
- * The tier-specific parts are these three row operations; the loop over chunks, the masks and
- * the online softmax are here once, so every tier applies identical rules.
+ *   static inline void decode_accumulate(const float *p, const float *v, size_t ld, size_t n, float *acc, size_t d)
+ *                                     acc[t] += Σ_c p[c] · v[c · ld + t]: a slice of acc stays in
+ *                                     registers while the chunk's n value rows stream through it
+ * The tier-specific parts are these row operations; the loop over chunks, the masks and the
+ * online softmax are here once, so every tier applies identical rules.
  */
 #include "kestrel_decode.h"
 
@@ -97,15 +99,23 @@ kestrel_status DECODE_NAME(const kestrel_decode_args *a) {
             l[r] = l[r] * alpha + sum;
             m[r] = m_new;
         }
-        /* Values: each V row once, into every row's accumulator. */
-        for (size_t c = 0; c < n; c++) {
-            const size_t row = in + c;
-            const float *vf = decode_row_f32(a->dtype, vb + row * a->row_stride * esize, tmp, d);
-            const float f = vsc ? vsc[row * a->scale_stride] : 1.0f;
-            for (size_t r = 0; r < rows; r++) {
-                const float p = s[r * ch + c];
-                if (p != 0.0f) decode_axpy(p * f, vf, acc + r * d, d);
-            }
+        /* Values: the chunk's V rows as f32 (in place for f32, else widened once into an L1
+         * buffer of n rows), added into every row's accumulator; int8 scales fold into p. */
+        const float *vf;
+        size_t ld;
+        if (a->dtype == KESTREL_KV_F32) {
+            vf = (const float *)(const void *)(vb + in * a->row_stride * esize);
+            ld = a->row_stride;
+        } else {
+            for (size_t c = 0; c < n; c++) (void)decode_row_f32(a->dtype, vb + (in + c) * a->row_stride * esize, tmp + c * d, d);
+            vf = tmp;
+            ld = d;
+        }
+        for (size_t r = 0; r < rows; r++) {
+            float *sr = s + r * ch;
+            if (vsc)
+                for (size_t c = 0; c < n; c++) sr[c] *= vsc[(in + c) * a->scale_stride];
+            decode_accumulate(sr, vf, ld, n, acc + r * d, d);
         }
         t = end;
     }

@@ -46,6 +46,13 @@ public struct AttentionOutput: Sendable {
     /// f32 [B, H, NQ]: the natural log of the sum of exp of each query row's scaled, masked
     /// scores (−∞ for a row that sees no key). The backward pass recomputes from it.
     public var logSumExp: Tensor
+
+    /// Wraps two tensors, for example zero ones of the right shapes to pass to
+    /// ``FlashAttention/forward(query:key:value:options:into:)`` and reuse from call to call.
+    public init(output: Tensor, logSumExp: Tensor) {
+        self.output = output
+        self.logSumExp = logSumExp
+    }
 }
 
 /// An exact attention implementation: O = softmax(scale · Q·Kᵀ + bias + mask) · V.
@@ -80,7 +87,9 @@ struct AttentionProblem {
 
     var group: Int { heads / kvHeads }
 
-    init(query: Tensor, key: Tensor, value: Tensor, options o: AttentionOptions) throws(KestrelError) {
+    /// - Parameter widensKeyValue: convert f16/bf16 K and V to f32 here (the naive kernel and the
+    ///   BLAS tiles); `false` keeps them (contiguous) for kernels that convert per key block.
+    init(query: Tensor, key: Tensor, value: Tensor, options o: AttentionOptions, widensKeyValue: Bool = true) throws(KestrelError) {
         let qd = query.shape.dims, kd = key.shape.dims, vd = value.shape.dims
         guard qd.count == 4 else { throw .invalidArgument(name: "query", reason: "must be [B, H, NQ, D], got rank \(qd.count)") }
         guard kd.count == 4 else { throw .invalidArgument(name: "key", reason: "must be [B, HKV, NK, D], got rank \(kd.count)") }
@@ -98,9 +107,10 @@ struct AttentionProblem {
         guard nq >= 1, nk >= 1 else { throw .invalidArgument(name: "query", reason: "empty sequence (NQ \(nq), NK \(nk))") }
         guard d >= 1 else { throw .invalidArgument(name: "query", reason: "head dimension must be ≥ 1") }
         guard query.dtype == .f32 else { throw .invalidArgument(name: "query", reason: "must be f32, got \(query.dtype)") }
-        for (name, t) in [("key", key), ("value", value)] where ![.f32, .f16, .bf16].contains(t.dtype) {
-            throw .invalidArgument(name: name, reason: "must be f32, f16 or bf16, got \(t.dtype)")
-        }
+        // Plain tests, no array literals: a warm FlashAttention call allocates nothing.
+        func isFloat(_ t: DType) -> Bool { t == .f32 || t == .f16 || t == .bf16 }
+        guard isFloat(key.dtype) else { throw .invalidArgument(name: "key", reason: "must be f32, f16 or bf16, got \(key.dtype)") }
+        guard isFloat(value.dtype) else { throw .invalidArgument(name: "value", reason: "must be f32, f16 or bf16, got \(value.dtype)") }
         if let w = o.windowLeft, w < 0 { throw .invalidArgument(name: "windowLeft", reason: "must be ≥ 0, got \(w)") }
         guard o.threads >= 1 else { throw .invalidArgument(name: "threads", reason: "must be ≥ 1, got \(o.threads)") }
         if let lengths = o.keyLengths {
@@ -119,14 +129,12 @@ struct AttentionProblem {
         keyLengths = o.keyLengths
         threads = o.threads
         let qc = try query.contiguous()
-        let kc = key.dtype == .f32 ? try key.contiguous() : try key.converted(to: .f32)
-        let vc = value.dtype == .f32 ? try value.contiguous() : try value.converted(to: .f32)
+        let kc = key.dtype == .f32 || !widensKeyValue ? try key.contiguous() : try key.converted(to: .f32)
+        let vc = value.dtype == .f32 || !widensKeyValue ? try value.contiguous() : try value.converted(to: .f32)
         if o.checksFiniteness {
-            for (name, t) in [("query", qc), ("key", kc), ("value", vc)] {
-                if let i = try Self.firstNonFinite(t, allowInfinity: false) {
-                    throw .invalidArgument(name: name, reason: "non-finite value at flat index \(i)")
-                }
-            }
+            try Self.requireFinite(qc, name: "query")
+            try Self.requireFinite(kc, name: "key")
+            try Self.requireFinite(vc, name: "value")
         }
         q = qc
         k = kc
@@ -156,6 +164,20 @@ struct AttentionProblem {
         try t.withUnsafeBufferPointer { (p: UnsafeBufferPointer<Float>) -> Int? in
             allowInfinity ? p.firstIndex { $0.isNaN } : p.firstIndex { !$0.isFinite }
         }
+    }
+
+    /// Throws naming `name` at the first NaN/±Inf of a contiguous f32, f16 or bf16 tensor.
+    static func requireFinite(_ t: Tensor, name: String) throws(KestrelError) {
+        let bad: Int?
+        switch t.dtype {
+        case .f16:  // exponent bits all ones: Inf or NaN
+            bad = try t.withUnsafeBufferPointer(as: UInt16.self) { p in p.firstIndex { $0 & 0x7c00 == 0x7c00 } }
+        case .bf16:
+            bad = try t.withUnsafeBufferPointer(as: UInt16.self) { p in p.firstIndex { $0 & 0x7f80 == 0x7f80 } }
+        default:
+            bad = try firstNonFinite(t, allowInfinity: false)
+        }
+        if let i = bad { throw .invalidArgument(name: name, reason: "non-finite value at flat index \(i)") }
     }
 
     /// Key position of query row `row` (the causal diagonal, bottom-right aligned).

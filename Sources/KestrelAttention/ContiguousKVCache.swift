@@ -93,15 +93,7 @@ public final class ContiguousKVCache: KVCache, @unchecked Sendable {  // mutable
     /// See ``KVCache/append(to:keys:values:tokens:)`` (token ids are checked and not kept).
     /// - Throws: also `capacityExceeded(limit: maxTokens, requested: new length)` past `maxTokens`.
     public func append(to sequence: KVSequence, keys: Tensor, values: Tensor, tokens ids: [Int32]?) throws(KestrelError) {
-        guard keys.shape.dims == values.shape.dims else {
-            throw .dimensionMismatch(expected: keys.shape.dims, actual: values.shape.dims)
-        }
-        let k = try EncodedRows.encode(keys, name: "keys", layout: layout)
-        let v = try EncodedRows.encode(values, name: "values", layout: layout)
-        let t = keys.shape.dims[1]
-        if let ids, ids.count != t {
-            throw .invalidArgument(name: "tokens", reason: "\(ids.count) token ids for \(t) appended tokens")
-        }
+        let (k, v, t) = try EncodedRows.encode(keys: keys, values: values, tokens: ids, layout: layout)
         try lock.withLock { () throws(KestrelError) in
             guard var s = sequences[sequence.id] else { throw unknown(sequence) }
             guard t > 0 else { return }

@@ -213,6 +213,21 @@ struct EncodedRows {
     var bytes: [UInt8]
     var scales: [Float]
 
+    /// Checks one append's arguments (equal K/V shapes, token count) and converts both; returns
+    /// them and the token count T. Runs outside any lock, before a cache changes anything.
+    static func encode(keys: Tensor, values: Tensor, tokens: [Int32]?, layout: KVCacheLayout) throws(KestrelError) -> (EncodedRows, EncodedRows, Int) {
+        guard keys.shape.dims == values.shape.dims else {
+            throw .dimensionMismatch(expected: keys.shape.dims, actual: values.shape.dims)
+        }
+        let k = try encode(keys, name: "keys", layout: layout)
+        let v = try encode(values, name: "values", layout: layout)
+        let t = keys.shape.dims[1]
+        if let tokens, tokens.count != t {
+            throw .invalidArgument(name: "tokens", reason: "\(tokens.count) token ids for \(t) appended tokens")
+        }
+        return (k, v, t)
+    }
+
     /// Checks the shape and finiteness and converts. Runs outside any lock.
     static func encode(_ x: Tensor, name: String, layout: KVCacheLayout) throws(KestrelError) -> EncodedRows {
         let dims = x.shape.dims

@@ -232,15 +232,7 @@ public final class PagedKVCache: KVCache, @unchecked Sendable {  // mutable stat
     /// - Throws: also `capacityExceeded(limit: blocks available, requested: blocks needed)` when
     ///   the pool cannot hold the new rows (the sequence is unchanged).
     public func append(to sequence: KVSequence, keys: Tensor, values: Tensor, tokens: [Int32]?) throws(KestrelError) {
-        guard keys.shape.dims == values.shape.dims else {
-            throw .dimensionMismatch(expected: keys.shape.dims, actual: values.shape.dims)
-        }
-        let k = try EncodedRows.encode(keys, name: "keys", layout: layout)
-        let v = try EncodedRows.encode(values, name: "values", layout: layout)
-        let t = keys.shape.dims[1]
-        if let tokens, tokens.count != t {
-            throw .invalidArgument(name: "tokens", reason: "\(tokens.count) token ids for \(t) appended tokens")
-        }
+        let (k, v, t) = try EncodedRows.encode(keys: keys, values: values, tokens: tokens, layout: layout)
         try lock.withLock { () throws(KestrelError) in
             guard var s = sequences[sequence.id] else { throw unknown(sequence) }
             guard t > 0 else { return }
@@ -248,7 +240,7 @@ public final class PagedKVCache: KVCache, @unchecked Sendable {  // mutable stat
             guard !o else { throw .capacityExceeded(limit: .max, requested: .max) }
             // Blocks needed: new ones past the table, plus a copy of a shared partial last block.
             let haveBlocks = s.blocks.count
-            let needBlocks = (newLength + blockTokens - 1) / blockTokens
+            let needBlocks = newLength / blockTokens + (newLength % blockTokens == 0 ? 0 : 1)  // no overflow near Int.max
             var need = needBlocks - haveBlocks
             let fill = s.length % blockTokens
             let cow = fill != 0 && refCount[Int(s.blocks[haveBlocks - 1])] > 1

@@ -18,13 +18,24 @@ enum AttentionBenchKernel: String, CaseIterable, Sendable {
     /// The library kernel (FlashAttention with its default tiles and tile products).
     var kernel: any AttentionKernel { self == .flash ? FlashAttention() : NaiveAttention() }
 
+    /// One forward pass writing into `out`: FlashAttention's `forward(…into:)` (no output
+    /// allocation, pooled scratch), NaiveAttention's allocating call.
+    func forward(_ q: Tensor, _ k: Tensor, _ v: Tensor, _ options: AttentionOptions,
+                 into out: inout AttentionOutput) throws(KestrelError) {
+        switch self {
+        case .flash: try FlashAttention().forward(query: q, key: k, value: v, options: options, into: &out)
+        case .naive: out = try NaiveAttention().forward(query: q, key: k, value: v, options: options)
+        }
+    }
+
     /// The `impl` field of the JSON line: kernel, tile products and tiles, active ISA tier.
     func implementation(headDim d: Int) -> String {
         switch self {
         case .naive: return "kestrel-naive (blas, \(ISALevel.active.rawValue))"
         case .flash:
             let f = FlashAttention(), b = f.blockSizes ?? .standard(headDimension: d)
-            return "kestrel-flash (\(f.tileProducts) tiles \(b.query)x\(b.key), \(ISALevel.active.rawValue))"
+            let products = f.tileProducts == .automatic ? FlashAttention.TileProducts.resolved(headDimension: d, blockSizes: b) : f.tileProducts
+            return "kestrel-flash (\(products) tiles \(b.query)x\(b.key), \(ISALevel.active.rawValue))"
         }
     }
 

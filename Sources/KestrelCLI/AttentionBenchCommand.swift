@@ -6,7 +6,8 @@ import Kestrel
 /// peer-benchmark contract of issue 17 that outside harnesses run beside PyTorch's
 /// `scaled_dot_product_attention` on the same files (Documentation/Attention.md).
 ///
-/// The last stdout line is one JSON object `{"median_ms","min_ms","reps","peak_extra_bytes","impl"}`;
+/// The last stdout line is one JSON object `{"median_ms","min_ms","reps","peak_extra_bytes","impl"}`
+/// (with `--cache`, also `"cache_bytes","gb_per_s"`);
 /// a problem it cannot run exits 2 after printing `{"unsupported": "why"}`; any other failure
 /// exits non-zero with a message on standard error.
 struct AttentionBenchCommand: ParsableCommand {
@@ -17,9 +18,17 @@ struct AttentionBenchCommand: ParsableCommand {
             Q is [B, H, NQ, D], K and V are [B, HKV, NK, D], little-endian float32 C-order .npy; query head h \
             reads K/V head h / (H / HKV). Causal is bottom-right aligned: query i sees key j iff j <= i + (NK - NQ); \
             --window W also needs j >= i + (NK - NQ) - W. Without --q/--k/--v the inputs are seeded uniform [-1, 1) \
-            values (--seed). W untimed calls, then R timed ones (only the attention call is timed); O of the last \
+            values (--seed). Inputs are checked for NaN/Inf once, untimed. W untimed calls, then R timed ones \
+            (only the attention call is timed); O of the last \
             call goes to --out. peak_extra_bytes: the kernel's workspace for the threads used plus the log-sum-exp \
-            rows the call returns (B*H*NQ*4), i.e. everything the call holds besides Q, K, V and O.
+            rows the call returns (B*H*NQ*4), i.e. everything the call holds besides Q, K, V and O. \
+            --cache f32|f16|int8 appends K/V to a KV cache (one sequence per batch item; --paged: blocks of --block \
+            tokens, --window evicts) untimed and times the decode path (NQ <= 8, the new tokens being the cache's last \
+            positions); the JSON then adds cache_bytes (K+V bytes read per call, in the storage type) and gb_per_s \
+            (cache_bytes over min_ms), and peak_extra_bytes is the caches' allocated storage.
+            Exit 2 after printing {"unsupported": "why"}: H not a multiple of HKV, an unknown --kernel, or buffers \
+            beyond the allocation limit. Bad flags exit 64; unreadable or malformed files, shapes that disagree \
+            with the flags and non-finite inputs exit 1.
             """
     )
 
@@ -59,6 +68,12 @@ struct AttentionBenchCommand: ParsableCommand {
     var window: Int?
     @Option(help: "Seed of the random inputs used without --q/--k/--v.")
     var seed: UInt64 = 17
+    @Option(help: "Route K/V through a KV cache storing f32, f16 or int8 rows and time the decode path (NQ <= 8).")
+    var cache: String?
+    @Flag(help: "With --cache: a paged cache (block table) instead of a contiguous one.")
+    var paged = false
+    @Option(help: "Tokens per block of --paged.")
+    var block: Int = 16
 
     var shape: AttentionBenchShape {
         AttentionBenchShape(batch: batch, heads: heads, kvHeads: kvHeads ?? heads, seqQ: seqQ, seqKV: seqKV ?? seqQ,
@@ -93,12 +108,33 @@ struct AttentionBenchCommand: ParsableCommand {
         } else {
             inputs = try AttentionBench.randomInputs(s, seed: seed)
         }
-        let options = AttentionOptions(scale: scale, causal: causal == 1, windowLeft: window, threads: threads)
-        let attention = kernelValue.kernel
-        var last: AttentionOutput?
-        let timing = try AttentionBench.time([{ last = try attention.forward(query: inputs.q, key: inputs.k, value: inputs.v, options: options) }],
+        // Inputs are scanned once here, so the timed calls skip the kernel's own scan (PyTorch has none).
+        for (name, t) in [("q", inputs.q), ("k", inputs.k), ("v", inputs.v)] {
+            if let i = try t.withUnsafeBufferPointer({ $0.firstIndex { !$0.isFinite } }) {
+                throw KestrelError.invalidArgument(name: name, reason: "non-finite value at flat index \(i)")
+            }
+        }
+        if let cache {
+            if let why = AttentionBenchCachedDecode.unsupportedReason(s, storage: cache, window: window, paged: paged, block: block) {
+                try Self.unsupported(why)
+            }
+            let decode = try AttentionBenchCachedDecode(s, q: inputs.q, k: inputs.k, v: inputs.v, storage: cache, paged: paged,
+                                                        block: block, window: window, causal: causal == 1, scale: scale, threads: threads)
+            var last: Tensor?
+            let timing = try AttentionBench.time([{ last = try decode.run() }], warmup: warmup, reps: reps)[0]
+            if let out, let last { try last.writeNPY(to: URL(fileURLWithPath: out)) }
+            print(jsonLine([("median_ms", timing.medianMs), ("min_ms", timing.minMs), ("reps", reps),
+                            ("peak_extra_bytes", decode.allocatedBytes), ("impl", decode.implementation),
+                            ("cache_bytes", decode.cacheBytes), ("gb_per_s", Double(decode.cacheBytes) / (timing.minMs * 1e6))]))
+            return
+        }
+        let options = AttentionOptions(scale: scale, causal: causal == 1, windowLeft: window, threads: threads,
+                                       checksFiniteness: false)
+        // The output is allocated once, outside the timed calls (FlashAttention writes into it).
+        var last = AttentionOutput(output: try Tensor.zeros(s.queryDims), logSumExp: try Tensor.zeros([s.batch, s.heads, s.seqQ]))
+        let timing = try AttentionBench.time([{ try kernelValue.forward(inputs.q, inputs.k, inputs.v, options, into: &last) }],
                                              warmup: warmup, reps: reps)[0]
-        if let out, let last { try last.output.writeNPY(to: URL(fileURLWithPath: out)) }
+        if let out { try last.output.writeNPY(to: URL(fileURLWithPath: out)) }
         print(jsonLine([("median_ms", timing.medianMs), ("min_ms", timing.minMs), ("reps", reps),
                         ("peak_extra_bytes", try kernelValue.peakExtraBytes(s, threads: threads)),
                         ("impl", kernelValue.implementation(headDim: s.headDim))]))

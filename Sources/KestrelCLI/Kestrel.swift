@@ -33,7 +33,8 @@ struct InfoCommand: ParsableCommand {
     }
 
     /// The report, one line per fact.
-    static func lines(cpu: CPUDescription, plan: PrefetchPlan, rejected: [String]) -> [String] {
+    static func lines(cpu: CPUDescription, plan: PrefetchPlan, rejected: [String],
+                      blasKernelSet: String? = BLASLibrary.kernelSet, blasConfig: String? = BLASLibrary.configuration) -> [String] {
         func size(_ bytes: Int) -> String {
             if bytes == 0 { return "unknown" }
             if bytes >= 1 << 20 && bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
@@ -57,6 +58,12 @@ struct InfoCommand: ParsableCommand {
                 + "; graph \(graph) (\(plan.source.rawValue): \(plan.reason))",
         ]
         for name in rejected { out.append("prefetch: \(name) ignored (not off, auto or a value in range); the rule applies") }
+        if let blasKernelSet {
+            out.append("blas: kernel set \(blasKernelSet)" + (blasConfig.map { " (\($0))" } ?? ""))
+        }
+        if let warning = BLASLibrary.narrowKernelWarning(kernelSet: blasKernelSet, best: ISALevel.best) {
+            out.append("blas: warning: \(warning)")
+        }
         return out
     }
 }

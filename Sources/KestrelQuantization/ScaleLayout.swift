@@ -48,7 +48,8 @@ struct ScaleLayout: Sendable, Equatable {
             }
             kind = .group
             let rows = last == 0 ? try SizeCheck.product(Array(shape.dropLast())) : n / last
-            let perRow = (last + size - 1) / size
+            // Not (last + size - 1) / size: a file may declare a last axis near Int.max beside a zero axis.
+            let perRow = last / size + (last % size == 0 ? 0 : 1)
             (outer, channels, inner, group) = (rows, perRow, last, size)
             slotCount = try SizeCheck.product(rows, perRow)
         }

@@ -107,6 +107,19 @@ private func runParallel(_ range: Range<Int>, threads: Int, grain: Int,
     let count = range.count
     let chunks = (count - 1) / grain + 1
     let workers = Swift.min(threads, chunks, Parallel.maxThreads)
+    if workers == 1 {
+        // In order on the calling thread, without forming `work` below: its context escapes
+        // (withoutActuallyEscaping) and would be heap-allocated on every call.
+        BLASThreads.singleThreaded {
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let end = start + Swift.min(grain, range.upperBound - start)
+                body(start..<end, 0)
+                start = end
+            }
+        }
+        return
+    }
     BLASThreads.singleThreaded {
         let next = Atomic<Int>(0)
         func work(_ worker: Int) {
@@ -117,7 +130,6 @@ private func runParallel(_ range: Range<Int>, threads: Int, grain: Int,
                 body(start..<(start + Swift.min(grain, range.upperBound - start)), worker)
             }
         }
-        if workers == 1 { return work(0) }
         withoutActuallyEscaping(work) { work in
             // Sendable: `work` only reaches `next` (atomic) and the @Sendable body.
             let shared = UnsafeSendable(work)

@@ -32,6 +32,17 @@ package enum SizeCheck {
         return p
     }
 
+    /// Two factors, as ``product(_:limit:)-([Int],_)`` but without building an array (hot paths
+    /// that must not allocate, such as a warm FlashAttention call). Same errors and messages.
+    package static func product(_ a: Int, _ b: Int, limit: Int = .max) throws(KestrelError) -> Int {
+        guard a >= 0, b >= 0 else { throw .invalidArgument(name: "size", reason: "negative factor \(a < 0 ? a : b) in [\(a), \(b)]") }
+        if a == 0 || b == 0 { return 0 }
+        let (p, o) = a.multipliedReportingOverflow(by: b)
+        guard !o else { throw .capacityExceeded(limit: limit, requested: .max) }
+        guard p <= limit else { throw .capacityExceeded(limit: limit, requested: p) }
+        return p
+    }
+
     /// Variadic form of ``product(_:limit:)-([Int],_)``.
     /// - Throws: as ``product(_:limit:)-([Int],_)``.
     package static func product(_ factors: Int..., limit: Int = .max) throws(KestrelError) -> Int {

@@ -8,7 +8,7 @@ import Testing
 @Suite struct FlashAttentionSuiteTests {
     func report(_ probe: FakeAttentionTiming) throws -> BenchmarkReport {
         var suite = BenchmarkSuite()
-        try FlashAttentionSuite(settings: .quick, probe: probe).register(into: &suite)
+        try FlashAttentionSuite(settings: .full, probe: probe).register(into: &suite)
         return try suite.run()
     }
 
@@ -61,7 +61,13 @@ import Testing
         #expect(reductions.count == 4 && zip(reductions, reductions.dropFirst()).allSatisfy { $0 < $1 })
     }
 
-    @Test func quickRunsFewerRounds() {
+    @Test func quickRunsFewerRoundsAndLeavesOutTheLongestUnmaskedShape() throws {
         #expect(FlashAttentionSuite(settings: .quick).reps < FlashAttentionSuite(settings: .full).reps)
+        var suite = BenchmarkSuite()
+        try FlashAttentionSuite(settings: .quick, probe: FakeAttentionTiming()).register(into: &suite)
+        let names = suite.cases.map(\.name)
+        #expect(names.filter { $0.hasPrefix("flash-attention.speedup.") }.count == 7)
+        #expect(!names.contains("flash-attention.speedup.n4096.full"))
+        #expect(names.contains("flash-attention.speedup.n4096.causal") && names.contains("flash-attention.workspace-share.n4096"))
     }
 }

@@ -18,9 +18,10 @@ import Testing
     @Test func everythingPassesOnGoodNumbers() throws {
         let r = try run()
         let judged = r.values.filter { $0.target != nil }
-        // 5 simd, 5 memory, hnsw recall and speedup growth, 11 quantization (fixtures, 2 memory, 4 SNR,
-        // 2 throughput, 2 GEMV), 2 flash-attention (speedup and workspace share at N = 4096 causal)
-        #expect(judged.count == 25)
+        // 5 simd, 7 memory (2 of them KV-cache bytes and prefix sharing), hnsw recall and speedup growth,
+        // 11 quantization (fixtures, 2 memory, 4 SNR, 2 throughput, 2 GEMV), 2 flash-attention (speedup and
+        // workspace share at N = 4096 causal)
+        #expect(judged.count == 27)
         #expect(judged.allSatisfy { $0.status == .pass }, "\(judged.filter { $0.status != .pass }.map(\.name))")
         #expect(r.values.filter { $0.target == nil }.allSatisfy { $0.status == .info })
     }

@@ -83,6 +83,10 @@ enum FuzzTarget: String, CaseIterable {
         case .npy:
             if let m = try? Dataset.parseNPYFloats(bytes) { check(m, bytes.count) }
             if let m = try? Dataset.parseNPYInts(bytes) { check(m, bytes.count) }
+            // The any-rank header behind Tensor.readNPY: an accepted shape fills the payload exactly.
+            if let h = try? NPY.parseHeader(bytes, maxRank: 8) {
+                precondition(h.offset + h.elementCount * h.itemBytes == bytes.count, "npy: shape \(h.shape) vs \(bytes.count) bytes")
+            }
         case .gguf:
             if let file = try? GGUFFile(bytes: bytes) { GGUFCheck.accepted(file, bytes) }
         case .kqt:

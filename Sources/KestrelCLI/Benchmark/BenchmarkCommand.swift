@@ -8,10 +8,11 @@ struct BenchmarkCommand: ParsableCommand {
         commandName: "benchmark",
         abstract: "Run the benchmark suites on synthetic data and check every performance target.",
         discussion: """
-            Suites: all, simd, memory, and flash-attention, hnsw, quantization, adaptation — the last \
-            four have no cases until their modules are built (they are listed, never faked). The full \
-            `all` run takes well under a minute on 2 cores (about 16 s measured at a load average of \
-            5); --quick is a smoke run of a few seconds.
+            Suites: all, simd, flash-attention, hnsw, quantization, adaptation, memory — adaptation has \
+            no cases until its module is built (it is listed, never faked). The full \
+            `all` run takes under a minute on 2 cores (about 16 s measured at a load average of \
+            5 before flash-attention, which adds about 22 s, mostly NaiveAttention at N = 4096); \
+            --quick is a smoke run of a few seconds.
 
             Progress goes to standard error when it is a terminal (quiet otherwise). Every report \
             embeds its environment: CPU, ISA level in use, cores, toolchain, library version and git \

@@ -146,6 +146,7 @@ struct MemorySuite {
             target: .below(500, "ms", metric: "CLI start-up (issue 7)"),
             skipReason: { probe.startupSkipReason() },
             run: { _ in try Self.startupOutcome(try probe.startupMilliseconds()) }))
+        try KVCacheMemoryCases.register(into: &suite)
     }
 
     // MARK: - Outcomes from measurements (pure, tested with injected numbers)

@@ -22,8 +22,10 @@
  * immediate offset is added without wrapping and folds into the x86 / arm64 addressing mode.
  * The asm declares no memory access: that lets LLVM place each load next to its use (with a
  * "memory" clobber all loads of a step come first, and a cosine step's 20 live vectors spill
- * in wasmtime), and it is sound only for bytes nothing writes while the kernel runs. Buffers
- * the kernel writes itself (the zero-padded tails) are read with wasm_v128_load.
+ * in wasmtime), and it is sound only for bytes nothing writes while the kernel runs: the
+ * distance operands (a scan's out array never overlaps its rows; the multi-row passes of the
+ * native tiers assume that too). Buffers the kernel writes itself (the zero-padded tails) are
+ * read with wasm_v128_load.
  */
 #define KESTREL_WASM_DEFINE_LOAD(OFF)                                                            \
     static inline v128_t kestrel_wasm_load_##OFF(const void *p) {                               \

@@ -25,17 +25,12 @@ typedef v128_t vfloat;
  * odd ones to the next. Both operands go through the same permutation, so products still pair
  * element with element; only the order of the sums changes.
  */
-ALWAYS_INLINE v128_t load16(const uint8_t *p, int off, int input) {
-    return input ? kestrel_wasm_load_at(p, off) : wasm_v128_load(p + off);
-}
-
-/* input: p points into a kernel operand (read-only), not into a buffer the kernel wrote. */
-ALWAYS_INLINE void load_chunk_from(elem_kind k, const uint8_t *p, v128_t v[U], int input) {
+ALWAYS_INLINE void load_chunk(elem_kind k, const uint8_t *p, v128_t v[U]) {
     if (k == K_F32) {
-        UNROLL for (int u = 0; u < U; u++) v[u] = load16(p, 16 * u, input);
+        UNROLL for (int u = 0; u < U; u++) v[u] = kestrel_wasm_load_at(p, 16 * u);
     } else {
         UNROLL for (int h = 0; h < U / 2; h++) {
-            const v128_t x = load16(p, 16 * h, input);
+            const v128_t x = kestrel_wasm_load_at(p, 16 * h);
             if (k == K_F16) {
                 v[2 * h] = kestrel_wasm_f16_to_f32(wasm_v128_and(x, wasm_i32x4_splat(0xffff)));
                 v[2 * h + 1] = kestrel_wasm_f16_to_f32(wasm_u32x4_shr(x, 16));
@@ -47,12 +42,10 @@ ALWAYS_INLINE void load_chunk_from(elem_kind k, const uint8_t *p, v128_t v[U], i
     }
 }
 
-ALWAYS_INLINE void load_chunk(elem_kind k, const uint8_t *p, v128_t v[U]) { load_chunk_from(k, p, v, 1); }
-
 ALWAYS_INLINE void load_tail(elem_kind k, const uint8_t *p, size_t left, v128_t v[U]) {
     uint8_t buf[64] __attribute__((aligned(16)));
     kestrel_wasm_copy_tail(buf, p, left * elem_bytes(k));
-    load_chunk_from(k, buf, v, 0);
+    load_chunk(k, buf, v);
 }
 
 ALWAYS_INLINE void accumulate(dist_op op, const v128_t qv[U], const v128_t rv[U], v128_t acc[U], v128_t acc2[U]) {

@@ -14,23 +14,23 @@
 #include <wasm_simd128.h>
 
 /*
- * v128.load of p + OFF with OFF in the instruction's offset immediate, for the read-only
- * operands of a kernel. Clang adds a constant offset to the address with i32.add instead (it
- * may not assume that p + OFF does not wrap at 2^32, even for an inbounds pointer), and the
- * engine then compiles every load to a 32-bit add plus the load: 8 extra instructions per 16
- * floats in the dot loop under wasmtime (Documentation/WebAssembly.md, Performance). An
- * immediate offset is added without wrapping and folds into the x86 / arm64 addressing mode.
- * The asm declares no memory access: that lets LLVM place each load next to its use (with a
- * "memory" clobber all loads of a step come first, and a cosine step's 20 live vectors spill
- * in wasmtime), and it is sound only for bytes nothing writes while the kernel runs: the
- * distance operands (a scan's out array never overlaps its rows; the multi-row passes of the
- * native tiers assume that too). Buffers the kernel writes itself (the zero-padded tails) are
- * read with wasm_v128_load.
+ * v128.load of p + OFF with OFF in the instruction's offset immediate. Clang adds a constant
+ * offset to the address with i32.add instead (it may not assume that p + OFF does not wrap at
+ * 2^32, even for an inbounds pointer), and the engine then compiles every load to a 32-bit
+ * add plus the load: 8 extra instructions per 16 floats in the dot loop under wasmtime
+ * (Documentation/WebAssembly.md, Performance). An immediate offset is added without wrapping
+ * and folds into the x86 / arm64 addressing mode. The "m" operand (not used in the text) tells
+ * the compiler which bytes the asm reads, so the load stays ordered after stores to them (the
+ * zero-padded tail buffers) and is never treated as reading nothing; a "memory" clobber would
+ * also do that but makes every load of a step come first, and a cosine step's 20 live vectors
+ * then spill in wasmtime.
  */
 #define KESTREL_WASM_DEFINE_LOAD(OFF)                                                            \
     static inline v128_t kestrel_wasm_load_##OFF(const void *p) {                               \
         v128_t v;                                                                                \
-        __asm__("local.get %1\n\tv128.load " #OFF ":p2align=0\n\tlocal.set %0" : "=r"(v) : "r"(p)); \
+        __asm__("local.get %1\n\tv128.load " #OFF ":p2align=0\n\tlocal.set %0"                   \
+                : "=r"(v)                                                                        \
+                : "r"(p), "m"(*(const struct { uint8_t b[(OFF) + 16]; } *)p));                 \
         return v;                                                                                \
     }
 KESTREL_WASM_DEFINE_LOAD(0)
@@ -39,7 +39,7 @@ KESTREL_WASM_DEFINE_LOAD(32)
 KESTREL_WASM_DEFINE_LOAD(48)
 #undef KESTREL_WASM_DEFINE_LOAD
 
-/* The 16 read-only bytes at p + off for a constant off (one load once inlined). */
+/* The 16 bytes at p + off for a constant off (one load once inlined). */
 static inline __attribute__((always_inline)) v128_t kestrel_wasm_load_at(const void *p, int off) {
     switch (off) {
     case 0: return kestrel_wasm_load_0(p);

@@ -46,7 +46,7 @@ public enum TuningStrategy: Sendable, Equatable {
     /// No measurement: the estimator's best configuration, or every tunable's rule-of-thumb estimate.
     case estimate
     /// A pruned candidate set (the estimator's best `maxCandidates`, or the default's
-    /// one-at-a-time neighbourhood), each measured `rounds` times in interleaved, shuffled rounds.
+    /// one-at-a-time neighbourhood), each measured `rounds` (≥ 6) times in interleaved, shuffled rounds.
     case measure(rounds: Int = 15, maxCandidates: Int = 64)
     /// Successive halving over the whole space (pruned to `budget / 4` candidates when larger):
     /// rungs of interleaved rounds, each keeping the better half by median latency, until one is
@@ -161,7 +161,9 @@ public struct Autotuner: Sendable {
                                 requirementMet: requirement == TuningRequirement(), verdict: nil, speedup: nil, evaluations: [],
                                 front: ParetoFront([]), samplesTaken: 0, tuningNanoseconds: MonotonicClock.elapsed(since: start))
         case .measure(let rounds, let maxCandidates):
-            guard rounds >= 3 else { throw .invalidArgument(name: "rounds", reason: "must be ≥ 3, got \(rounds)") }
+            // With 5 samples each, the Mann–Whitney test cannot reach p < 0.01 even when every
+            // candidate sample beats every default sample: no verdict could ever be "faster".
+            guard rounds >= 6 else { throw .invalidArgument(name: "rounds", reason: "must be ≥ 6, got \(rounds)") }
             guard maxCandidates >= 1 else { throw .invalidArgument(name: "maxCandidates", reason: "must be ≥ 1") }
             var race = Race(candidates: try pruned(maxCandidates), seed: comparison.seed)
             try race.sample(Array(race.candidates.indices), rounds: rounds, workload)

@@ -137,7 +137,7 @@ final class FakeCost {
         let r2 = try Autotuner(space: s2).tune(strategy: .measure(rounds: 8), requirement: req) { c throws(KestrelError) in fake2.sample(c) }
         #expect(r2.chosen["hnsw.efSearch"] == 64 && r2.replacedDefault && r2.verdict?.kind == .slower)
         // Nothing admitted: keep the default and say so.
-        let r3 = try Autotuner(space: s2).tune(strategy: .measure(rounds: 5), requirement: TuningRequirement(minimumRecall: 0.999)) {
+        let r3 = try Autotuner(space: s2).tune(strategy: .measure(rounds: 6), requirement: TuningRequirement(minimumRecall: 0.999)) {
             c throws(KestrelError) in fake2.sample(c)
         }
         #expect(!r3.requirementMet && !r3.replacedDefault)
@@ -211,8 +211,8 @@ final class FakeCost {
 
         let s = try Self.space()
         let tuner = Autotuner(space: s)
-        #expect(throws: KestrelError.invalidArgument(name: "rounds", reason: "must be ≥ 3, got 2")) {
-            _ = try tuner.tune(strategy: .measure(rounds: 2)) { _ throws(KestrelError) in TuningSample(latencyNanoseconds: 1) }
+        #expect(throws: KestrelError.invalidArgument(name: "rounds", reason: "must be ≥ 6, got 5")) {
+            _ = try tuner.tune(strategy: .measure(rounds: 5)) { _ throws(KestrelError) in TuningSample(latencyNanoseconds: 1) }
         }
         #expect(throws: KestrelError.invalidArgument(name: "budget", reason: "must be ≥ 16, got 10")) {
             _ = try tuner.tune(strategy: .patient(budget: 10)) { _ throws(KestrelError) in TuningSample(latencyNanoseconds: 1) }

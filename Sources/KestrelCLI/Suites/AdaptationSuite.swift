@@ -135,7 +135,9 @@ struct MeasuredAdaptation: AdaptationMeasuring {
     }
 
     func regrets() throws -> [AutotunerRegretFigures] {
-        let dim = 32, rows = quick ? 1_000 : 4_000, nq = quick ? 128 : 256, k = 10
+        // A sample is several passes over the queries (a few milliseconds), so one preemption on a
+        // busy machine spoils a small part of it.
+        let dim = 32, rows = quick ? 1_000 : 2_000, nq = quick ? 128 : 256, k = 10, passes = 2
         let mix = try SyntheticClusters(dimension: dim, seed: seed)
         let base = try mix.sample(count: rows, seed: seed &+ 1)
         let queries = try mix.sample(count: nq, seed: seed &+ 2)
@@ -145,17 +147,19 @@ struct MeasuredAdaptation: AdaptationMeasuring {
         let workload = { (c: TuningConfiguration) throws(KestrelError) -> TuningSample in
             let batch = c["batchSize"] ?? 1, threads = c["threads"] ?? 1
             let t0 = MonotonicClock.now()
-            var start = 0
-            while start < nq {
-                let n = min(batch, nq - start)
-                let slice = Array(queries[(start * dim)..<((start + n) * dim)])
-                if n == 1 { blackHole(try flat.search(slice, k: k)) } else { blackHole(try flat.search(batch: slice, k: k, threads: threads)) }
-                start += n
+            for _ in 0..<passes {
+                var start = 0
+                while start < nq {
+                    let n = min(batch, nq - start)
+                    let slice = Array(queries[(start * dim)..<((start + n) * dim)])
+                    if n == 1 { blackHole(try flat.search(slice, k: k)) } else { blackHole(try flat.search(batch: slice, k: k, threads: threads)) }
+                    start += n
+                }
             }
-            return TuningSample(latencyNanoseconds: Double(MonotonicClock.elapsed(since: t0)) / Double(nq))
+            return TuningSample(latencyNanoseconds: Double(MonotonicClock.elapsed(since: t0)) / Double(nq * passes))
         }
         let all = try space.allConfigurations()
-        let medians = try Self.sweep(all, rounds: quick ? 5 : 11, seed: seed, workload)
+        let medians = try Self.sweep(all, rounds: quick ? 9 : 15, seed: seed, workload)
         let bestIndex = medians.indices.min { medians[$0] < medians[$1] }!
         func figures(_ name: String, _ chosen: TuningConfiguration, _ ns: UInt64, _ samples: Int) -> AutotunerRegretFigures {
             let i = all.firstIndex(of: chosen) ?? bestIndex
@@ -166,7 +170,7 @@ struct MeasuredAdaptation: AdaptationMeasuring {
         comparison.seed = seed
         let tuner = Autotuner(space: space, comparison: comparison)
         var out: [AutotunerRegretFigures] = []
-        for strategy in [TuningStrategy.estimate, .measure(rounds: quick ? 5 : 9), .patient(budget: quick ? 80 : 240)] {
+        for strategy in [TuningStrategy.estimate, .measure(rounds: quick ? 6 : 12), .patient(budget: quick ? 80 : 240)] {
             let r = try tuner.tune(strategy: strategy, workload: workload)
             out.append(figures(strategy.name, r.chosen, r.tuningNanoseconds, r.samplesTaken))
         }
@@ -201,15 +205,6 @@ struct MeasuredAdaptation: AdaptationMeasuring {
         p.efConstruction = quick ? 100 : 200
         let index = try HNSWIndex(dimension: dim, parameters: p, capacity: rows)
         try index.add(keys: keys, vectors: base, threads: activeProcessorCount)
-        func recall(_ found: [[SearchResult]], _ truth: [[SearchResult]]) -> Double {
-            var hits = 0, total = 0
-            for (f, t) in zip(found, truth) {
-                let want = Set(t.map(\.key))
-                hits += f.filter { want.contains($0.key) }.count
-                total += want.count
-            }
-            return total == 0 ? 1 : Double(hits) / Double(total)
-        }
         let efs = [10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256]
         let space = try TuningSpace([Tunable.hnswEfSearch(efs, default: 64)])
         var comparison = ComparisonOptions()
@@ -219,18 +214,18 @@ struct MeasuredAdaptation: AdaptationMeasuring {
                 let t0 = MonotonicClock.now()
                 let found = try index.search(batch: queries, k: k, ef: c["hnsw.efSearch"], threads: 1)
                 let ns = Double(MonotonicClock.elapsed(since: t0)) / Double(nq)
-                return TuningSample(latencyNanoseconds: ns, recall: recall(found, truth))
+                return TuningSample(latencyNanoseconds: ns, recall: HNSWBenchmark.recall(found, truth, k: k))
             }
         }
         let tuned = try Autotuner(space: space, comparison: comparison)
-            .tune(strategy: .measure(rounds: 5, maxCandidates: efs.count), requirement: TuningRequirement(minimumRecall: target),
+            .tune(strategy: .measure(rounds: quick ? 6 : 9, maxCandidates: efs.count), requirement: TuningRequirement(minimumRecall: target),
                   workload: on(tuning, truthTuning))
         let chosen = tuned.chosen["hnsw.efSearch"] ?? 64
         // The sweep on held-out queries: recall per ef, and QPS from interleaved rounds.
         let held = on(heldOut, truthHeld)
         let all = try space.allConfigurations()
         let recalls = try all.map { c throws(KestrelError) in try held(c).recall ?? 0 }
-        let medians = try Self.sweep(all, rounds: quick ? 5 : 9, seed: seed, held)
+        let medians = try Self.sweep(all, rounds: quick ? 6 : 15, seed: seed, held)
         let qps = medians.map { 1e9 / $0 }
         let admitted = all.indices.filter { recalls[$0] >= target }
         let bestIdx = admitted.max { qps[$0] < qps[$1] }

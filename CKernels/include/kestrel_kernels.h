@@ -237,7 +237,7 @@ typedef struct kestrel_kernel_table {
     /* (end of attention backward entries) */
 
     /* KV-cache decode (decode_*.c) — issue 18 */
-    /* one K/V head over a range of cached positions (types in kestrel_decode.h) */
+    /* K/V heads over a range of cached positions (types in kestrel_decode.h) */
     kestrel_status (*decode_partial)(const struct kestrel_decode_args *a);
     /* (end of decode entries) */
 

@@ -85,7 +85,11 @@ let package = Package(
         ),
         .target(
             name: "KestrelAdaptation",
-            dependencies: ["KestrelTensor", "KestrelProfiling", "KestrelVectorIndex"]
+            dependencies: [
+                "KestrelKernels", "CKestrelKernels", "KestrelTensor", "KestrelProfiling", "KestrelVectorIndex",
+                // Adapters publish parameter sets to lock-free readers (MicroLoRA/LoRA apply).
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
         ),
         .target(
             name: "Kestrel",
@@ -166,6 +170,10 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
+        ),
+        .testTarget(
+            name: "KestrelAdaptationTests",
+            dependencies: ["KestrelAdaptation", "KestrelKernels", "CKestrelKernels", "KestrelTensor", "_KestrelTestSupport"]
         ),
         .testTarget(
             name: "KestrelBenchmarkKitTests",

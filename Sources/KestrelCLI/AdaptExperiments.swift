@@ -122,8 +122,8 @@ struct AdaptExperiments {
             }
             let u = Self.factor(&rng, dim, rank), v = Self.factor(&rng, dim, rank)
             func query(_ i: Int) -> [Float] {
-                let q = Self.planted(docs[i], u, v, rank: rank, c: 2.5)
-                return unit(zip(q, (0..<dim).map { _ in rng.nextSignedUnit() * 0.03 }).map(+))
+                let q = Self.planted(docs[i], u, v, rank: rank, c: 40)
+                return unit(zip(q, (0..<dim).map { _ in rng.nextSignedUnit() * 0.05 }).map(+))
             }
             let trainSources = (0..<nTrain).map { _ in Int(rng.next() % UInt64(nDocs)) }
             let train = trainSources.map(query)
@@ -173,7 +173,8 @@ struct AdaptExperiments {
             func data(_ u: [Float], _ v: [Float], _ count: Int) -> [([Float], [Float])] {
                 (0..<count).map { _ in
                     let x = vector(&rng)
-                    return (x, Self.planted(x, u, v, rank: 2, c: 1))
+                    let noise = (0..<dim).map { _ in rng.nextSignedUnit() * 0.1 * Float(3).squareRoot() }
+                    return (x, zip(Self.planted(x, u, v, rank: 2, c: 1), noise).map(+))
                 }
             }
             let trainA = data(ua, va, nTrain), testA = data(ua, va, nTest)

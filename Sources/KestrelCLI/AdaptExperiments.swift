@@ -11,7 +11,7 @@ import Kestrel
 /// - query-drift: queries are (I + c·U·Vᵀ)·doc plus noise, normalised; exact inner-product search
 ///   (FlatIndex) over the documents; held-out recall@10 (the source document in the top 10) before
 ///   and after InfoNCE feedback (positive = the source, negatives = the current top-8 hard
-///   negatives), and the same with random positives (random labels).
+///   negatives), and the same with random labels (a random positive and random negatives).
 /// - forgetting: tasks A and B are two planted maps; a rank-4 adapter trains on A, consolidates,
 ///   trains on B; task-A error after B, backward transfer (A's error after B minus after A) and task-B
 ///   error for EWC++ λ in {0, 1, 10, 100, 1000} and for replay of a buffer holding as many floats as
@@ -144,7 +144,10 @@ struct AdaptExperiments {
                     let positive = isControl ? Int(rng.next() % UInt64(nDocs)) : s
                     let y = try a.apply(q)
                     let top = try y.withUnsafeBufferPointer { (p) throws(KestrelError) in try index.search(p, k: negatives + 1, filter: nil) }
-                    let negs = top.map { Int($0.key) }.filter { $0 != positive }.prefix(negatives).flatMap { docs[$0] }
+                    // Control: every label random (positive and negatives), so no ranking signal reaches it.
+                    let ids = isControl ? (0..<negatives).map { _ in Int(rng.next() % UInt64(nDocs)) }
+                                        : Array(top.map { Int($0.key) }.filter { $0 != positive }.prefix(negatives))
+                    let negs = ids.flatMap { docs[$0] }
                     _ = try a.step(.contrastive(query: q, positive: docs[positive], negatives: negs, temperature: 0.05))
                 }
                 if isControl { control.append(try recall(a)) } else { after.append(try recall(a)) }

@@ -236,3 +236,31 @@ import _KestrelTestSupport
         #expect(throws: KestrelError.self) { try MicroLoRA(dimension: 4).step(.squared(input: [1, 2, 3, 4], target: [1, 2, 3, 4]), base: [0, 0, 0, 0]) }
     }
 }
+
+/// The README's KestrelAdaptation sample, with its printed claims as expectations.
+@Suite struct AdapterReadmeSampleTests {
+    @Test func readmeSampleHolds() throws {
+        let adapter = try MicroLoRA(dimension: 8, rank: 2, seed: 1,
+                                    training: AdapterTraining(learningRate: 0.05, optimizer: .adamDefault, clipNorm: 5),
+                                    ewc: EWCConfiguration(lambda: 10))
+        let query: [Float] = [1, 0, 0, 0, 0, 0, 0, 0]
+        let relevant: [Float] = [0, 1, 0, 0, 0, 0, 0, 0], other: [Float] = [0, 0, 1, 0, 0, 0, 0, 0]
+        #expect(try adapter.apply(query) == query)
+        var last = AdapterStepResult(loss: 0, gradNorm: 0, clipped: false)
+        for _ in 0..<200 {
+            last = try adapter.step(.contrastive(query: query, positive: relevant, negatives: other, temperature: 0.1))
+        }
+        let y = try adapter.apply(query)
+        #expect(y[1] > y[2])
+        #expect(last.loss < 0.01)
+        adapter.consolidate()
+        #expect(throws: KestrelError.nonFiniteValue(index: 0)) {
+            try adapter.step(.squared(input: [.nan, 0, 0, 0, 0, 0, 0, 0], target: query))
+        }
+        let dir = TempDir()
+        try adapter.save(to: dir.file("a.klora"))
+        let copy = try MicroLoRA(dimension: 8, rank: 2, seed: 99)
+        try copy.load(from: dir.file("a.klora"))
+        #expect(copy.parameters == adapter.parameters)
+    }
+}

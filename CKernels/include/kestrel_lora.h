@@ -140,7 +140,7 @@ kestrel_status kestrel_lora_accumulate(kestrel_lora_accumulate_args *a);
 /** EWC++ term, clipping and optimizer step at the active tier. O(n). */
 kestrel_status kestrel_lora_update(kestrel_lora_update_args *a);
 /**
- * The fused step: accumulate (weight 1) then update (grad_scale 1) at the active tier, in one call.
+ * The fused step: accumulate (with a's weight) then update (with u's grad_scale) at the active tier.
  * `u->n`, `u->params` and `u->grad` must describe the same arrays as `a`. On a rejected sample
  * nothing is written (parameters, state and gradient unchanged).
  */

@@ -85,7 +85,11 @@ let package = Package(
         ),
         .target(
             name: "KestrelAdaptation",
-            dependencies: ["KestrelTensor", "KestrelProfiling", "KestrelVectorIndex"]
+            dependencies: [
+                "KestrelKernels", "CKestrelKernels", "KestrelTensor", "KestrelProfiling", "KestrelVectorIndex",
+                // Adapters publish parameter sets to lock-free readers (MicroLoRA/LoRA apply).
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
         ),
         .target(
             name: "Kestrel",
@@ -169,7 +173,10 @@ let package = Package(
         ),
         .testTarget(
             name: "KestrelAdaptationTests",
-            dependencies: ["KestrelAdaptation", "KestrelVectorIndex", "KestrelProfiling", "KestrelTensor", "_KestrelTestSupport"]
+            dependencies: [
+                "KestrelAdaptation", "KestrelKernels", "CKestrelKernels", "KestrelVectorIndex", "KestrelProfiling",
+                "KestrelTensor", "_KestrelTestSupport",
+            ]
         ),
         .testTarget(
             name: "KestrelBenchmarkKitTests",

@@ -91,6 +91,17 @@ let package = Package(
             path: "Benchmarks/ProfilingBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // KestrelAdaptation: Micro-LoRA training step and apply at d = 768 (issue 19).
+        .executableTarget(
+            name: "AdaptationBenchmarks",
+            dependencies: [
+                "KestrelBenchmarkSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KestrelAdaptation", package: "Kestrel"),
+            ],
+            path: "Benchmarks/AdaptationBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -139,6 +139,8 @@ static void build_table(kestrel_isa isa) {
     kestrel_register_attention_backward(t, isa);
     /* KV-cache decode (issue 18) */
     kestrel_register_decode(t, isa);
+    /* low-rank adapters (issue 19) */
+    kestrel_register_lora(t, isa);
 }
 
 static void init_once(void) {

@@ -36,6 +36,7 @@
  *   attention forward tile (kestrel_attention.h) x    x     x       -        x     -
  *   attention backward tile (…_backward.h)      x     x     x       -        x     -
  *   KV-cache decode (kestrel_decode.h)          x     x     x       -        x     -
+ *   low-rank adapters (kestrel_lora.h)          x     x     x       -        x     -
  *
  * `CKernels/test/neon-check.sh` prints this table from the built tables and checks every
  * entry of every tier against the scalar one (NEON under qemu-aarch64).
@@ -173,6 +174,9 @@ typedef float (*kestrel_reduce_f32_fn)(const float *x, size_t n);
 struct kestrel_attention_args; /* kestrel_attention.h */
 struct kestrel_attention_bwd_args; /* kestrel_attention_backward.h */
 struct kestrel_decode_args; /* kestrel_decode.h */
+struct kestrel_lora_shape; /* kestrel_lora.h */
+struct kestrel_lora_accumulate_args;
+struct kestrel_lora_update_args;
 
 typedef struct kestrel_kernel_table {
     kestrel_isa isa;
@@ -242,6 +246,11 @@ typedef struct kestrel_kernel_table {
     /* (end of decode entries) */
 
     /* Micro-LoRA adapters: apply and fused training step (lora_*.c; types in kestrel_lora.h) — issue 19 */
+    /* scalar, AVX2, AVX-512, NEON: y = base + s·B(Ax); forward+loss+backward; EWC++/clip/optimizer update */
+    kestrel_status (*lora_apply)(const struct kestrel_lora_shape *shape, const float *params, const float *x,
+                                 const float *base, float *y);
+    kestrel_status (*lora_accumulate)(struct kestrel_lora_accumulate_args *a);
+    kestrel_status (*lora_update)(struct kestrel_lora_update_args *a);
     /* (end of adaptation entries) */
 } kestrel_kernel_table;
 

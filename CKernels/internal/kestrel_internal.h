@@ -212,6 +212,8 @@ void kestrel_register_attention_backward(kestrel_kernel_table *t, kestrel_isa is
 /* attention backward registration (issue 17) */
 /* KV-cache decode registration (issue 18) */
 void kestrel_register_decode(kestrel_kernel_table *t, kestrel_isa isa);
+/* low-rank adapters (issue 19) */
+void kestrel_register_lora(kestrel_kernel_table *t, kestrel_isa isa);
 struct kestrel_decode_args;
 /* Shared argument check of every decode_partial tier (decode_scalar.c). */
 kestrel_status kestrel_decode_check(const struct kestrel_decode_args *a);

@@ -461,6 +461,26 @@ kestrel_status kestrel_decode_partial_neon(const kestrel_decode_args *a);
 #endif
 /* (end of KV-cache decode prototypes) */
 
+/* Low-rank adapters (lora_*.c; kestrel_lora.h) — issue 19 */
+#include "kestrel_lora.h"
+#if KESTREL_X86
+kestrel_status kestrel_lora_apply_avx2(const kestrel_lora_shape *shape, const float *params, const float *x,
+                                       const float *base, float *y);
+kestrel_status kestrel_lora_accumulate_avx2(kestrel_lora_accumulate_args *a);
+kestrel_status kestrel_lora_update_avx2(kestrel_lora_update_args *a);
+kestrel_status kestrel_lora_apply_avx512(const kestrel_lora_shape *shape, const float *params, const float *x,
+                                         const float *base, float *y);
+kestrel_status kestrel_lora_accumulate_avx512(kestrel_lora_accumulate_args *a);
+kestrel_status kestrel_lora_update_avx512(kestrel_lora_update_args *a);
+#endif
+#if KESTREL_ARM64
+kestrel_status kestrel_lora_apply_neon(const kestrel_lora_shape *shape, const float *params, const float *x,
+                                       const float *base, float *y);
+kestrel_status kestrel_lora_accumulate_neon(kestrel_lora_accumulate_args *a);
+kestrel_status kestrel_lora_update_neon(kestrel_lora_update_args *a);
+#endif
+/* (end of low-rank adapter prototypes) */
+
 /* -------------------------------------------------------------------------------------- */
 /* wasm_simd128: WebAssembly SIMD (128-bit), only in the wasm32 module built by              */
 /* CKernels/wasm/build.sh; no run-time dispatch there (the module is built for one tier).   */

@@ -391,6 +391,7 @@ static void test_empty(const entry_t *e, const kestrel_kernel_table *t, const ke
     case K_ATTENTION: test_attention_empty(e, t); break;
     case K_ATTENTION_BWD: test_attention_bwd_empty(e, t); break;
     case K_DECODE: break; /* empty ranges and argument errors: check_decode.c */
+    case K_LORA_APPLY: case K_LORA_ACCUMULATE: case K_LORA_UPDATE: break; /* sizes >= 1; errors: check_lora.c */
     }
 }
 
@@ -426,6 +427,7 @@ static void test_entry(const entry_t *e, const kestrel_kernel_table *t, const ke
     case K_DECODE:
         test_decode(e, t, s);
         break;
+    case K_LORA_APPLY: case K_LORA_ACCUMULATE: case K_LORA_UPDATE: test_lora(e, t, s); break;
     }
 }
 

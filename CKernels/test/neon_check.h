@@ -39,7 +39,8 @@ typedef enum {
     K_QDOT_Q8_0, K_QDOT_Q4_0, K_QDOT_Q4_K, K_QDOT_Q6_K, K_GEMV_I8, K_GEMM_I8, K_GEMV_Q8_0, K_GEMV_Q4_0, /* check_qdot.c */
     K_ATTENTION,                         /* check_attention.c */
     K_ATTENTION_BWD,                     /* check_attention_backward.c */
-    K_DECODE                             /* check_decode.c */
+    K_DECODE,                            /* check_decode.c */
+    K_LORA_APPLY, K_LORA_ACCUMULATE, K_LORA_UPDATE /* check_lora.c */
 } kind_t;
 
 typedef enum { OP_NONE, OP_DOT, OP_L2SQ, OP_COS } op_t;
@@ -113,7 +114,10 @@ typedef enum { OP_NONE, OP_DOT, OP_L2SQ, OP_COS } op_t;
     X(gemv_q4_0_q8_0, K_GEMV_Q4_0, OP_NONE, gemv_q4_0_q8_0)             \
     X(attention_f32, K_ATTENTION, OP_NONE, attention_f32)               \
     X(attention_bwd_tile_f32, K_ATTENTION_BWD, OP_NONE, attention_bwd_tile_f32) \
-    X(decode_partial, K_DECODE, OP_NONE, decode_partial)
+    X(decode_partial, K_DECODE, OP_NONE, decode_partial)                \
+    X(lora_apply, K_LORA_APPLY, OP_NONE, lora_apply)                    \
+    X(lora_accumulate, K_LORA_ACCUMULATE, OP_NONE, lora_accumulate)     \
+    X(lora_update, K_LORA_UPDATE, OP_NONE, lora_update)
 
 typedef struct {
     const char *name;
@@ -282,5 +286,7 @@ void test_attention_bwd_empty(const entry_t *e, const kestrel_kernel_table *t);
 void test_attention_bwd(const entry_t *e, const kestrel_kernel_table *t, const kestrel_kernel_table *s);
 /* check_decode.c */
 void test_decode(const entry_t *e, const kestrel_kernel_table *t, const kestrel_kernel_table *s);
+/* check_lora.c */
+void test_lora(const entry_t *e, const kestrel_kernel_table *t, const kestrel_kernel_table *s);
 
 #endif /* KESTREL_NEON_CHECK_H */

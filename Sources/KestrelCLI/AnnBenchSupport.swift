@@ -57,6 +57,7 @@ func jsonLine(_ fields: [(String, Any)]) -> String {
         let v: String
         switch value {
         case let s as String: v = "\"\(s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""
+        case let b as Bool: v = b ? "true" : "false"
         case let d as Double: v = d.isFinite ? "\(d)" : "null"
         case let i as Int: v = "\(i)"
         default: v = "null"

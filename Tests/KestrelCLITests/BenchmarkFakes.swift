@@ -176,7 +176,7 @@ extension SuiteCatalog {
 }
 
 /// Fixed adaptation figures: every strategy within 10 % of the sweep, the tuned ef on target.
-struct FakeAdaptationProbe: AdaptationMeasuring {
+struct FakeAdaptationProbe: AdaptationMeasuring, Sendable {
     var patientRegret = 1.04
     var heldOutRecall = 0.96
     var qpsRatio = 0.95
@@ -191,6 +191,14 @@ struct FakeAdaptationProbe: AdaptationMeasuring {
     func hnswEf() throws -> HNSWEfFigures {
         HNSWEfFigures(requestedRecall: 0.95, chosenEf: 32, heldOutRecall: heldOutRecall, chosenQPS: 1000 * qpsRatio,
                       sweepBestQPS: 1000, sweepBestEf: 32, tuningSeconds: 0.2)
+    }
+
+    /// Step p99 in ns (the target is < 5000 at d = 768).
+    var stepP99: Double = 3000
+
+    func adapterStep(_ bench: AdaptBench) throws -> AdaptStepCases.Figures {
+        AdaptStepCases.Figures(stepP50: 1500, stepP99: stepP99, stepP999: 9000, samples: bench.steps,
+                               applyP50: 250, applyP99: 400, allocationsPerStep: 0, isa: "avx512")
     }
 }
 

@@ -20,8 +20,9 @@ import Testing
         let judged = r.values.filter { $0.target != nil }
         // 5 simd, 7 memory (2 of them KV-cache bytes and prefix sharing), hnsw recall and speedup growth,
         // 11 quantization (fixtures, 2 memory, 4 SNR, 2 throughput, 2 GEMV), 2 flash-attention (speedup and
-        // workspace share at N = 4096 causal), 3 adaptation (patient regret, tuned ef's held-out recall and QPS)
-        #expect(judged.count == 30)
+        // workspace share at N = 4096 causal), 11 adaptation (patient regret, tuned ef's held-out recall and QPS,
+        // step p99 and apply p50 at d = 768 for rank 1/2 × EWC off/on)
+        #expect(judged.count == 38)
         #expect(judged.allSatisfy { $0.status == .pass }, "\(judged.filter { $0.status != .pass }.map(\.name))")
         #expect(r.values.filter { $0.target == nil }.allSatisfy { $0.status == .info })
     }
@@ -163,12 +164,17 @@ import Testing
             return Dictionary(uniqueKeysWithValues: try suite.run().results.map { ($0.name, $0) })
         }
         let good = try judge(FakeAdaptationProbe())
-        #expect(good.count == 6)
+        // 6 autotuner cases + 4 dims × 2 ranks × 2 EWC settings × (step, apply)
+        #expect(good.count == 6 + 32)
+        #expect(good["adaptation.step-p99.d768.r2.ewc"]?.status == .pass)
+        #expect(good["adaptation.step-p99.d1024.r2.ewc"]?.status == .info)
+        #expect(good["adaptation.apply-p50.d768.r1.plain"]?.value == 250)
         #expect(good["adaptation.autotuner.regret.patient"]?.status == .pass)
         #expect(good["adaptation.autotuner.regret.measure"]?.status == .info)
         #expect(good["adaptation.autotuner.hnsw-ef.held-out-recall"]?.status == .pass)
         #expect(abs((good["adaptation.autotuner.hnsw-ef.qps-vs-sweep"]?.value ?? 0) - 0.95) < 1e-12)
-        let bad = try judge(FakeAdaptationProbe(patientRegret: 1.3, heldOutRecall: 0.93, qpsRatio: 0.8))
+        let bad = try judge(FakeAdaptationProbe(patientRegret: 1.3, heldOutRecall: 0.93, qpsRatio: 0.8, stepP99: 5000))
+        #expect(bad["adaptation.step-p99.d768.r1.plain"]?.status == .fail)
         #expect(bad["adaptation.autotuner.regret.patient"]?.status == .fail)
         #expect(bad["adaptation.autotuner.hnsw-ef.held-out-recall"]?.status == .fail)
         #expect(bad["adaptation.autotuner.hnsw-ef.qps-vs-sweep"]?.status == .fail)

@@ -36,6 +36,8 @@ protocol AdaptationMeasuring {
     func regrets() throws -> [AutotunerRegretFigures]
     /// The efSearch experiment.
     func hnswEf() throws -> HNSWEfFigures
+    /// One adapter configuration's step and apply latencies (``AdaptStepCases``).
+    func adapterStep(_ bench: AdaptBench) throws -> AdaptStepCases.Figures
 }
 
 /// The `adaptation` suite of `kestrel benchmark` (issue 19): autotuner regret per strategy
@@ -46,10 +48,13 @@ struct AdaptationSuite {
     static let name = "adaptation"
     static let strategies = ["estimate", "measure", "patient", "online"]
     var probe: any AdaptationMeasuring
+    /// Timed single steps per adapter configuration: ≥ 10⁵ as the issue asks, fewer for `--quick`.
+    var adapterSteps: Int
 
     init(settings: SuiteSettings, probe: (any AdaptationMeasuring)? = nil) {
         let quick = settings.queries < SuiteSettings.full.queries
         self.probe = probe ?? MeasuredAdaptation(quick: quick, seed: settings.seed)
+        adapterSteps = quick ? 2_000 : 100_000
     }
 
     func register(into suite: inout BenchmarkSuite) throws {
@@ -87,7 +92,8 @@ struct AdaptationSuite {
                                         metrics: ["ef": Double(f.chosenEf), "sweep_ef": Double(f.sweepBestEf ?? 0),
                                                   "qps": f.chosenQPS, "sweep_qps": f.sweepBestQPS])
             }))
-        // ADAPT-STEP-CASES: the lead adds the adapter step-latency cases (Suites/AdaptStepCases.swift, adapt-core) here.
+        let probe = self.probe
+        try AdaptStepCases.register(into: &suite, suiteName: Self.name, steps: adapterSteps) { try probe.adapterStep($0) }
     }
 
     /// Runs each experiment once, when its first case needs it.
@@ -118,6 +124,8 @@ struct AdaptationSuite {
 struct MeasuredAdaptation: AdaptationMeasuring {
     var quick: Bool
     var seed: UInt64
+
+    func adapterStep(_ bench: AdaptBench) throws -> AdaptStepCases.Figures { try .measured(bench) }
 
     private static func seconds(_ ns: UInt64) -> Double { Double(ns) * 1e-9 }
 

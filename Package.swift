@@ -180,7 +180,10 @@ let package = Package(
         ),
         .testTarget(
             name: "KestrelHistoryTests",
-            dependencies: ["KestrelHistory", "KestrelProfiling", "KestrelKernels", "_KestrelTestSupport"]
+            dependencies: [
+                "KestrelHistory", "KestrelProfiling", "KestrelKernels", "KestrelTensor", "_KestrelTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "KestrelBenchmarkKitTests",

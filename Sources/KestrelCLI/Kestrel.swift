@@ -11,6 +11,8 @@ struct KestrelCommand: ParsableCommand {
             BenchmarkCommand.self, ProfileCommand.self, AnalyzeCommand.self, ReportCommand.self,
             InfoCommand.self, KernelBenchCommand.self, MatmulBenchCommand.self, AnnBenchCommand.self,
             QuantizeCommand.self, DequantizeCommand.self, QuantBenchCommand.self, AttentionBenchCommand.self,
+            // Issue 20: performance history, live status and vector-index files.
+            StatusCommand.self, IndexCommand.self, HistoryWriterCommand.self,
         ]
     )
 }

@@ -484,14 +484,12 @@ enum HistoryStore {
 }
 
 extension JSONEncoder {
-    /// Sorted keys, ISO-8601 dates with fractional seconds: the history's JSON.
+    /// Sorted keys; dates as their `Double` seconds since the reference date (Foundation's own
+    /// representation, so sub-second times round-trip exactly).
     static var historyEncoder: JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
-        e.dateEncodingStrategy = .custom { date, encoder in
-            var c = encoder.singleValueContainer()
-            try c.encode(date.timeIntervalSince1970)
-        }
+        e.dateEncodingStrategy = .deferredToDate
         return e
     }
 }
@@ -500,9 +498,7 @@ extension JSONDecoder {
     /// Reads what ``JSONEncoder/historyEncoder`` writes.
     static var historyDecoder: JSONDecoder {
         let d = JSONDecoder()
-        d.dateDecodingStrategy = .custom { decoder in
-            Date(timeIntervalSince1970: try decoder.singleValueContainer().decode(Double.self))
-        }
+        d.dateDecodingStrategy = .deferredToDate
         return d
     }
 }

@@ -232,11 +232,14 @@ public struct MCPServerStats: Codable, Sendable, Equatable {
     public var p99Milliseconds: Double?
     /// Slowest request, milliseconds.
     public var maxMilliseconds: Double?
+    /// The server process's resource usage when the figures were taken (``SystemProbe/processSample()``:
+    /// CPU seconds, RSS, faults, context switches), so another process can show it; nil when not sampled.
+    public var process: ProcessSample?
 
     /// Creates a stats record.
     public init(processID: Int32, startedAt: Date, updatedAt: Date = Date(), transport: String, requests: UInt64, errors: UInt64,
                 p50Milliseconds: Double? = nil, p95Milliseconds: Double? = nil, p99Milliseconds: Double? = nil,
-                maxMilliseconds: Double? = nil) {
+                maxMilliseconds: Double? = nil, process: ProcessSample? = nil) {
         self.processID = processID
         self.startedAt = startedAt
         self.updatedAt = updatedAt
@@ -247,16 +250,17 @@ public struct MCPServerStats: Codable, Sendable, Equatable {
         self.p95Milliseconds = p95Milliseconds
         self.p99Milliseconds = p99Milliseconds
         self.maxMilliseconds = maxMilliseconds
+        self.process = process
     }
 
     /// Creates a stats record whose percentiles come from a latency distribution (nanoseconds),
     /// e.g. `ConcurrentLatencyRecorder.snapshot().summary()`; a summary with no samples leaves
     /// them nil.
     public init(processID: Int32, startedAt: Date, updatedAt: Date = Date(), transport: String, requests: UInt64, errors: UInt64,
-                latency: LatencySummary) {
+                latency: LatencySummary, process: ProcessSample? = nil) {
         let ms = { (ns: UInt64) -> Double? in latency.count == 0 ? nil : Double(ns) / 1e6 }
         self.init(processID: processID, startedAt: startedAt, updatedAt: updatedAt, transport: transport, requests: requests,
                   errors: errors, p50Milliseconds: ms(latency.p50), p95Milliseconds: ms(latency.p95),
-                  p99Milliseconds: ms(latency.p99), maxMilliseconds: ms(latency.max))
+                  p99Milliseconds: ms(latency.p99), maxMilliseconds: ms(latency.max), process: process)
     }
 }

@@ -48,11 +48,11 @@ public final class MCPStatsPublisher: @unchecked Sendable {
         latency.record(latencyNanoseconds)
     }
 
-    /// The figures now.
+    /// The figures now, with this process's resource usage (``SystemProbe/processSample()``).
     public func snapshot(now: Date = Date()) -> MCPServerStats {
         MCPServerStats(processID: getpid(), startedAt: startedAt, updatedAt: now, transport: transport,
                        requests: requests.load(ordering: .relaxed), errors: errors.load(ordering: .relaxed),
-                       latency: latency.snapshot().summary())
+                       latency: latency.snapshot().summary(), process: try? SystemProbe.processSample())
     }
 
     /// Publishes the figures now, with a time to live of five intervals (at least 3 s).

@@ -44,7 +44,7 @@ import _KestrelTestSupport
     @Test func emptyHistoryAndEmptyFileAreUsable() throws {
         let dir = TempDir(prefix: "history")
         let url = dir.file("empty.sqlite")
-        FileManager.default.createFile(atPath: url.path, contents: Data())
+        #expect(FileManager.default.createFile(atPath: url.path, contents: Data()))
         let h = try PerformanceHistory(url: url, now: F.now)
         #expect(try h.runs(in: .all, now: F.now).isEmpty)
         let t = try h.trend(timeframe: .all, now: F.now)

@@ -23,7 +23,7 @@ enum HistoryFixtures {
         let thr = BenchmarkCaseResult(name: "simd.dot.throughput", suite: suite, summary: "throughput", target: nil,
                                       value: throughput, unit: "ops/s", higherIsBetter: true, status: .info)
         let skip = BenchmarkCaseResult(name: "simd.skipped", suite: suite, summary: "skipped here", target: nil,
-                                       value: nil, unit: "x", status: .skip)
+                                       value: nil, unit: "x", status: .skipped)
         return BenchmarkReport(environment: environment(cpu: cpu), suite: suite, results: [lat, thr, skip],
                                durationSeconds: 1.5, createdAt: Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down)))
     }

@@ -244,11 +244,11 @@ enum HistoryStore {
         duration_seconds, case_count, failures
         """
 
+    // Decoders read columns by position (the SELECT lists above): several times faster than by name.
     static func decodeRun(_ row: Row) -> HistoryRun {
-        HistoryRun(id: row["id"], recordedAt: date(row["recorded_at"]), suite: row["suite"], cpuModel: row["cpu_model"],
-                   architecture: row["architecture"], isaLevel: row["isa_level"], gitCommit: row["git_commit"],
-                   libraryVersion: row["library_version"], buildConfiguration: row["build_configuration"],
-                   durationSeconds: row["duration_seconds"], caseCount: row["case_count"], failures: row["failures"])
+        HistoryRun(id: row[0], recordedAt: date(row[1]), suite: row[2], cpuModel: row[3], architecture: row[4], isaLevel: row[5],
+                   gitCommit: row[6], libraryVersion: row[7], buildConfiguration: row[8], durationSeconds: row[9],
+                   caseCount: row[10], failures: row[11])
     }
 
     static func runs(in timeframe: HistoryTimeframe, suite: String?, now: Date,
@@ -286,10 +286,9 @@ enum HistoryStore {
     }
 
     static func decodeCase(_ row: Row) -> HistoryCaseValue {
-        let hib: Int? = row["higher_is_better"]
-        return HistoryCaseValue(runID: row["run_id"], recordedAt: date(row["recorded_at"]), name: row["name"], suite: row["suite"],
-                                value: row["value"], unit: row["unit"], lower: row["lower"], upper: row["upper"],
-                                higherIsBetter: hib.map { $0 != 0 }, status: row["status"])
+        let hib: Int? = row[8]
+        return HistoryCaseValue(runID: row[0], recordedAt: date(row[1]), name: row[2], suite: row[3], value: row[4], unit: row[5],
+                                lower: row[6], upper: row[7], higherIsBetter: hib.map { $0 != 0 }, status: row[9])
     }
 
     static let caseColumns = """
@@ -396,10 +395,12 @@ enum HistoryStore {
         return HistoryMetric(id: id, namespace: namespace, key: key, value: value, text: text, recordedAt: now, expiresAt: expires)
     }
 
+    static let metricColumns = "id, namespace, key, value, text, recorded_at, expires_at"
+
     static func decodeMetric(_ row: Row) -> HistoryMetric {
-        let expires: Double? = row["expires_at"]
-        return HistoryMetric(id: row["id"], namespace: row["namespace"], key: row["key"], value: row["value"], text: row["text"],
-                             recordedAt: date(row["recorded_at"]), expiresAt: expires.map(date))
+        let expires: Double? = row[6]
+        return HistoryMetric(id: row[0], namespace: row[1], key: row[2], value: row[3], text: row[4], recordedAt: date(row[5]),
+                             expiresAt: expires.map(date))
     }
 
     static func metrics(namespace: String, keyPrefix: String, in timeframe: HistoryTimeframe, latestOnly: Bool, limit: Int,
@@ -414,14 +415,14 @@ enum HistoryStore {
         let args: StatementArguments = [namespace, keyPrefix, keyPrefix, start, seconds(now), seconds(now)]
         let sql = latestOnly
             ? """
-              SELECT m.* FROM metric m WHERE m.id IN (
+              SELECT \(metricColumns) FROM metric m WHERE m.id IN (
                   SELECT (SELECT id FROM metric m2 WHERE m2.namespace = m1.namespace AND m2.key = m1.key
                           AND m2.recorded_at >= ? AND m2.recorded_at <= ? AND (m2.expires_at IS NULL OR m2.expires_at > ?)
                           ORDER BY m2.recorded_at DESC, m2.id DESC LIMIT 1)
                   FROM (SELECT DISTINCT namespace, key FROM metric WHERE \(filter)) m1)
               ORDER BY m.recorded_at DESC, m.id DESC LIMIT ?
               """
-            : "SELECT * FROM metric WHERE \(filter) ORDER BY recorded_at DESC, id DESC LIMIT ?"
+            : "SELECT \(metricColumns) FROM metric WHERE \(filter) ORDER BY recorded_at DESC, id DESC LIMIT ?"
         var all: StatementArguments = latestOnly ? [start, seconds(now), seconds(now)] : []
         all += args
         all += [limit]

@@ -89,7 +89,7 @@ enum HistoryStore {
         if FileManager.default.fileExists(atPath: path) {
             do {
                 let queue = try DatabaseQueue(path: path, configuration: config)
-                try queue.read { db in try inspect(db, path: path) }
+                try queue.read { db in try inspect(db, path: path, integrity: true) }
                 try queue.close()
             } catch let e as KestrelError {
                 throw e
@@ -101,8 +101,9 @@ enum HistoryStore {
             let pool = try DatabasePool(path: path, configuration: config)
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
-                    // Another process may have created or changed the file since the inspection.
-                    try inspect(db, path: path)
+                    // Another process may have created the file since the inspection: check its
+                    // kind again (not its integrity: that was checked, and costs O(file size)).
+                    try inspect(db, path: path, integrity: false)
                     let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
                     if version < migrations.count {
                         for m in migrations[version...] { try db.execute(sql: m) }
@@ -142,10 +143,12 @@ enum HistoryStore {
 
     /// Checks integrity, application id and schema version; throws for anything but a Kestrel
     /// history this build reads or an empty database.
-    static func inspect(_ db: Database, path: String) throws {
-        let check = try String.fetchAll(db, sql: "PRAGMA quick_check(5)")
-        guard check == ["ok"] else {
-            throw KestrelError.corruptFile(path: path, section: "quick_check", reason: check.joined(separator: "; "))
+    static func inspect(_ db: Database, path: String, integrity: Bool) throws {
+        if integrity {
+            let check = try String.fetchAll(db, sql: "PRAGMA quick_check(5)")
+            guard check == ["ok"] else {
+                throw KestrelError.corruptFile(path: path, section: "quick_check", reason: check.joined(separator: "; "))
+            }
         }
         let app = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
         let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0

@@ -179,6 +179,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "KestrelAdaptationTests",
+            dependencies: ["KestrelAdaptation", "KestrelVectorIndex", "KestrelProfiling", "KestrelTensor", "_KestrelTestSupport"]
+        ),
+        .testTarget(
             name: "KestrelHistoryTests",
             dependencies: [
                 "KestrelHistory", "KestrelProfiling", "KestrelKernels", "KestrelTensor", "_KestrelTestSupport",

@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/swiftwasm/WasmKit.git", exact: "0.4.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C11 SIMD kernels with run-time dispatch; the only place with intrinsics.
@@ -105,10 +106,20 @@ let package = Package(
             name: "KestrelBenchmarkKit",
             dependencies: ["KestrelTensor", "KestrelVectorIndex", "KestrelProfiling"]
         ),
+        // The performance history (issue 20): a SQLite database of benchmark runs and metrics,
+        // shared by `kestrel benchmark --save`, `kestrel report`, `kestrel status` and `kestrel mcp`.
+        // Not a product: library users never link GRDB.
+        .target(
+            name: "KestrelHistory",
+            dependencies: [
+                "KestrelKernels", "KestrelProfiling",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
         .executableTarget(
             name: "KestrelCLI",
             dependencies: [
-                "Kestrel", "KestrelBenchmarkKit", "CKestrelKernels",
+                "Kestrel", "KestrelBenchmarkKit", "KestrelHistory", "CKestrelKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .target(name: "CKestrelBLAS", condition: .when(platforms: openBLASPlatforms)),
             ]
@@ -176,6 +187,13 @@ let package = Package(
             dependencies: [
                 "KestrelAdaptation", "KestrelKernels", "CKestrelKernels", "KestrelVectorIndex", "KestrelProfiling",
                 "KestrelTensor", "_KestrelTestSupport",
+            ]
+        ),
+        .testTarget(
+            name: "KestrelHistoryTests",
+            dependencies: [
+                "KestrelHistory", "KestrelProfiling", "KestrelKernels", "KestrelTensor", "_KestrelTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(

@@ -34,7 +34,7 @@ enum KestrelProcess {
             p.environment = env
         }
         let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("kestrel-stderr-\(UUID())")
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: errURL) }
         let errHandle = try FileHandle(forWritingTo: errURL)
         let out = Pipe()

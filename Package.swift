@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/swiftwasm/WasmKit.git", exact: "0.4.2"),
+        // `kestrel mcp`: the protocol types and server (Documentation/MCP.md).
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
     ],
     targets: [
         // C11 SIMD kernels with run-time dispatch; the only place with intrinsics.
@@ -106,6 +108,8 @@ let package = Package(
             dependencies: [
                 "Kestrel", "KestrelBenchmarkKit", "CKestrelKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
                 .target(name: "CKestrelBLAS", condition: .when(platforms: openBLASPlatforms)),
             ]
         ),

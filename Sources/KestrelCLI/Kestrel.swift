@@ -11,6 +11,7 @@ struct KestrelCommand: ParsableCommand {
             BenchmarkCommand.self, ProfileCommand.self, AnalyzeCommand.self, ReportCommand.self,
             InfoCommand.self, KernelBenchCommand.self, MatmulBenchCommand.self, AnnBenchCommand.self,
             QuantizeCommand.self, DequantizeCommand.self, QuantBenchCommand.self, AttentionBenchCommand.self,
+            MCPCommand.self, MCPBenchCommand.self,
         ]
     )
 }

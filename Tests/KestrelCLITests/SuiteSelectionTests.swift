@@ -13,7 +13,7 @@ import Testing
         #expect(catalog.entries.map(\.name) == SuiteCatalog.names)
         #expect(catalog.acceptedNames == ["all"] + SuiteCatalog.names)
         let (built, absent) = try catalog.select("all")
-        #expect(built.map(\.name) == ["simd", "flash-attention", "hnsw", "quantization", "memory"])
+        #expect(built.map(\.name) == ["simd", "flash-attention", "hnsw", "quantization", "memory", "mcp"])
         #expect(absent.map(\.name) == ["adaptation"])
         #expect(absent.allSatisfy { $0.absentLine?.contains("module not built yet") == true })
         #expect(built.allSatisfy { $0.absentLine == nil })
@@ -21,7 +21,7 @@ import Testing
 
     @Test func allRegistersEveryBuiltSuiteInOrder() throws {
         let suite = try SuiteCatalog.fake().makeSuite("all", context: context())
-        #expect(suite.suites == ["simd", "flash-attention", "hnsw", "quantization", "memory"])
+        #expect(suite.suites == ["simd", "flash-attention", "hnsw", "quantization", "memory", "mcp"])
         #expect(suite.cases.allSatisfy { $0.name.hasPrefix($0.suite + ".") })
         #expect(Set(suite.cases.map(\.name)).count == suite.cases.count)
         let names = suite.cases.map(\.name)
@@ -32,7 +32,8 @@ import Testing
                          "memory.cli-startup", "hnsw.recall-at-10", "hnsw.speedup-growth", "hnsw.size-for-150x",
                          "quantization.fixture-bytes", "quantization.int8-memory", "quantization.q4_0-memory",
                          "quantization.q4_0-snr", "quantization.q8_0-quantize-throughput", "quantization.q4_0-gemv-vs-sgemv",
-                         "flash-attention.speedup.n4096.causal", "flash-attention.workspace-share.n4096"] {
+                         "flash-attention.speedup.n4096.causal", "flash-attention.workspace-share.n4096",
+                         "mcp.initialize", "mcp.kernel-info-p50", "mcp.kernel-info-p95"] {
             #expect(names.contains(expected), "missing \(expected)")
         }
     }
@@ -75,7 +76,7 @@ import Testing
     @Test func allNamesTheAbsentSuitesAndRunsTheRest() throws {
         let output = OutputCollector()
         let result = try BenchmarkRunner.test(.fake(), output: output).run(BenchmarkRequest(suite: "all"))
-        #expect(Set(result.report.results.map(\.suite)) == ["simd", "flash-attention", "hnsw", "quantization", "memory"])
+        #expect(Set(result.report.results.map(\.suite)) == ["simd", "flash-attention", "hnsw", "quantization", "memory", "mcp"])
         for name in ["adaptation"] {
             #expect(output.out.contains(name))
             #expect(!result.report.results.contains { $0.suite == name })

@@ -220,7 +220,7 @@ final class InProcessServer: @unchecked Sendable {
         let r = try s.client.response()
         #expect(errorCode(r) == -32700)
         try await s.task.value  // serve returned
-        #expect(s.client.readLine(timeout: 5) == nil)
+        #expect(s.client.readLine(timeout: 0.5) == nil)
     }
 
     /// A tool that counts to `steps`, reporting progress and checking for cancellation.

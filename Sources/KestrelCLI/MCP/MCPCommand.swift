@@ -54,6 +54,9 @@ struct MCPCommand: ParsableCommand {
             return h
         }
         let logger = Logger(label: "kestrel.mcp")
+        // A client that closes its end must give EPIPE (a failed write), not kill the server:
+        // the SDK transport does not ignore SIGPIPE itself.
+        signal(SIGPIPE, SIG_IGN)
         let state = MCPState(directory: stateDir.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? MCPState.defaultDirectory)
         let host = MCPServerHost(toolbox: MCPToolbox(MCPTools.all(state: state)), state: state, logger: logger)
         let kind = transport, cap = maxLineBytes

@@ -33,7 +33,11 @@ struct MCPServerHost: Sendable {
         }
         await server.withMethodHandler(CallTool.self) { params in
             let started = MonotonicClock.now()
-            let progress = ProgressSender(server: weak, token: params._meta?.progressToken)
+            // A notification that cannot be written means the client has gone (with either
+            // transport): nobody wants the results of the calls in flight any more.
+            let progress = ProgressSender(server: weak, token: params._meta?.progressToken) {
+                Task { await inFlight.cancelAll() }
+            }
             defer { progress.finish() }
             do {
                 let result = try await toolbox.call(params.name, arguments: params.arguments,
@@ -83,7 +87,8 @@ final class ProgressSender: @unchecked Sendable {
 
     private let token: ProgressToken?
 
-    init(server: WeakServer, token: ProgressToken?) {
+    /// - Parameter onSendFailure: called (from the sending task) when a notification cannot be written.
+    init(server: WeakServer, token: ProgressToken?, onSendFailure: @escaping @Sendable () -> Void = {}) {
         self.token = token
         guard token != nil else {
             continuation = nil
@@ -93,8 +98,14 @@ final class ProgressSender: @unchecked Sendable {
         let (stream, continuation) = AsyncStream<ProgressNotification.Parameters>.makeStream()
         self.continuation = continuation
         consumer = Task {
-            for await p in stream {
-                try? await server.server?.notify(ProgressNotification.message(p))
+            var failed = false
+            for await p in stream where !failed {
+                do {
+                    try await server.server?.notify(ProgressNotification.message(p))
+                } catch {
+                    failed = true
+                    onSendFailure()
+                }
             }
         }
     }

@@ -26,6 +26,9 @@ final class MCPChildProcess {
     init(executable: URL, arguments: [String]) throws {
         var input: [Int32] = [0, 0], output: [Int32] = [0, 0]
         guard pipe(&input) == 0, pipe(&output) == 0 else { throw KestrelError.backendFailure(routine: "pipe", code: Int(errno)) }
+        // Close-on-exec: a server spawned later must not inherit this one's pipe ends (it would
+        // hold its input open, and this server would never see end of input).
+        for fd in input + output { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let path = executable.path
         let argv = ([path, "mcp"] + arguments).map { strdup($0) } + [nil]
         let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]

@@ -131,9 +131,8 @@ final class InProcessServer: @unchecked Sendable {
         if sdkTransport {
             transport = StdioTransport(input: .init(rawValue: client.serverInput), output: .init(rawValue: client.serverOutput))
         } else {
-            let inFlight = host.inFlight
             transport = BlockingStdioTransport(input: client.serverInput, output: client.serverOutput, maxLineBytes: maxLineBytes) {
-                Task { await inFlight.cancelAll() }
+                host.clientGone()
             }
         }
         task = Task { try await host.serve(over: transport) }
@@ -221,6 +220,21 @@ final class InProcessServer: @unchecked Sendable {
         #expect(errorCode(r) == -32700)
         try await s.task.value  // serve returned
         #expect(s.client.readLine(timeout: 0.5) == nil)
+    }
+
+    @Test func requestsPendingAtEndOfInputAreAnsweredBeforeTheServerStops() async throws {
+        let started = CancelFlag()
+        let s = try InProcessServer(tools: { _ in [Self.slowTool(started: started)] })
+        // initialize, a 50-step call and a ping, then end of input at once (`printf … | kestrel mcp`).
+        s.client.send(#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#)
+        s.client.send(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow","arguments":{"steps":50}}}"#)
+        s.client.send(#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#)
+        s.client.closeInput()
+        var ids: [Value] = []
+        for _ in 0..<3 { ids.append(try s.client.response()["id"] ?? .null) }
+        #expect(Set(ids.compactMap(\.intValue)) == [0, 1, 2])
+        try await s.task.value
+        #expect(await s.host.pending.count == 0)
     }
 
     /// A tool that counts to `steps`, reporting progress and checking for cancellation.

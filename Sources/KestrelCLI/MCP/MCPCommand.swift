@@ -64,11 +64,8 @@ struct MCPCommand: ParsableCommand {
             let t: any Transport
             switch kind {
             case .blocking:
-                let inFlight = host.inFlight
-                t = BlockingStdioTransport(maxLineBytes: cap, logger: Logger(label: "kestrel.mcp.transport")) {
-                    // The client stopped reading: nobody wants the results of the calls in flight.
-                    Task { await inFlight.cancelAll() }
-                }
+                // The client stopped reading: nobody wants the results of the calls in flight.
+                t = BlockingStdioTransport(maxLineBytes: cap, logger: Logger(label: "kestrel.mcp.transport")) { host.clientGone() }
             case .sdk:
                 t = StdioTransport(logger: Logger(label: "kestrel.mcp.transport"))
             }

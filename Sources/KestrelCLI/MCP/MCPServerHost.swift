@@ -10,6 +10,7 @@ struct MCPServerHost: Sendable {
     let toolbox: MCPToolbox
     let state: MCPState
     let inFlight = InFlightCalls()
+    let pending = PendingRequests()
     let logger: Logger
 
     init(toolbox: MCPToolbox, state: MCPState, logger: Logger = Logger(label: "kestrel.mcp")) {
@@ -27,7 +28,7 @@ struct MCPServerHost: Sendable {
                 + "over time. Long tools report progress and can be cancelled.",
             capabilities: .init(resources: .init(subscribe: false, listChanged: false), tools: .init(listChanged: false)))
         let weak = WeakServer(server)
-        let toolbox = self.toolbox, state = self.state, inFlight = self.inFlight, logger = self.logger
+        let toolbox = self.toolbox, state = self.state, inFlight = self.inFlight, pending = self.pending, logger = self.logger
         await server.withMethodHandler(ListTools.self) { _ in
             ListTools.Result(tools: toolbox.definitions.map(\.tool))
         }
@@ -36,7 +37,7 @@ struct MCPServerHost: Sendable {
             // A notification that cannot be written means the client has gone (with either
             // transport): nobody wants the results of the calls in flight any more.
             let progress = ProgressSender(server: weak, token: params._meta?.progressToken) {
-                Task { await inFlight.cancelAll() }
+                MCPServerHost.clientGone(inFlight: inFlight, pending: pending)
             }
             defer { progress.finish() }
             do {
@@ -61,14 +62,27 @@ struct MCPServerHost: Sendable {
         return server
     }
 
-    /// Serves over `transport` until the client closes its input, then lets the calls in flight
-    /// finish (they are cancelled if the client has stopped reading) and stops.
+    /// Serves over `transport` until the client closes its input, then answers the requests
+    /// still pending, lets the calls in flight finish (they are cancelled if the client has
+    /// stopped reading: ``clientGone()``) and stops.
     func serve(over transport: any Transport) async throws {
         let server = await makeServer()
-        try await server.start(transport: transport)
+        try await server.start(transport: TrackingTransport(transport, pending: pending))
         await server.waitUntilCompleted()
+        await pending.waitUntilAnswered()
         await inFlight.waitIdle()
         await server.stop()
+    }
+
+    /// The client has gone (it stopped reading): cancel the calls in flight and expect no more
+    /// answers to be read. Callable from any thread.
+    func clientGone() { Self.clientGone(inFlight: inFlight, pending: pending) }
+
+    static func clientGone(inFlight: InFlightCalls, pending: PendingRequests) {
+        Task {
+            await inFlight.cancelAll()
+            await pending.clientGone()
+        }
     }
 }
 

@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/swiftwasm/WasmKit.git", exact: "0.4.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // `kestrel mcp`: the protocol types and server (Documentation/MCP.md).
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
     ],
@@ -103,10 +104,20 @@ let package = Package(
             name: "KestrelBenchmarkKit",
             dependencies: ["KestrelTensor", "KestrelVectorIndex", "KestrelProfiling"]
         ),
+        // The performance history (issue 20): a SQLite database of benchmark runs and metrics,
+        // shared by `kestrel benchmark --save`, `kestrel report`, `kestrel status` and `kestrel mcp`.
+        // Not a product: library users never link GRDB.
+        .target(
+            name: "KestrelHistory",
+            dependencies: [
+                "KestrelKernels", "KestrelProfiling",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
         .executableTarget(
             name: "KestrelCLI",
             dependencies: [
-                "Kestrel", "KestrelBenchmarkKit", "CKestrelKernels",
+                "Kestrel", "KestrelBenchmarkKit", "KestrelHistory", "CKestrelKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Logging", package: "swift-log"),
@@ -169,6 +180,13 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
+        .testTarget(
+            name: "KestrelHistoryTests",
+            dependencies: [
+                "KestrelHistory", "KestrelProfiling", "KestrelKernels", "KestrelTensor", "_KestrelTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(

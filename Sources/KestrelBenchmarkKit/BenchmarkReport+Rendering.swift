@@ -126,11 +126,17 @@ extension BaselineComparison {
 }
 
 /// Aligned plain-text columns (every character is taken as one column wide, ANSI escapes as zero).
-struct TextTable {
-    var header: [String]
-    var rows: [[String]]
+/// Package-visible: the CLI's history and status views use it too.
+package struct TextTable {
+    package var header: [String]
+    package var rows: [[String]]
 
-    func render() -> String {
+    package init(header: [String], rows: [[String]]) {
+        self.header = header
+        self.rows = rows
+    }
+
+    package func render() -> String {
         let all = [header] + rows
         var widths = [Int](repeating: 0, count: header.count)
         for row in all {

@@ -114,7 +114,7 @@ extension Date {
 
 extension JSONEncoder {
     /// Pretty, sorted keys, ISO-8601 dates: stable, diff-friendly files.
-    static var iso8601: JSONEncoder {
+    package static var iso8601: JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         e.dateEncodingStrategy = .iso8601
@@ -126,7 +126,7 @@ extension JSONEncoder {
 
 extension JSONDecoder {
     /// Decoder matching ``JSONEncoder/iso8601``.
-    static var iso8601: JSONDecoder {
+    package static var iso8601: JSONDecoder {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .iso8601
         d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

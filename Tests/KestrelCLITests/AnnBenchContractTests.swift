@@ -8,26 +8,10 @@ import _KestrelTestSupport
 /// read its ids files. These tests run the built executable on small files and check the output
 /// field by field against the contract and an exact search.
 @Suite struct AnnBenchContractTests {
-    /// The `kestrel` executable SwiftPM built beside the test bundle.
-    func kestrel() throws -> URL {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidates = [dir, dir.deletingLastPathComponent(), dir.deletingLastPathComponent().deletingLastPathComponent()]
-            .map { $0.appendingPathComponent("kestrel") }
-        return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
-                            "no kestrel executable near \(dir.path)")
-    }
 
     func run(_ args: [String]) throws -> (status: Int32, lines: [String]) {
-        let p = Process()
-        p.executableURL = try kestrel()
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = Pipe()
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init))
+        let r = try KestrelProcess.run(args)
+        return (r.status, r.lines)
     }
 
     @Test func jsonLinesAndIdsFilesFollowTheContract() throws {
@@ -105,18 +89,8 @@ import _KestrelTestSupport
 
     /// Runs and returns the exit status, stdout lines and stderr text.
     func runCapturing(_ args: [String]) throws -> (status: Int32, lines: [String], stderr: String) {
-        let p = Process()
-        p.executableURL = try kestrel()
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init),
-                String(decoding: errData, as: UTF8.self))
+        let r = try KestrelProcess.run(args)
+        return (r.status, r.lines, r.stderr)
     }
 
     /// A temporary directory with 200 random 6-d base vectors (varying norms, so l2 and cosine

@@ -10,28 +10,10 @@ import _KestrelTestSupport
 /// and check the output file against NaiveAttention and a float64 reference, the JSON line field
 /// by field, exit 2 for unsupported problems and non-zero exits for bad files and flags.
 @Suite struct AttentionBenchContractTests {
-    /// The `kestrel` executable SwiftPM built beside the test bundle.
-    func kestrel() throws -> URL {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidates = [dir, dir.deletingLastPathComponent(), dir.deletingLastPathComponent().deletingLastPathComponent()]
-            .map { $0.appendingPathComponent("kestrel") }
-        return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
-                            "no kestrel executable near \(dir.path)")
-    }
 
     func run(_ args: [String]) throws -> (status: Int32, lines: [String], stderr: String) {
-        let p = Process()
-        p.executableURL = try kestrel()
-        p.arguments = ["attention-bench"] + args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init),
-                String(decoding: errData, as: UTF8.self))
+        let r = try KestrelProcess.run(["attention-bench"] + args)
+        return (r.status, r.lines, r.stderr)
     }
 
     /// Q, K, V files of one shape in a fresh directory.

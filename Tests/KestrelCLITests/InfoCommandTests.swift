@@ -9,31 +9,11 @@ import Testing
 /// values fall back to the rule without a crash. Runs the built executable (the plan is chosen
 /// once per process).
 @Suite struct InfoCommandTests {
-    /// The `kestrel` executable SwiftPM built beside the test bundle.
-    func kestrel() throws -> URL {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidates = [dir, dir.deletingLastPathComponent(), dir.deletingLastPathComponent().deletingLastPathComponent()]
-            .map { $0.appendingPathComponent("kestrel") }
-        return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
-                            "no kestrel executable near \(dir.path)")
-    }
 
     /// Runs `kestrel info` with the two prefetch variables set (nil: removed from the environment).
     func info(prefetch: String?, graph: String? = nil) throws -> (status: Int32, lines: [String]) {
-        let p = Process()
-        p.executableURL = try kestrel()
-        p.arguments = ["info"]
-        var env = ProcessInfo.processInfo.environment
-        env["KESTREL_PREFETCH"] = prefetch
-        env["KESTREL_GRAPH_PREFETCH"] = graph
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = Pipe()
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init))
+        let r = try KestrelProcess.run(["info"], environment: ["KESTREL_PREFETCH": prefetch, "KESTREL_GRAPH_PREFETCH": graph])
+        return (r.status, r.lines)
     }
 
     @Test func printsModelVendorTiersCachesAndThePlan() throws {

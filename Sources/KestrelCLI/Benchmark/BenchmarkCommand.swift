@@ -1,5 +1,6 @@
 import ArgumentParser
 import Kestrel
+import KestrelHistory
 
 /// `kestrel benchmark`: the project's main job. Runs the benchmark suites on built-in synthetic
 /// data and ends with the targets table (PASS / WARN / FAIL / SKIP per target).
@@ -32,8 +33,14 @@ struct BenchmarkCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON (versioned schema) instead of the terminal report.")
     var json = false
 
-    @Option(help: "Save the JSON report to this file (render it later with `kestrel report`).")
+    @Option(help: "Save the JSON report to this file (render it later with `kestrel report`); also records the run in the history.")
     var save: String?
+
+    @Option(help: "Record the run in this history database (default with --save: $KESTREL_HISTORY or ~/.cache/kestrel/history.sqlite).")
+    var db: String?
+
+    @Flag(name: .customLong("no-history"), help: "With --save, do not record the run in the history.")
+    var noHistory = false
 
     @Option(help: "Compare with a JSON report saved by --save and flag regressions.")
     var baseline: String?
@@ -56,9 +63,16 @@ struct BenchmarkCommand: ParsableCommand {
             throw ValidationError("unknown suite '\(suite)' (expected \(names.joined(separator: ", ")))")
         }
         guard threshold >= 0, threshold <= 1000 else { throw ValidationError("--threshold must be in 0...1000 percent") }
-        for (flag, value) in [("--save", save), ("--baseline", baseline), ("--plot", plot)] {
+        for (flag, value) in [("--save", save), ("--baseline", baseline), ("--plot", plot), ("--db", db)] {
             if let value, value.isEmpty { throw ValidationError("\(flag) needs a path") }
         }
+        if db != nil, noHistory { throw ValidationError("--db and --no-history exclude each other") }
+    }
+
+    /// The history the run is recorded in: --db, else the default one with --save; none with --no-history.
+    var historyPath: String? {
+        if noHistory { return nil }
+        return db ?? (save != nil ? PerformanceHistory.defaultURL.path : nil)
     }
 
     var request: BenchmarkRequest {
@@ -67,6 +81,8 @@ struct BenchmarkCommand: ParsableCommand {
     }
 
     func run() throws {
+        var request = self.request
+        request.history = historyPath  // resolved here: the default path depends on the environment
         let result = try BenchmarkRunner().run(request)
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }

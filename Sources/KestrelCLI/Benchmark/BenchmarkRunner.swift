@@ -1,6 +1,7 @@
 import Foundation
 import Kestrel
 import KestrelBenchmarkKit
+import KestrelHistory
 
 /// What `kestrel benchmark` was asked to do (the validated command line).
 struct BenchmarkRequest: Sendable, Equatable {
@@ -19,6 +20,8 @@ struct BenchmarkRequest: Sendable, Equatable {
     var regressionThreshold = 0.05
     /// Smaller sizes and fewer samples (smoke run).
     var quick = false
+    /// Record the run in the performance history database at this path (nil: not recorded).
+    var history: String?
 }
 
 /// The result of one `kestrel benchmark` run.
@@ -27,6 +30,8 @@ struct BenchmarkRunResult {
     var baseline: BaselineComparison?
     /// Files written by `--save` and `--plot`.
     var files: [URL]
+    /// The run as recorded in the history (nil when not recorded).
+    var recorded: HistoryRun? = nil
     /// 0, or with `--strict`: 2 when a target FAILed, 3 when only regressions were found.
     var exitCode: Int32
 }
@@ -50,7 +55,8 @@ struct BenchmarkRunner {
 
     /// Runs `request`.
     /// - Throws: `KestrelError.invalidArgument` for an unknown suite; `ProfilingError` when the
-    ///   baseline cannot be read or the report cannot be saved; errors of the plot writer.
+    ///   baseline cannot be read or the report cannot be saved; errors of the plot writer;
+    ///   `KestrelError` when the history cannot record the run (after the report file is saved).
     ///   A case that fails to measure does not throw: it is a FAIL in the report.
     func run(_ request: BenchmarkRequest) throws -> BenchmarkRunResult {
         let settings = request.quick ? SuiteSettings.quick : SuiteSettings.full
@@ -121,7 +127,13 @@ struct BenchmarkRunner {
             files += written
             info("wrote \(written.count) chart file(s) to \(dir): \(written.map(\.lastPathComponent).joined(separator: ", "))\n")
         }
-        return BenchmarkRunResult(report: report, baseline: comparison, files: files,
+        var recorded: HistoryRun?
+        if let path = request.history {
+            let run = try PerformanceHistory(url: URL(fileURLWithPath: path)).record(report)
+            recorded = run
+            info("recorded run #\(run.id) in the history \(path) (trends: kestrel report --timeframe 7d)\n")
+        }
+        return BenchmarkRunResult(report: report, baseline: comparison, files: files, recorded: recorded,
                                   exitCode: Self.exitCode(report: report, comparison: comparison, strict: request.strict))
     }
 

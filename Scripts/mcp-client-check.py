@@ -40,7 +40,7 @@ SAMPLES = {
     "metrics_store": {"namespace": "mcp-check", "key": "latency_ms", "value": 1.5, "ttl_seconds": 3600},
     "metrics_query": {"namespace": "mcp-check"},
     "performance_report": {"format": "json", "timeframe": "all"},
-    "index_build": {"name": "mcp-check", "generate": {"count": 500, "dim": 16, "seed": 1}},
+    "index_build": {"name": "mcp-check", "path": os.path.join(STATE, "vectors.fvecs"), "kind": "hnsw"},
     "index_search": {"name": "mcp-check", "query": [0.1] * 16, "k": 3},
 }
 ORDER = ["kernel_info", "benchmark_run", "bottleneck_analyze", "token_usage", "quantize_report",
@@ -53,10 +53,16 @@ def fail(message):
 
 
 def server_args():
-    return ["mcp", "--transport", TRANSPORT, "--state-dir", STATE]
+    return ["mcp", "--transport", TRANSPORT, "--state-dir", STATE, "--db", os.path.join(STATE, "history.sqlite")]
 
 
 async def client_session_checks():
+    import random
+    import struct
+    rng = random.Random(1)
+    with open(os.path.join(STATE, "vectors.fvecs"), "wb") as f:  # 500 vectors of 16 floats, .fvecs layout
+        for _ in range(500):
+            f.write(struct.pack("<i", 16) + struct.pack("<16f", *[rng.uniform(-1, 1) for _ in range(16)]))
     with open(TOKEN_LOG, "w") as f:
         for op, i, o, c in [("plan", 1500, 80, 0), ("plan", 1500, 60, 1200), ("edit", 400, 300, 0)]:
             f.write(json.dumps({"operation": op, "input_tokens": i, "output_tokens": o, "cache_read_input_tokens": c}) + "\n")

@@ -123,7 +123,7 @@ final class InProcessServer: @unchecked Sendable {
 
     init(tools: ((MCPState) -> [MCPToolDefinition])? = nil, maxLineBytes: Int = 1 << 20, sdkTransport: Bool = false) throws {
         dir = TempDir(prefix: "mcp")
-        let state = MCPState(directory: dir.url)
+        let state = MCPState(directory: dir.url, historyPath: dir.url.appendingPathComponent("history.sqlite").path)
         let definitions = tools?(state) ?? MCPTools.all(state: state, catalog: { SuiteCatalog.fake() })
         let host = MCPServerHost(toolbox: MCPToolbox(definitions), state: state)
         self.host = host
@@ -349,7 +349,8 @@ final class InProcessServer: @unchecked Sendable {
     @Test func benchmarkRunReturnsTheReportAndBecomesAResource() async throws {
         let s = try InProcessServer()
         try s.client.initialize()
-        #expect(try s.client.request(1, "resources/list")["result"]?.objectValue?["resources"] == [])
+        let before = try s.client.request(1, "resources/list")["result"]?.objectValue?["resources"]?.arrayValue
+        #expect(before?.compactMap { $0.objectValue?["uri"]?.stringValue } == ["kestrel://history/recent-runs"])
         #expect(errorCode(try s.client.request(2, "resources/read", ["uri": "kestrel://reports/last"])) == -32602)
 
         let r = try s.client.call(3, "benchmark_run", ["case": "memory.f16-storage-reduction", "quick": true, "save_baseline": "b1"],
@@ -364,7 +365,13 @@ final class InProcessServer: @unchecked Sendable {
         #expect(s.client.notifications.count == 2)  // running the case, done
 
         let resources = try #require(try s.client.request(4, "resources/list")["result"]?.objectValue?["resources"]?.arrayValue)
-        #expect(resources.compactMap { $0.objectValue?["uri"]?.stringValue } == ["kestrel://reports/last", "kestrel://baselines/b1"])
+        #expect(resources.compactMap { $0.objectValue?["uri"]?.stringValue }
+                == ["kestrel://reports/last", "kestrel://baselines/b1", "kestrel://history/recent-runs"])
+        // The run was recorded in the history.
+        let recent = try s.client.request(9, "resources/read", ["uri": "kestrel://history/recent-runs"])
+        let runsText = try #require(recent["result"]?.objectValue?["contents"]?.arrayValue?.first?.objectValue?["text"]?.stringValue)
+        let runs = try JSONDecoder().decode(Value.self, from: Data(runsText.utf8))
+        #expect(runs.arrayValue?.count == 1 && runs.arrayValue?.first?.objectValue?["suite"] == "memory.f16-storage-reduction")
         let read = try s.client.request(5, "resources/read", ["uri": "kestrel://baselines/b1"])
         let text = try #require(read["result"]?.objectValue?["contents"]?.arrayValue?.first?.objectValue?["text"]?.stringValue)
         #expect(try BenchmarkReport.decode(Data(text.utf8)).results == report.results)
@@ -372,6 +379,22 @@ final class InProcessServer: @unchecked Sendable {
         #expect(errorCode(try s.client.call(6, "benchmark_run", ["case": "no.such.case"])) == -32602)
         #expect(errorCode(try s.client.call(7, "benchmark_run", ["suite": "gpu"])) == -32602)
         #expect(errorCode(try s.client.call(8, "benchmark_run", ["case": "memory.f16-storage-reduction", "save_baseline": "../x"])) == -32602)
+        try await s.finish()
+    }
+
+    @Test func historyMetricsAndReportThroughTheTools() async throws {
+        let s = try InProcessServer()
+        try s.client.initialize()
+        let stored = try s.client.call(1, "metrics_store", ["namespace": "t", "key": "a.latency", "value": 2.5, "ttl_seconds": 3600])
+        #expect(stored["result"]?.objectValue?["structuredContent"]?.objectValue?["metric"]?.objectValue?["value"] == 2.5)
+        _ = try s.client.call(2, "metrics_store", ["namespace": "t", "key": "b", "text": "x"])
+        let q = try s.client.call(3, "metrics_query", ["namespace": "t", "key_prefix": "a."])
+        let points = try #require(q["result"]?.objectValue?["structuredContent"]?.objectValue?["metrics"]?.arrayValue)
+        #expect(points.count == 1 && points.first?.objectValue?["key"] == "a.latency")
+        #expect(errorCode(try s.client.call(4, "metrics_store", ["namespace": "t", "key": "c"])) == -32602)  // no value, no text
+        let r = try s.client.call(5, "performance_report", ["format": "json", "timeframe": "all"])
+        let out = try #require(r["result"]?.objectValue?["structuredContent"]?.objectValue)
+        #expect(out["runs"] == 0 && out["regressions"] == [])
         try await s.finish()
     }
 

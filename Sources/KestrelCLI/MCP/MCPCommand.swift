@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Kestrel
+import KestrelHistory
 import Logging
 import MCP
 
@@ -35,6 +36,12 @@ struct MCPCommand: ParsableCommand {
     @Option(help: "Directory of the last report and the saved baselines (default: ~/.cache/kestrel/mcp).")
     var stateDir: String?
 
+    @Option(help: "Performance history database of performance_report and metrics_store/query (default: $KESTREL_HISTORY or ~/.cache/kestrel/history.sqlite).")
+    var db: String?
+
+    @Flag(name: .customLong("no-history"), help: "Offer no history tools (performance_report, metrics_store, metrics_query).")
+    var noHistory = false
+
     @Option(help: "Log level on standard error: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "notice"
 
@@ -44,6 +51,8 @@ struct MCPCommand: ParsableCommand {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let stateDir, stateDir.isEmpty { throw ValidationError("--state-dir needs a path") }
+        if let db, db.isEmpty { throw ValidationError("--db needs a path") }
+        if db != nil, noHistory { throw ValidationError("--db and --no-history exclude each other") }
     }
 
     func run() throws {
@@ -57,7 +66,8 @@ struct MCPCommand: ParsableCommand {
         // A client that closes its end must give EPIPE (a failed write), not kill the server:
         // the SDK transport does not ignore SIGPIPE itself.
         signal(SIGPIPE, SIG_IGN)
-        let state = MCPState(directory: stateDir.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? MCPState.defaultDirectory)
+        let state = MCPState(directory: stateDir.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? MCPState.defaultDirectory,
+                             historyPath: noHistory ? nil : (db ?? PerformanceHistory.defaultURL.path))
         let host = MCPServerHost(toolbox: MCPToolbox(MCPTools.all(state: state)), state: state, logger: logger)
         let kind = transport, cap = maxLineBytes
         let failure = Self.blockOn {

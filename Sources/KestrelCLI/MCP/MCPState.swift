@@ -10,17 +10,20 @@ import MCP
 struct MCPState: Sendable {
     /// The directory.
     let directory: URL
-    /// The performance history database, when the server records into one (nil: no history).
-    var historyPath: String?
+    /// The performance history, when the server has one (nil: `--no-history`).
+    let history: HistoryHandle?
+    /// The named vector indexes of `index_build` / `index_search` (in memory, per process).
+    let indexes = IndexRegistry()
 
     /// The default directory.
     static var defaultDirectory: URL {
         RooflineProbe.defaultCacheFile.deletingLastPathComponent().appendingPathComponent("mcp", isDirectory: true)
     }
 
+    /// - Parameter historyPath: the history database (nil: none).
     init(directory: URL = MCPState.defaultDirectory, historyPath: String? = nil) {
         self.directory = directory
-        self.historyPath = historyPath
+        self.history = historyPath.map(HistoryHandle.init(path:))
     }
 
     var lastReportURL: URL { directory.appendingPathComponent("last-report.json") }
@@ -68,7 +71,7 @@ enum MCPResources {
                                 description: "A benchmark report saved with benchmark_run save_baseline=\(name).",
                                 mimeType: "application/json"))
         }
-        if state.historyPath != nil {
+        if state.history != nil {
             out.append(Resource(name: "recent-runs", uri: recentRunsURI,
                                 description: "The performance history's most recent benchmark runs (newest first).",
                                 mimeType: "application/json"))

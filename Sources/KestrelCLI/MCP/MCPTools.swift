@@ -142,7 +142,7 @@ enum MCPTools {
                         description: "Runs Kestrel's benchmark suites (or one case) on synthetic data and returns the same JSON "
                             + "report as `kestrel benchmark --json`: every case's value, unit, target and PASS/WARN/FAIL/SKIP/INFO "
                             + "status. Sends a progress notification per case and stops between cases when cancelled. "
-                            + "The report becomes the resource kestrel://reports/last. A full `all` run takes about a minute.",
+                            + "The report becomes the resource kestrel://reports/last and a run of the performance history. A full `all` run takes about a minute.",
                         inputSchema: input, annotations: .init(readOnlyHint: false, destructiveHint: false, openWorldHint: false),
                         outputSchema: reportSchema)
         return MCPToolDefinition(tool: tool) { call in
@@ -151,6 +151,8 @@ enum MCPTools {
             let report = try runBenchmark(call, catalog: catalog())
             try state.saveLastReport(report)
             if let baseline { try report.save(to: baseline) }
+            // Recorded like a `kestrel benchmark --save` run: performance_report sees it.
+            _ = try state.history?.history().record(report)
             let value = try JSONDecoder().decode(Value.self, from: report.jsonData())
             return ToolOutput(structured: value, text: String(decoding: try report.jsonData(), as: UTF8.self))
         }

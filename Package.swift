@@ -190,6 +190,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "KestrelAdaptationTests",
+            dependencies: ["KestrelAdaptation", "KestrelVectorIndex", "KestrelProfiling", "KestrelTensor", "_KestrelTestSupport"]
+        ),
+        .testTarget(
             name: "KestrelBenchmarkKitTests",
             dependencies: [
                 "KestrelBenchmarkKit", "KestrelProfiling", "KestrelVectorIndex", "KestrelTensor", "_KestrelTestSupport",

@@ -44,4 +44,9 @@ static inline void storen(float *p, float32x4_t v, size_t n) {
 #define AT_DV 4
 #include "internal/attention_tile_body.h"
 
+/* The backward tile (internal/attention_bwd_body.h) on the same vector macros. */
+#define ATB_NAME kestrel_attention_bwd_tile_f32_neon
+#define ATB_NZ(p, x) vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(x), vceqzq_f32(p)))
+#include "internal/attention_bwd_body.h"
+
 #endif

@@ -38,6 +38,11 @@ static inline __m256i tail_mask(size_t n) { return _mm256_loadu_si256((const __m
 #define AT_DV 2
 #include "internal/attention_tile_body.h"
 
+/* The backward tile (internal/attention_bwd_body.h) on the same vector macros. */
+#define ATB_NAME kestrel_attention_bwd_tile_f32_avx2
+#define ATB_NZ(p, x) _mm256_and_ps((x), _mm256_cmp_ps((p), _mm256_setzero_ps(), _CMP_NEQ_UQ))
+#include "internal/attention_bwd_body.h"
+
 KESTREL_TARGET_END
 
 #endif

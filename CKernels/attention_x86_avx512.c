@@ -33,6 +33,11 @@ KESTREL_TARGET_AVX512_BEGIN
 #define AT_DV 4
 #include "internal/attention_tile_body.h"
 
+/* The backward tile (internal/attention_bwd_body.h) on the same vector macros. */
+#define ATB_NAME kestrel_attention_bwd_tile_f32_avx512
+#define ATB_NZ(p, x) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask((p), _mm512_setzero_ps(), _CMP_NEQ_UQ), (x))
+#include "internal/attention_bwd_body.h"
+
 KESTREL_TARGET_END
 
 #endif

@@ -1,4 +1,6 @@
 /* AVX-512 tier of KV-cache decode (kestrel_decode.h): the row operations; the loop is decode_driver.h. */
+#include <math.h>
+
 #include "internal/kestrel_internal.h"
 #include "internal/kestrel_tiers.h"
 
@@ -7,70 +9,230 @@
 
 KESTREL_TARGET_AVX512_BEGIN
 
+#define DECODE_ALWAYS static inline __attribute__((always_inline))
+
+/* Query rows scored per pass and V rows added per pass (registers: 4 × 4 accumulators). */
+#define RB 4
+
 /* Masked tails: the masked-off lanes are neither read nor written. */
-static inline __mmask16 tail16(size_t rem) { return (__mmask16)((1u << rem) - 1u); }
+static inline __mmask16 tail16(size_t rem) { return rem >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1u); }
 
-static inline const float *decode_row_f32(int dtype, const void *row, float *tmp, size_t d) {
-    if (dtype == KESTREL_KV_F32) return (const float *)row;
-    size_t t = 0;
-    if (dtype == KESTREL_KV_F16) {
-        const uint16_t *h = (const uint16_t *)row;
-        for (; t + 16 <= d; t += 16) _mm512_storeu_ps(tmp + t, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + t))));
-        if (t < d) {
-            const __mmask16 k = tail16(d - t);
-            _mm512_mask_storeu_ps(tmp + t, k, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, h + t)));
-        }
-    } else {
-        const int8_t *c = (const int8_t *)row;
-        for (; t + 16 <= d; t += 16)
-            _mm512_storeu_ps(tmp + t, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(c + t)))));
-        if (t < d) {
-            const __mmask16 k = tail16(d - t);
-            _mm512_mask_storeu_ps(tmp + t, k, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, c + t))));
-        }
-    }
-    return tmp;
+/* 16 elements of a stored row from element t, widened to f32 (dtype a constant after inlining). */
+DECODE_ALWAYS __m512 load16(int dtype, const unsigned char *p, size_t t) {
+    if (dtype == KESTREL_KV_F32) return _mm512_loadu_ps((const float *)(const void *)p + t);
+    if (dtype == KESTREL_KV_F16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)((const uint16_t *)(const void *)p + t)));
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p + t))));
 }
 
-static inline float decode_dot(const float *a, const float *b, size_t d) {
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+DECODE_ALWAYS __m512 load16_mask(int dtype, const unsigned char *p, size_t t, __mmask16 k) {
+    if (dtype == KESTREL_KV_F32) return _mm512_maskz_loadu_ps(k, (const float *)(const void *)p + t);
+    if (dtype == KESTREL_KV_F16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, (const uint16_t *)(const void *)p + t));
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, p + t)));
+}
+
+/* 128-bit lane j of the result: 4 partial sums of argument j. */
+DECODE_ALWAYS __m512 fold4(__m512 x, __m512 y, __m512 z, __m512 w) {
+    const __m512 xy = _mm512_add_ps(_mm512_shuffle_f32x4(x, y, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(x, y, _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m512 zw = _mm512_add_ps(_mm512_shuffle_f32x4(z, w, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(z, w, _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(xy, zw, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(xy, zw, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* Element e of 128-bit lane j of the result: the sum of lane j of u_e. */
+DECODE_ALWAYS __m512 fold16(__m512 u0, __m512 u1, __m512 u2, __m512 u3) {
+    const __m512 p01 = _mm512_add_ps(_mm512_unpacklo_ps(u0, u1), _mm512_unpackhi_ps(u0, u1));
+    const __m512 p23 = _mm512_add_ps(_mm512_unpacklo_ps(u2, u3), _mm512_unpackhi_ps(u2, u3));
+    return _mm512_add_ps(_mm512_shuffle_ps(p01, p23, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(p01, p23, _MM_SHUFFLE(3, 2, 3, 2)));
+}
+
+/*
+ * Scores of `nr` (1…4) query rows against 4 K rows (the caller repeats the last row when fewer
+ * remain, `nc` of the results are stored): 16 accumulators, each K vector widened once for all
+ * rows and each query vector loaded once for all K rows, folded into one vector at the end.
+ */
+DECODE_ALWAYS void score_4x4(int dtype, size_t nr, const float *q, size_t q_stride, const unsigned char *k0,
+                             const unsigned char *k1, const unsigned char *k2, const unsigned char *k3, size_t d,
+                             float *s, size_t ld, size_t nc) {
+    __m512 a[RB][4];
+    for (size_t i = 0; i < RB; i++)
+        for (size_t j = 0; j < 4; j++) a[i][j] = _mm512_setzero_ps();
     size_t t = 0;
-    for (; t + 32 <= d; t += 32) {
-        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + t), _mm512_loadu_ps(b + t), s0);
-        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + t + 16), _mm512_loadu_ps(b + t + 16), s1);
+    for (; t + 16 <= d; t += 16) {
+        const __m512 x0 = load16(dtype, k0, t), x1 = load16(dtype, k1, t), x2 = load16(dtype, k2, t), x3 = load16(dtype, k3, t);
+        for (size_t i = 0; i < RB; i++) {
+            if (i >= nr) break;
+            const __m512 y = _mm512_loadu_ps(q + i * q_stride + t);
+            a[i][0] = _mm512_fmadd_ps(y, x0, a[i][0]);
+            a[i][1] = _mm512_fmadd_ps(y, x1, a[i][1]);
+            a[i][2] = _mm512_fmadd_ps(y, x2, a[i][2]);
+            a[i][3] = _mm512_fmadd_ps(y, x3, a[i][3]);
+        }
     }
-    for (; t + 16 <= d; t += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + t), _mm512_loadu_ps(b + t), s0);
     if (t < d) {
-        const __mmask16 k = tail16(d - t);
-        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + t), _mm512_maskz_loadu_ps(k, b + t), s1);
+        const __mmask16 km = tail16(d - t);
+        const __m512 x0 = load16_mask(dtype, k0, t, km), x1 = load16_mask(dtype, k1, t, km);
+        const __m512 x2 = load16_mask(dtype, k2, t, km), x3 = load16_mask(dtype, k3, t, km);
+        for (size_t i = 0; i < RB; i++) {
+            if (i >= nr) break;
+            const __m512 y = _mm512_maskz_loadu_ps(km, q + i * q_stride + t);
+            a[i][0] = _mm512_fmadd_ps(y, x0, a[i][0]);
+            a[i][1] = _mm512_fmadd_ps(y, x1, a[i][1]);
+            a[i][2] = _mm512_fmadd_ps(y, x2, a[i][2]);
+            a[i][3] = _mm512_fmadd_ps(y, x3, a[i][3]);
+        }
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    const __m512 w = fold16(fold4(a[0][0], a[1][0], a[2][0], a[3][0]), fold4(a[0][1], a[1][1], a[2][1], a[3][1]),
+                            fold4(a[0][2], a[1][2], a[2][2], a[3][2]), fold4(a[0][3], a[1][3], a[2][3], a[3][3]));
+    const __mmask16 cm = (__mmask16)((1u << nc) - 1u);
+    for (size_t i = 0; i < RB; i++) {
+        if (i >= nr) break;
+        /* lane i holds row i's 4 scores; shift it to the bottom and store nc of them */
+        const __m512 li = _mm512_permutexvar_ps(_mm512_add_epi32(_mm512_set1_epi32((int)(4 * i)), _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)), w);
+        _mm512_mask_storeu_ps(s + i * ld, cm, li);
+    }
 }
 
-static inline void decode_accumulate(const float *p, const float *v, size_t ld, size_t n, float *acc, size_t d) {
-    size_t t = 0;
-    for (; t + 64 <= d; t += 64) { /* four accumulators in registers across the chunk */
-        __m512 a0 = _mm512_loadu_ps(acc + t), a1 = _mm512_loadu_ps(acc + t + 16);
-        __m512 a2 = _mm512_loadu_ps(acc + t + 32), a3 = _mm512_loadu_ps(acc + t + 48);
-        for (size_t c = 0; c < n; c++) {
-            const __m512 pc = _mm512_set1_ps(p[c]);
-            const float *vr = v + c * ld + t;
-            a0 = _mm512_fmadd_ps(pc, _mm512_loadu_ps(vr), a0);
-            a1 = _mm512_fmadd_ps(pc, _mm512_loadu_ps(vr + 16), a1);
-            a2 = _mm512_fmadd_ps(pc, _mm512_loadu_ps(vr + 32), a2);
-            a3 = _mm512_fmadd_ps(pc, _mm512_loadu_ps(vr + 48), a3);
+DECODE_ALWAYS void scores_rows(int dtype, const float *q, size_t q_stride, size_t nr, const unsigned char *const *k,
+                               size_t n, size_t d, float *s, size_t ld) {
+    for (size_t c = 0; c < n; c += 4) {
+        const size_t nc = n - c < 4 ? n - c : 4;
+        const unsigned char *k0 = k[c], *k1 = k[c + (nc > 1)], *k2 = k[c + (nc > 2 ? 2 : nc - 1)], *k3 = k[c + nc - 1];
+        switch (nr) {
+        case 1: score_4x4(dtype, 1, q, q_stride, k0, k1, k2, k3, d, s + c, ld, nc); break;
+        case 2: score_4x4(dtype, 2, q, q_stride, k0, k1, k2, k3, d, s + c, ld, nc); break;
+        case 3: score_4x4(dtype, 3, q, q_stride, k0, k1, k2, k3, d, s + c, ld, nc); break;
+        default: score_4x4(dtype, 4, q, q_stride, k0, k1, k2, k3, d, s + c, ld, nc); break;
         }
-        _mm512_storeu_ps(acc + t, a0);
-        _mm512_storeu_ps(acc + t + 16, a1);
-        _mm512_storeu_ps(acc + t + 32, a2);
-        _mm512_storeu_ps(acc + t + 48, a3);
     }
-    for (; t < d; t += 16) {
-        const __mmask16 k = d - t >= 16 ? (__mmask16)0xffff : tail16(d - t);
-        __m512 a0 = _mm512_maskz_loadu_ps(k, acc + t);
-        for (size_t c = 0; c < n; c++) a0 = _mm512_fmadd_ps(_mm512_set1_ps(p[c]), _mm512_maskz_loadu_ps(k, v + c * ld + t), a0);
-        _mm512_mask_storeu_ps(acc + t, k, a0);
+}
+
+/* Widens n stored rows into tmp (row c at tmp + c · d) and points w at them. */
+DECODE_ALWAYS void widen_rows(int dtype, const unsigned char *const *src, size_t n, size_t d, float *tmp,
+                              const unsigned char **w) {
+    for (size_t c = 0; c < n; c++) {
+        float *o = tmp + c * d;
+        size_t t = 0;
+        for (; t + 16 <= d; t += 16) _mm512_storeu_ps(o + t, load16(dtype, src[c], t));
+        if (t < d) _mm512_mask_storeu_ps(o + t, tail16(d - t), load16_mask(dtype, src[c], t, tail16(d - t)));
+        w[c] = (const unsigned char *)(const void *)o;
     }
+}
+
+DECODE_ALWAYS void scores_typed(int dtype, const float *q, size_t q_stride, size_t rows, const unsigned char *const *k,
+                                size_t n, size_t d, float *s, size_t ld, float *tmp) {
+    if (dtype != KESTREL_KV_F32 && rows > RB) { /* widen once rather than once per block of rows */
+        const unsigned char *w[KESTREL_DECODE_CHUNK];
+        widen_rows(dtype, k, n, d, tmp, w);
+        for (size_t r = 0; r < rows; r += RB)
+            scores_rows(KESTREL_KV_F32, q + r * q_stride, q_stride, rows - r < RB ? rows - r : RB, w, n, d, s + r * ld, ld);
+        return;
+    }
+    for (size_t r = 0; r < rows; r += RB)
+        scores_rows(dtype, q + r * q_stride, q_stride, rows - r < RB ? rows - r : RB, k, n, d, s + r * ld, ld);
+}
+
+static inline void decode_scores(int dtype, const float *q, size_t q_stride, size_t rows, const unsigned char *const *k,
+                                 size_t n, size_t d, float *s, size_t ld, float *tmp) {
+    if (dtype == KESTREL_KV_F32)
+        scores_typed(KESTREL_KV_F32, q, q_stride, rows, k, n, d, s, ld, tmp);
+    else if (dtype == KESTREL_KV_F16)
+        scores_typed(KESTREL_KV_F16, q, q_stride, rows, k, n, d, s, ld, tmp);
+    else
+        scores_typed(KESTREL_KV_I8, q, q_stride, rows, k, n, d, s, ld, tmp);
+}
+
+/*
+ * acc rows += Σ_c p[c] v_c for `nr` (1…4) rows over columns [t0, t0 + 64) ∩ [0, d): 4 × 4
+ * accumulators stay in registers while the chunk's V rows stream through, each V vector widened
+ * once for all rows.
+ */
+DECODE_ALWAYS void values_slice(int dtype, size_t nr, const float *p, size_t ld, const unsigned char *const *v, size_t n,
+                                size_t d, float *acc, size_t t0) {
+    __m512 a[RB][4];
+    if (t0 + 64 <= d) {
+        for (size_t i = 0; i < RB && i < nr; i++)
+            for (size_t j = 0; j < 4; j++) a[i][j] = _mm512_loadu_ps(acc + i * d + t0 + 16 * j);
+        for (size_t c = 0; c < n; c++) {
+            const __m512 x0 = load16(dtype, v[c], t0), x1 = load16(dtype, v[c], t0 + 16);
+            const __m512 x2 = load16(dtype, v[c], t0 + 32), x3 = load16(dtype, v[c], t0 + 48);
+            for (size_t i = 0; i < RB && i < nr; i++) {
+                const __m512 w = _mm512_set1_ps(p[i * ld + c]);
+                a[i][0] = _mm512_fmadd_ps(w, x0, a[i][0]);
+                a[i][1] = _mm512_fmadd_ps(w, x1, a[i][1]);
+                a[i][2] = _mm512_fmadd_ps(w, x2, a[i][2]);
+                a[i][3] = _mm512_fmadd_ps(w, x3, a[i][3]);
+            }
+        }
+        for (size_t i = 0; i < RB && i < nr; i++)
+            for (size_t j = 0; j < 4; j++) _mm512_storeu_ps(acc + i * d + t0 + 16 * j, a[i][j]);
+        return;
+    }
+    __mmask16 km[4];
+    for (size_t j = 0; j < 4; j++) km[j] = t0 + 16 * j < d ? tail16(d - t0 - 16 * j) : 0;
+    for (size_t i = 0; i < RB && i < nr; i++)
+        for (size_t j = 0; j < 4; j++) a[i][j] = _mm512_maskz_loadu_ps(km[j], acc + i * d + t0 + 16 * j);
+    for (size_t c = 0; c < n; c++) {
+        const __m512 x0 = load16_mask(dtype, v[c], t0, km[0]), x1 = load16_mask(dtype, v[c], t0 + 16, km[1]);
+        const __m512 x2 = load16_mask(dtype, v[c], t0 + 32, km[2]), x3 = load16_mask(dtype, v[c], t0 + 48, km[3]);
+        for (size_t i = 0; i < RB && i < nr; i++) {
+            const __m512 w = _mm512_set1_ps(p[i * ld + c]);
+            a[i][0] = _mm512_fmadd_ps(w, x0, a[i][0]);
+            a[i][1] = _mm512_fmadd_ps(w, x1, a[i][1]);
+            a[i][2] = _mm512_fmadd_ps(w, x2, a[i][2]);
+            a[i][3] = _mm512_fmadd_ps(w, x3, a[i][3]);
+        }
+    }
+    for (size_t i = 0; i < RB && i < nr; i++)
+        for (size_t j = 0; j < 4; j++) _mm512_mask_storeu_ps(acc + i * d + t0 + 16 * j, km[j], a[i][j]);
+}
+
+DECODE_ALWAYS void values_rows(int dtype, size_t nr, const float *p, size_t ld, const unsigned char *const *v, size_t n,
+                               size_t d, float *acc) {
+    for (size_t t0 = 0; t0 < d; t0 += 64) {
+        switch (nr) {
+        case 1: values_slice(dtype, 1, p, ld, v, n, d, acc, t0); break;
+        case 2: values_slice(dtype, 2, p, ld, v, n, d, acc, t0); break;
+        case 3: values_slice(dtype, 3, p, ld, v, n, d, acc, t0); break;
+        default: values_slice(dtype, 4, p, ld, v, n, d, acc, t0); break;
+        }
+    }
+}
+
+DECODE_ALWAYS void values_typed(int dtype, const float *p, size_t ld, size_t rows, const unsigned char *const *v, size_t n,
+                                size_t d, float *acc, float *tmp) {
+    if (dtype != KESTREL_KV_F32 && rows > RB) {
+        const unsigned char *w[KESTREL_DECODE_CHUNK];
+        widen_rows(dtype, v, n, d, tmp, w);
+        for (size_t r = 0; r < rows; r += RB)
+            values_rows(KESTREL_KV_F32, rows - r < RB ? rows - r : RB, p + r * ld, ld, w, n, d, acc + r * d);
+        return;
+    }
+    for (size_t r = 0; r < rows; r += RB) values_rows(dtype, rows - r < RB ? rows - r : RB, p + r * ld, ld, v, n, d, acc + r * d);
+}
+
+static inline void decode_values(int dtype, const float *p, size_t ld, size_t rows, const unsigned char *const *v,
+                                 size_t n, size_t d, float *acc, float *tmp) {
+    if (dtype == KESTREL_KV_F32)
+        values_typed(KESTREL_KV_F32, p, ld, rows, v, n, d, acc, tmp);
+    else if (dtype == KESTREL_KV_F16)
+        values_typed(KESTREL_KV_F16, p, ld, rows, v, n, d, acc, tmp);
+    else
+        values_typed(KESTREL_KV_I8, p, ld, rows, v, n, d, acc, tmp);
+}
+
+static inline float decode_max(const float *x, size_t n) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    size_t c = 0;
+    for (; c + 16 <= n; c += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(x + c));
+    if (c < n) mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail16(n - c), x + c));
+    return _mm512_reduce_max_ps(mx);
+}
+
+static inline float decode_sum(const float *x, size_t n) {
+    __m512 sum = _mm512_setzero_ps();
+    size_t c = 0;
+    for (; c + 16 <= n; c += 16) sum = _mm512_add_ps(sum, _mm512_loadu_ps(x + c));
+    if (c < n) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(tail16(n - c), x + c));
+    return _mm512_reduce_add_ps(sum);
 }
 
 #define DECODE_NAME kestrel_decode_partial_avx512

@@ -136,6 +136,7 @@ static void build_table(kestrel_isa isa) {
     /* attention forward (issue 17) */
     kestrel_register_attention(t, isa);
     /* attention backward (issue 17) */
+    kestrel_register_attention_backward(t, isa);
     /* KV-cache decode (issue 18) */
     kestrel_register_decode(t, isa);
 }

@@ -27,10 +27,10 @@ typedef v128_t vfloat;
  */
 ALWAYS_INLINE void load_chunk(elem_kind k, const uint8_t *p, v128_t v[U]) {
     if (k == K_F32) {
-        UNROLL for (int u = 0; u < U; u++) v[u] = wasm_v128_load(p + 16 * u);
+        UNROLL for (int u = 0; u < U; u++) v[u] = kestrel_wasm_load_at(p, 16 * u);
     } else {
         UNROLL for (int h = 0; h < U / 2; h++) {
-            const v128_t x = wasm_v128_load(p + 16 * h);
+            const v128_t x = kestrel_wasm_load_at(p, 16 * h);
             if (k == K_F16) {
                 v[2 * h] = kestrel_wasm_f16_to_f32(wasm_v128_and(x, wasm_i32x4_splat(0xffff)));
                 v[2 * h + 1] = kestrel_wasm_f16_to_f32(wasm_u32x4_shr(x, 16));
@@ -68,6 +68,7 @@ ALWAYS_INLINE float reduce(const v128_t acc[U]) {
     return kestrel_wasm_hsum(wasm_f32x4_add(wasm_f32x4_add(acc[0], acc[1]), wasm_f32x4_add(acc[2], acc[3])));
 }
 
+#define CHUNK_LOOP_HINT _Pragma("clang loop unroll_count(2)")
 #include "internal/distance_float_driver.h"
 
 KESTREL_FLOAT_TIER_KERNELS(wasm_simd128)

@@ -1,10 +1,9 @@
 /*
  * WebAssembly SIMD (simd128) tier of the int8 and packed-binary distances, for the wasm32 module
- * of CKernels/wasm/build.sh. int8: each 16-byte step splits into sign-extended even and odd
- * elements (kestrel_wasm_i8_even/odd: shifts, no shuffles) and uses i32x4.dot_i16x8_s
- * (pairs of products, |pair| <= 2 * 255^2 for l2sq): an int32 lane sees at most
- * KESTREL_I8_BLOCK / 4 pairs before the block total moves into 64 bits, so nothing wraps and
- * every result equals the scalar reference. Binary: i8x16.popcnt, byte counts widened pairwise
+ * of CKernels/wasm/build.sh. int8: each 16-byte step splits into even and odd elements in i16
+ * lanes (shifts and ANDs, no shuffles; dot and l2sq below say how) and uses i32x4.dot_i16x8_s;
+ * the bounds given with each block function keep every int32 lane from wrapping, so every
+ * result equals the scalar reference. Binary: i8x16.popcnt, byte counts widened pairwise
  * into u16 lanes and flushed into u32 lanes before they can wrap. One-to-many kernels apply the
  * one-pair kernel row by row (no prefetch in WebAssembly).
  */
@@ -25,30 +24,52 @@ static inline void tail_i8(const int8_t *a, const int8_t *b, size_t i, size_t hi
     }
 }
 
+/*
+ * dot: one operand keeps its bytes in the high half of each i16 lane (a << 8: even element
+ * times 256; a & 0xff00: odd element times 256, one AND), the other is sign-extended (b << 8
+ * >> 8 even, b >> 8 odd), so i32x4.dot_i16x8_s yields 256 * (sum of two products): 5 widening
+ * operations per 16 pairs instead of 6 shifts, and the ALU ports that do not shift take the
+ * AND. A lane gains at most 256 * 2 * 128 * 128 = 2^23 per step: after I8_STEPS_256 = 128
+ * steps each accumulator is below 2^30 and is divided by 256 (exact, a multiple of 256).
+ */
+enum { I8_STEPS_256 = 128 };
+
 static inline int64_t dot_block(const int8_t *a, const int8_t *b, size_t lo, size_t hi) {
-    v128_t s0 = wasm_i32x4_splat(0), s1 = wasm_i32x4_splat(0);
+    const v128_t high = wasm_i16x8_splat((int16_t)0xff00);
+    int64_t ab = 0;
     size_t i = lo;
-    for (; i + 16 <= hi; i += 16) {
-        const v128_t x = wasm_v128_load(a + i), y = wasm_v128_load(b + i);
-        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(kestrel_wasm_i8_even(x), kestrel_wasm_i8_even(y)));
-        s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(kestrel_wasm_i8_odd(x), kestrel_wasm_i8_odd(y)));
+    while (i + 16 <= hi) {
+        const size_t end = hi - i > 16 * I8_STEPS_256 ? i + 16 * I8_STEPS_256 : hi;
+        v128_t s0 = wasm_i32x4_splat(0), s1 = wasm_i32x4_splat(0);
+        for (; i + 16 <= end; i += 16) {
+            const v128_t x = kestrel_wasm_load_at(a + i, 0), y = kestrel_wasm_load_at(b + i, 0);
+            s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(x, 8), kestrel_wasm_i8_even(y)));
+            s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_v128_and(x, high), kestrel_wasm_i8_odd(y)));
+        }
+        ab += kestrel_wasm_hsum_i32(wasm_i32x4_add(wasm_i32x4_shr(s0, 8), wasm_i32x4_shr(s1, 8)));
     }
-    int64_t ab = kestrel_wasm_hsum_i32(wasm_i32x4_add(s0, s1)), aa = 0, bb = 0, l2 = 0;
+    int64_t aa = 0, bb = 0, l2 = 0;
     tail_i8(a, b, i, hi, &ab, &aa, &bb, &l2);
     return ab;
 }
 
+/*
+ * l2sq: |a - b| <= 255 fits a byte: max_s - min_s wraps to exactly that (ALU operations, no
+ * widening of a and b). Its even / odd bytes zero-extended (an AND, one shift) square and pair
+ * in i32x4.dot_i16x8_s: a lane gains at most 2 * 255^2 per step, KESTREL_I8_BLOCK / 16 steps
+ * keep each accumulator below 2^28 and their lane sum below 2^31.
+ */
 static inline int64_t l2sq_block(const int8_t *a, const int8_t *b, size_t lo, size_t hi) {
+    const v128_t low = wasm_i16x8_splat(0xff);
     v128_t s0 = wasm_i32x4_splat(0), s1 = wasm_i32x4_splat(0);
     size_t i = lo;
     for (; i + 16 <= hi; i += 16) {
-        const v128_t x = wasm_v128_load(a + i), y = wasm_v128_load(b + i);
-        const v128_t d0 = wasm_i16x8_sub(kestrel_wasm_i8_even(x), kestrel_wasm_i8_even(y));
-        const v128_t d1 = wasm_i16x8_sub(kestrel_wasm_i8_odd(x), kestrel_wasm_i8_odd(y));
+        const v128_t x = kestrel_wasm_load_at(a + i, 0), y = kestrel_wasm_load_at(b + i, 0);
+        const v128_t d = wasm_i8x16_sub(wasm_i8x16_max(x, y), wasm_i8x16_min(x, y));
+        const v128_t d0 = wasm_v128_and(d, low), d1 = wasm_u16x8_shr(d, 8);
         s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(d0, d0));
         s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(d1, d1));
     }
-    /* lanes hold at most KESTREL_I8_BLOCK / 4 * 2 * 255^2 / 2 < 2^30 each: their sum fits in uint32 */
     int64_t l2 = (int64_t)(uint32_t)kestrel_wasm_hsum_i32(wasm_i32x4_add(s0, s1)), ab = 0, aa = 0, bb = 0;
     tail_i8(a, b, i, hi, &ab, &aa, &bb, &l2);
     return l2;

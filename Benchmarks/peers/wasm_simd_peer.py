@@ -9,7 +9,8 @@ CKernels at -O2), then times every kernel with the loop inside the module (kestr
 one host call runs ITERS kernel calls, so the host-to-wasm call is paid once) and natively with
 the same loop (kestrel_bench_loop.h) on the same operand bytes. Both sides read the thread's CPU
 time (CLOCK_THREAD_CPUTIME_ID), so time spent descheduled on a loaded machine does not count;
-each timed loop is about a millisecond. Variants run interleaved, REPS rounds, best per variant. Prints a Markdown table of ns per call and the ratios.
+each timed loop is about a millisecond. Variants run interleaved, REPS rounds over all kernels,
+best per kernel and variant. Prints a Markdown table of ns per call and the ratios.
 Not a benchmark suite of the CLI: that would link WasmKit, an interpreter, into `kestrel`, while
 the figures that matter are an optimizing engine's (wasmtime's Cranelift here, V8 in browsers).
 """
@@ -96,24 +97,29 @@ def main():
     tiers = [t for t in ["avx2", "avx512", "neon"]
              if subprocess.run([native, t, "0", "8", "1", "1", "/dev/null", "/dev/null"], capture_output=True).returncode == 0]
     rng = np.random.default_rng(15)
-    rows = []
     only = set(args.only.split(",")) if args.only else None
+    cases = []  # (label, id, n, iters, a, b, a file, b file); operands drawn for every kernel, so --only keeps them
     for kid, label, n, kind, iters in KERNELS:
         a, b = operands(kind, n, rng)
         if only and label not in only:
             continue
-        fa, fb = os.path.join(work, "a.bin"), os.path.join(work, "b.bin")
+        fa, fb = os.path.join(work, f"a{kid}.bin"), os.path.join(work, f"b{kid}.bin")
         open(fa, "wb").write(a)
         open(fb, "wb").write(b)
-        best = {}
-        for _ in range(args.reps):  # interleaved rounds
+        cases.append((label, kid, n, iters, a, b, fa, fb))
+    best = {c[0]: {} for c in cases}
+    # Rounds over all kernels, so a stretch of heavy load on the machine hits every kernel's
+    # best-of rather than all rounds of one kernel.
+    for _ in range(args.reps):
+        for label, kid, n, iters, a, b, fa, fb in cases:
+            bk = best[label]
             for name, fn in [("simd128", lambda: simd.time_ns(kid, a, b, n, iters)),
                              ("scalar", lambda: scalar.time_ns(kid, a, b, n, iters // 8 or 1))]:
-                best[name] = min(best.get(name, 1e18), fn())
+                bk[name] = min(bk.get(name, 1e18), fn())
             for t in tiers:
                 out = subprocess.run([native, t, str(kid), str(n), str(iters), "1", fa, fb], capture_output=True, text=True, check=True)
-                best[t] = min(best.get(t, 1e18), float(out.stdout.split()[0]))
-        rows.append((label, best))
+                bk[t] = min(bk.get(t, 1e18), float(out.stdout.split()[0]))
+    rows = [(c[0], best[c[0]]) for c in cases]
     load = os.getloadavg()
     from importlib.metadata import version
     lines = [f"wasm-simd: wasmtime {version('wasmtime')} on {platform.machine()}, load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, "

@@ -34,6 +34,7 @@
  *   q8_0/q4_0 x q8_0 dots and GEMV, int8 GEMV/GEMM  x  x  -       x        x     x
  *   q4_K/q6_K x q8_K dots                       x     x     -       -        x     x
  *   attention forward tile (kestrel_attention.h) x    x     x       -        x     -
+ *   attention backward tile (…_backward.h)      x     x     x       -        x     -
  *   KV-cache decode (kestrel_decode.h)          x     x     x       -        x     -
  *
  * `CKernels/test/neon-check.sh` prints this table from the built tables and checks every
@@ -170,6 +171,7 @@ typedef float (*kestrel_reduce_f32_fn)(const float *x, size_t n);
  * kernel points at the best lower tier's.
  */
 struct kestrel_attention_args; /* kestrel_attention.h */
+struct kestrel_attention_bwd_args; /* kestrel_attention_backward.h */
 struct kestrel_decode_args; /* kestrel_decode.h */
 
 typedef struct kestrel_kernel_table {
@@ -229,10 +231,13 @@ typedef struct kestrel_kernel_table {
     /* (end of attention forward entries) */
 
     /* attention backward pieces (attention_backward*.c) — issue 17 */
+    /* One backward tile, all five products (kestrel_attention_bwd_tile_f32 of the tier; types in
+     * kestrel_attention_backward.h): scalar, AVX2, AVX-512, NEON. */
+    kestrel_status (*attention_bwd_tile_f32)(const struct kestrel_attention_bwd_args *a);
     /* (end of attention backward entries) */
 
     /* KV-cache decode (decode_*.c) — issue 18 */
-    /* one K/V head over a range of cached positions (types in kestrel_decode.h) */
+    /* K/V heads over a range of cached positions (types in kestrel_decode.h) */
     kestrel_status (*decode_partial)(const struct kestrel_decode_args *a);
     /* (end of decode entries) */
 

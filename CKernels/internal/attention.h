@@ -5,7 +5,10 @@
 #ifndef KESTREL_INTERNAL_ATTENTION_H
 #define KESTREL_INTERNAL_ATTENTION_H
 
+#include <string.h>
+
 #include "kestrel_attention.h"
+#include "kestrel_attention_backward.h"
 #include "kestrel_tiers.h"
 
 /* Query rows are padded to a multiple of this (the widest vector) in the transposed layouts. */
@@ -68,9 +71,29 @@ void kestrel_attention_block_update_with(const kestrel_attention_args *a, size_t
                                          float *s, size_t lds, float *acc, size_t d, float *m, float *l,
                                          kestrel_unary_f32_fn expf_v);
 
+/* The argument rules of kestrel_attention_bwd_tile_f32, shared by every tier: KESTREL_OK to run
+ * (rows or cols 0 included: the caller then returns). */
+kestrel_status kestrel_attention_bwd_check(const kestrel_attention_bwd_args *a);
+
+/* The mask fields of a backward tile as forward arguments (for kestrel_att_visible and friends). */
+static inline kestrel_attention_args kestrel_att_bwd_mask(const kestrel_attention_bwd_args *a) {
+    kestrel_attention_args m;
+    memset(&m, 0, sizeof m);
+    m.causal = a->causal;
+    m.diag = a->diag;
+    m.window_left = a->window_left;
+    m.kv_len = a->kv_len;
+    m.bias = a->bias;
+    m.bias_stride = a->bias_stride;
+    return m;
+}
+
 /* Tier entries (attention_<tier>.c). */
 kestrel_status kestrel_attention_f32_avx2(const kestrel_attention_args *a);
 kestrel_status kestrel_attention_f32_avx512(const kestrel_attention_args *a);
 kestrel_status kestrel_attention_f32_neon(const kestrel_attention_args *a);
+kestrel_status kestrel_attention_bwd_tile_f32_avx2(const kestrel_attention_bwd_args *a);
+kestrel_status kestrel_attention_bwd_tile_f32_avx512(const kestrel_attention_bwd_args *a);
+kestrel_status kestrel_attention_bwd_tile_f32_neon(const kestrel_attention_bwd_args *a);
 
 #endif

@@ -28,6 +28,11 @@
 #ifndef KESTREL_DISTANCE_FLOAT_DRIVER_H
 #define KESTREL_DISTANCE_FLOAT_DRIVER_H
 
+/* A tier may ask for its chunk loop to be unrolled (a pragma); the sums keep their order. */
+#ifndef CHUNK_LOOP_HINT
+#define CHUNK_LOOP_HINT
+#endif
+
 /*
  * The software-prefetch distance of a scan is the start-up plan's (kestrel_scan_prefetch_bytes,
  * chosen per CPU in system.c; Documentation/Tuning.md, "Prefetch distance"): while a pass of R
@@ -51,6 +56,7 @@ ALWAYS_INLINE void block(elem_kind k, dist_op op, int R, int with_qq, const uint
         UNROLL for (int r = 0; r < R; r++) acc[r][u] = acc2[r][u] = vzero();
     }
     size_t i = 0;
+    CHUNK_LOOP_HINT
     for (; i + CHUNK <= n; i += CHUNK) {
         vfloat qv[U];
         load_chunk(k, q + i * eb, qv);

@@ -208,6 +208,7 @@ void kestrel_register_quant_blocks(kestrel_kernel_table *t, kestrel_isa isa);
 void kestrel_register_qdot(kestrel_kernel_table *t, kestrel_isa isa);
 /* attention forward registration (issue 17) */
 void kestrel_register_attention(kestrel_kernel_table *t, kestrel_isa isa);
+void kestrel_register_attention_backward(kestrel_kernel_table *t, kestrel_isa isa);
 /* attention backward registration (issue 17) */
 /* KV-cache decode registration (issue 18) */
 void kestrel_register_decode(kestrel_kernel_table *t, kestrel_isa isa);

@@ -13,6 +13,43 @@
 #if KESTREL_WASM_SIMD128
 #include <wasm_simd128.h>
 
+/*
+ * v128.load of p + OFF with OFF in the instruction's offset immediate. Clang adds a constant
+ * offset to the address with i32.add instead (it may not assume that p + OFF does not wrap at
+ * 2^32, even for an inbounds pointer), and the engine then compiles every load to a 32-bit
+ * add plus the load: 8 extra instructions per 16 floats in the dot loop under wasmtime
+ * (Documentation/WebAssembly.md, Performance). An immediate offset is added without wrapping
+ * and folds into the x86 / arm64 addressing mode. The "m" operand (not used in the text) tells
+ * the compiler which bytes the asm reads, so the load stays ordered after stores to them (the
+ * zero-padded tail buffers) and is never treated as reading nothing; a "memory" clobber would
+ * also do that but makes every load of a step come first, and a cosine step's 20 live vectors
+ * then spill in wasmtime.
+ */
+#define KESTREL_WASM_DEFINE_LOAD(OFF)                                                            \
+    static inline v128_t kestrel_wasm_load_##OFF(const void *p) {                               \
+        v128_t v;                                                                                \
+        __asm__("local.get %1\n\tv128.load " #OFF ":p2align=0\n\tlocal.set %0"                   \
+                : "=r"(v)                                                                        \
+                : "r"(p), "m"(*(const struct { uint8_t b[(OFF) + 16]; } *)p));                 \
+        return v;                                                                                \
+    }
+KESTREL_WASM_DEFINE_LOAD(0)
+KESTREL_WASM_DEFINE_LOAD(16)
+KESTREL_WASM_DEFINE_LOAD(32)
+KESTREL_WASM_DEFINE_LOAD(48)
+#undef KESTREL_WASM_DEFINE_LOAD
+
+/* The 16 bytes at p + off for a constant off (one load once inlined). */
+static inline __attribute__((always_inline)) v128_t kestrel_wasm_load_at(const void *p, int off) {
+    switch (off) {
+    case 0: return kestrel_wasm_load_0(p);
+    case 16: return kestrel_wasm_load_16(p);
+    case 32: return kestrel_wasm_load_32(p);
+    case 48: return kestrel_wasm_load_48(p);
+    default: return wasm_v128_load((const uint8_t *)p + off);
+    }
+}
+
 /* Lane sum as (l0 + l2) + (l1 + l3). */
 static inline float kestrel_wasm_hsum(v128_t v) {
     v128_t s = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));

@@ -3,7 +3,8 @@
  * harness (declared in neon_check.h) and the driver. The checks of each family are in
  * check_distance_float.c, check_distance_int.c, check_scan.c, check_convert.c, check_math.c,
  * check_quant.c (ggml blocks: bit for bit, and the scalar reference against the ggml fixtures) and
- * check_qdot.c (quantized dot products, int8 GEMV and GEMM), check_attention.c (attention tile runs).
+ * check_qdot.c (quantized dot products, int8 GEMV and GEMM), check_attention.c (attention tile runs),
+ * check_attention_backward.c (attention backward tiles).
  *
  * Not part of the SwiftPM build (CKernels/test is excluded). CKernels/test/neon-check.sh
  * cross-compiles it and the check_*.c files with every CKernels/<name>.c for aarch64 and runs it under qemu for the NEON
@@ -388,6 +389,7 @@ static void test_empty(const entry_t *e, const kestrel_kernel_table *t, const ke
         test_qdot_empty(e, t);
         break;
     case K_ATTENTION: test_attention_empty(e, t); break;
+    case K_ATTENTION_BWD: test_attention_bwd_empty(e, t); break;
     case K_DECODE: break; /* empty ranges and argument errors: check_decode.c */
     }
 }
@@ -420,6 +422,7 @@ static void test_entry(const entry_t *e, const kestrel_kernel_table *t, const ke
         test_qdot(e, t, s);
         break;
     case K_ATTENTION: test_attention(e, t, s); break;
+    case K_ATTENTION_BWD: test_attention_bwd(e, t, s); break;
     case K_DECODE:
         test_decode(e, t, s);
         break;

@@ -38,6 +38,7 @@ typedef enum {
     K_QUANT, K_DEQUANT,                  /* ggml blocks: quantize (floats -> blocks), dequantize */
     K_QDOT_Q8_0, K_QDOT_Q4_0, K_QDOT_Q4_K, K_QDOT_Q6_K, K_GEMV_I8, K_GEMM_I8, K_GEMV_Q8_0, K_GEMV_Q4_0, /* check_qdot.c */
     K_ATTENTION,                         /* check_attention.c */
+    K_ATTENTION_BWD,                     /* check_attention_backward.c */
     K_DECODE                             /* check_decode.c */
 } kind_t;
 
@@ -111,6 +112,7 @@ typedef enum { OP_NONE, OP_DOT, OP_L2SQ, OP_COS } op_t;
     X(gemv_q8_0_q8_0, K_GEMV_Q8_0, OP_NONE, gemv_q8_0_q8_0)             \
     X(gemv_q4_0_q8_0, K_GEMV_Q4_0, OP_NONE, gemv_q4_0_q8_0)             \
     X(attention_f32, K_ATTENTION, OP_NONE, attention_f32)               \
+    X(attention_bwd_tile_f32, K_ATTENTION_BWD, OP_NONE, attention_bwd_tile_f32) \
     X(decode_partial, K_DECODE, OP_NONE, decode_partial)
 
 typedef struct {
@@ -275,6 +277,9 @@ void test_qdot(const entry_t *e, const kestrel_kernel_table *t, const kestrel_ke
 /* check_attention.c */
 void test_attention_empty(const entry_t *e, const kestrel_kernel_table *t);
 void test_attention(const entry_t *e, const kestrel_kernel_table *t, const kestrel_kernel_table *s);
+/* check_attention_backward.c */
+void test_attention_bwd_empty(const entry_t *e, const kestrel_kernel_table *t);
+void test_attention_bwd(const entry_t *e, const kestrel_kernel_table *t, const kestrel_kernel_table *s);
 /* check_decode.c */
 void test_decode(const entry_t *e, const kestrel_kernel_table *t, const kestrel_kernel_table *s);
 

@@ -313,6 +313,11 @@ def test_int_distances(c):
             for extreme in [False, True]:
                 a, b = rand_i8(n, extreme), rand_i8(n, extreme)
                 c.run(name, [In(a, n % 4), In(b), n], rule)
+        # constant extremes: every product or squared difference at its bound, the case the
+        # simd128 int32 lanes' flush intervals are sized for
+        for n in [2048, 2064, 16384, 40000]:
+            for x, y in [(-128, -128), (-128, 127), (127, -128), (127, 127)]:
+                c.run(name, [In(np.full(n, x, np.int8), 1), In(np.full(n, y, np.int8)), n], rule)
         for dim in [0, 1, 17, 768]:
             for count in [0, 1, 5]:
                 stride = dim + 1

@@ -181,12 +181,13 @@ extension NaiveAttention: AttentionBackwardKernel {
 
 extension AttentionBlockSizes {
     /// The default tiles of ``FlashAttention``'s backward pass for a head dimension: 64 query
-    /// rows × 64 key rows for D ≤ 128, 32 × 64 above. The pass holds two tiles (P and dS, 32 KiB
-    /// at 64 × 64) per worker next to the key block's K, V, dK and dV rows (L1/L2 resident). At
-    /// B=1, H=8, D=64, N=2048 on a loaded Xeon, 64×128, 128×128 and 128×256 measured within noise
-    /// of 64 × 64 (interleaved best-of-4, Documentation/Attention.md); the autotuner may override.
+    /// rows × 64 key rows for D ≤ 64, 32 × 64 above. The C backward tile keeps scale·Qᵀ and dOᵀ of
+    /// the query block (2 · rows · D floats) next to Pᵀ and dPᵀ; 64 rows at D = 128 (64 KiB) spill
+    /// a 48 KiB L1d, and 32 × 64 measured 0.74× the time of 64 × 64 there (B=1, H=8, N=2048, CPU
+    /// time, Documentation/Attention.md). At D = 64, 64×128 and 32×64 measured slower than 64 × 64.
+    /// The autotuner may override.
     public static func standardBackward(headDimension d: Int) -> AttentionBlockSizes {
-        AttentionBlockSizes(query: d <= 128 ? 64 : 32, key: 64)
+        AttentionBlockSizes(query: d <= 64 ? 64 : 32, key: 64)
     }
 
     /// These sizes, or `invalidArgument(name: "blockSizes")` when a tile size is below 1.
@@ -200,19 +201,43 @@ extension AttentionBlockSizes {
 
 extension FlashAttention: AttentionBackwardKernel {
     /// Bytes of workspace ``backward(query:key:value:output:logSumExp:outputGradient:options:)``
-    /// holds besides its inputs and outputs, for `threads` workers: per worker two query × key
-    /// tiles; per worker past the first a private dQ accumulator of `queryElements` floats
-    /// (B · H · NQ · D); and `rows` (B · H · NQ) floats of D_i.
-    public static func backwardWorkspaceBytes(queryElements: Int, rows: Int, blockSizes b: AttentionBlockSizes,
+    /// holds besides its inputs and outputs, for `threads` workers: per worker one tile scratch
+    /// (``backwardTileFloats(headDimension:blockSizes:products:)`` floats); per worker past the
+    /// first a private dQ accumulator of `queryElements` floats (B · H · NQ · D); and `rows`
+    /// (B · H · NQ) floats of D_i.
+    public static func backwardWorkspaceBytes(queryElements: Int, rows: Int, headDimension d: Int,
+                                              blockSizes b: AttentionBlockSizes, products: TileProducts,
                                               threads: Int) throws(KestrelError) -> Int {
         let workers = max(1, threads)
+        let tile = try backwardTileFloats(headDimension: d, blockSizes: b, products: products)
         // Each part is at most the physical memory, so their sum cannot overflow.
-        let total = try SizeCheck.bytes(2, b.query, b.key, workers, 4) + SizeCheck.bytes(queryElements, workers - 1, 4)
+        let total = try SizeCheck.bytes(tile, workers, 4) + SizeCheck.bytes(queryElements, workers - 1, 4)
             + SizeCheck.bytes(rows, 4)
         guard total <= SizeCheck.physicalMemory else {
             throw .capacityExceeded(limit: SizeCheck.physicalMemory, requested: total)
         }
         return total
+    }
+
+    /// Floats of one worker's backward tile scratch: two query × key tiles (P and dS) for `.blas`;
+    /// `kestrel_attention_bwd_scratch_floats(query, key, D)` (transposed Q and dO, Pᵀ and dPᵀ with
+    /// queries padded to 16) for `.cKernel`; `.automatic` resolves first. O(1).
+    /// - Throws: `invalidArgument(name: "blockSizes")` when a size is below 1 or the count overflows.
+    public static func backwardTileFloats(headDimension d: Int, blockSizes b: AttentionBlockSizes,
+                                          products: TileProducts) throws(KestrelError) -> Int {
+        guard d >= 1, b.query >= 1, b.key >= 1 else {
+            throw .invalidArgument(name: "blockSizes", reason: "tile sizes and head dimension must be ≥ 1, got \(b.query) × \(b.key), D \(d)")
+        }
+        switch products == .automatic ? TileProducts.resolvedBackward(headDimension: d, blockSizes: b) : products {
+        case .blas, .automatic:
+            return try SizeCheck.product(2, b.query, b.key)
+        case .cKernel:
+            let n = kestrel_attention_bwd_scratch_floats(b.query, b.key, d)
+            guard n > 0, n <= Int.max / 4 else {
+                throw .invalidArgument(name: "blockSizes", reason: "backward scratch for \(b.query) × \(b.key) tiles at D \(d) overflows")
+            }
+            return n
+        }
     }
 
     /// The FlashAttention-2 backward pass: nothing larger than a query × key tile of scores is
@@ -249,9 +274,11 @@ extension FlashAttention: AttentionBackwardKernel {
         let workers = min(p.threads, tasks)
         let rows = try SizeCheck.product(p.batch, p.heads, nq)
         let queryElements = try SizeCheck.product(rows, d)
-        let tileFloats = 2 * blocks.query * blocks.key
-        let scratchFloats = try Self.backwardWorkspaceBytes(queryElements: queryElements, rows: rows, blockSizes: blocks,
-                                                            threads: workers) / 4
+        let products = tileProducts == .automatic
+            ? TileProducts.resolvedBackward(headDimension: d, blockSizes: blocks) : tileProducts
+        let tileFloats = try Self.backwardTileFloats(headDimension: d, blockSizes: blocks, products: products)
+        let scratchFloats = try Self.backwardWorkspaceBytes(queryElements: queryElements, rows: rows, headDimension: d,
+                                                            blockSizes: blocks, products: products, threads: workers) / 4
         let failure = FirstError()
         let result = try bp.run(scratchFloats: scratchFloats) { ptr in
             // Scratch: D_i for every row, then the private dQ copies of workers 1..., then the tiles.
@@ -262,7 +289,7 @@ extension FlashAttention: AttentionBackwardKernel {
                 let dq = worker == 0 ? ptr.dq : ptr.scratch + privateDQ + (worker - 1) * queryElements
                 let r = Result { () throws(KestrelError) in
                     try Self.keyBlock(p, ptr, batchKVHead: bkv, j0: kb * blocks.key, blocks: blocks, delta: ptr.scratch, dq: dq,
-                                      tiles: ptr.scratch + tiles + worker * tileFloats)
+                                      tiles: ptr.scratch + tiles + worker * tileFloats, cKernel: products == .cKernel)
                 }
                 if case .failure(let e) = r { failure.record(e) }
             }
@@ -281,7 +308,7 @@ extension FlashAttention: AttentionBackwardKernel {
     /// and `dq` (this worker's).
     private static func keyBlock(_ p: AttentionProblem, _ ptr: AttentionBackwardPointers, batchKVHead bkv: Int, j0: Int,
                                  blocks: AttentionBlockSizes, delta: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>,
-                                 tiles: UnsafeMutablePointer<Float>) throws(KestrelError) {
+                                 tiles: UnsafeMutablePointer<Float>, cKernel: Bool) throws(KestrelError) {
         let (nq, nk, d) = (p.nq, p.nk, p.d)
         let b = bkv / p.kvHeads, kvh = bkv % p.kvHeads
         let kvLen = p.keyLength(b)
@@ -302,6 +329,37 @@ extension FlashAttention: AttentionBackwardKernel {
         a.window_left = p.windowLeft ?? -1
         a.kv_len = kvLen
         a.bias_stride = nk
+        if cKernel {
+            var t = kestrel_attention_bwd_args()
+            t.cols = cols; t.d = d
+            t.k = kj; t.k_stride = d; t.v = vj; t.v_stride = d
+            t.q_stride = d; t.dout_stride = d; t.dq_stride = d
+            t.dk = dkj; t.dk_stride = d; t.dv = dvj; t.dv_stride = d
+            t.scale = p.scale; t.j0 = j0
+            t.causal = p.causal ? 1 : 0
+            t.window_left = p.windowLeft ?? -1
+            t.kv_len = kvLen
+            t.bias_stride = nk
+            t.scratch = tiles
+            for h in kvh * p.group..<(kvh + 1) * p.group {
+                let bh = b * p.heads + h
+                var i0 = iLo
+                while i0 < iHi {
+                    let rows = min(blocks.query, iHi - i0)
+                    let rowOff = bh * nq + i0
+                    t.rows = rows
+                    t.q = ptr.q + rowOff * d; t.dout = ptr.dO + rowOff * d
+                    t.lse = ptr.lse + rowOff; t.delta = delta + rowOff
+                    t.dq = dq + rowOff * d
+                    t.diag = offset + i0
+                    t.bias = ptr.bias.map { UnsafePointer($0 + b * p.biasBatchStride + h * p.biasHeadStride + i0 * nk) }
+                    let status = kestrel_attention_bwd_tile_f32(&t)
+                    if status != KESTREL_OK { throw .backendFailure(routine: "kestrel_attention_bwd_tile_f32", code: Int(status.rawValue)) }
+                    i0 += rows
+                }
+            }
+            return
+        }
         for h in kvh * p.group..<(kvh + 1) * p.group {
             let bh = b * p.heads + h
             var i0 = iLo
@@ -326,5 +384,16 @@ extension FlashAttention: AttentionBackwardKernel {
                 i0 += rows
             }
         }
+    }
+}
+
+extension FlashAttention.TileProducts {
+    /// The concrete choice (never `.automatic`) for the backward pass's five tile products on a
+    /// kernel tier: the C backward tile (`kestrel_attention_bwd_tile_f32`) on a SIMD tier (AVX2,
+    /// AVX-512, NEON), BLAS SGEMM per product on the scalar tier, whose portable C loses to BLAS's
+    /// own vector code. Measured per shape in Documentation/Attention.md (§ Backward pass). O(1).
+    public static func resolvedBackward(headDimension d: Int, blockSizes b: AttentionBlockSizes,
+                                        isa: ISALevel = .active) -> FlashAttention.TileProducts {
+        isa == .scalar ? .blas : .cKernel
     }
 }

@@ -190,21 +190,20 @@ public final class ContiguousKVCache: KVCache, @unchecked Sendable {  // mutable
         }
     }
 
-    /// See ``KVCache/view(of:)``: one block per head spanning the buffer. O(kvHeads).
+    /// See ``KVCache/view(of:)``: one block spanning the buffer. O(1).
     public func view(of sequence: KVSequence) throws(KestrelError) -> KVCacheView {
         try lock.withLock { () throws(KestrelError) -> KVCacheView in
             guard let s = sequences[sequence.id] else { throw unknown(sequence) }
-            let b = s.buffer, d = layout.headDimension, e = layout.storage.elementBytes
-            let kb = (0..<layout.kvHeads).map { [UnsafeRawPointer?(UnsafeRawPointer(b.k + $0 * d * e))] }
-            let vb = (0..<layout.kvHeads).map { [UnsafeRawPointer?(UnsafeRawPointer(b.v + $0 * d * e))] }
-            var ks: [[UnsafePointer<Float>?]] = [], vs: [[UnsafePointer<Float>?]] = []
+            let b = s.buffer, d = layout.headDimension
+            var ks: [UnsafePointer<Float>?] = [], vs: [UnsafePointer<Float>?] = []
             if let k = b.ks, let v = b.vs {
-                ks = (0..<layout.kvHeads).map { [UnsafePointer(k + $0)] }
-                vs = (0..<layout.kvHeads).map { [UnsafePointer(v + $0)] }
+                ks = [UnsafePointer(k)]
+                vs = [UnsafePointer(v)]
             }
-            return KVCacheView(owner: b, layout: layout, length: s.length, kBlocks: kb, vBlocks: vb, kScales: ks,
-                               vScales: vs, blockTokens: b.capacity, rowStride: layout.kvHeads * d,
-                               scaleStride: layout.kvHeads, window: nil)
+            return KVCacheView(owner: b, layout: layout, length: s.length, kBlocks: [UnsafeRawPointer(b.k)],
+                               vBlocks: [UnsafeRawPointer(b.v)], kScales: ks, vScales: vs, blockTokens: b.capacity,
+                               rowStride: layout.kvHeads * d, headStride: d, scaleStride: layout.kvHeads,
+                               headScaleStride: 1, window: nil)
         }
     }
 }

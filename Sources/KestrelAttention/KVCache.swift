@@ -146,12 +146,13 @@ public struct KVCacheView: @unchecked Sendable {  // pointers into storage kept 
     let owner: AnyObject
     let layout: KVCacheLayout
     let length: Int
-    /// Per K/V head: per block, the head's row 0 in the block (nil: evicted); likewise scales.
-    let kBlocks: [[UnsafeRawPointer?]], vBlocks: [[UnsafeRawPointer?]]
-    let kScales: [[UnsafePointer<Float>?]], vScales: [[UnsafePointer<Float>?]]
+    /// Per block: K/V head 0's row 0 in the block (nil: evicted); likewise its int8 scales.
+    let kBlocks: [UnsafeRawPointer?], vBlocks: [UnsafeRawPointer?]
+    let kScales: [UnsafePointer<Float>?], vScales: [UnsafePointer<Float>?]
     let blockTokens: Int
-    /// Elements between consecutive tokens' rows; floats between their scales.
-    let rowStride: Int, scaleStride: Int
+    /// Elements between consecutive tokens' rows of one head, and between one token's rows of
+    /// consecutive heads; the same in floats for the scales.
+    let rowStride: Int, headStride: Int, scaleStride: Int, headScaleStride: Int
     let window: SlidingWindow?
 }
 

@@ -11,8 +11,8 @@ public struct DecodeOptions: Sendable {
     public var causal: Bool
     /// Worker threads (≥ 1).
     public var threads: Int
-    /// Position ranges per K/V head (flash-decoding splits, ≥ 1); nil picks about two tasks per
-    /// thread, each of at least 256 positions.
+    /// Position ranges (flash-decoding splits, ≥ 1), each covering every K/V head; nil picks one
+    /// range on one thread and two per thread otherwise, each of at least 256 positions.
     public var splits: Int?
     /// Refuse a query holding NaN/±Inf (the cached rows were checked when appended).
     public var checksFiniteness: Bool
@@ -25,6 +25,12 @@ public struct DecodeOptions: Sendable {
         self.splits = splits
         self.checksFiniteness = checksFiniteness
     }
+}
+
+/// The block tables the decode workers read (valid while the view's arrays are borrowed).
+private struct DecodeBlocks: @unchecked Sendable {  // read-only pointers into the view's arrays
+    let k: UnsafePointer<UnsafeRawPointer?>, v: UnsafePointer<UnsafeRawPointer?>
+    let kScales: UnsafePointer<UnsafePointer<Float>?>?, vScales: UnsafePointer<UnsafePointer<Float>?>?
 }
 
 /// The raw views the decode workers use.
@@ -88,7 +94,10 @@ extension KVCache {
             if w.sinkTokens > 0 && start > 0 { rangeList.append(0..<min(w.sinkTokens, start)) }
         }
         let span = length - start
-        let parts = options.splits ?? max(1, min((span + 255) / 256, (2 * options.threads + lay.kvHeads - 1) / lay.kvHeads))
+        // One task covers every K/V head of a position range (each token's rows of all heads are
+        // read together); one range per thread on one thread, else two per thread for balance.
+        let perThread = options.threads == 1 ? 1 : 2
+        let parts = options.splits ?? max(1, min((span + 255) / 256, perThread * options.threads))
         let step = max(1, (span + parts - 1) / parts)
         var lo = start
         while lo < length {
@@ -96,9 +105,10 @@ extension KVCache {
             lo += step
         }
         let ranges = rangeList
-        let tasks = try SizeCheck.product(lay.kvHeads, ranges.count)
-        let part = try SizeCheck.product(rows, d + 2)
-        let scratchFloats = kestrel_decode_scratch_floats(rows, d)
+        let tasks = ranges.count
+        let allRows = try SizeCheck.product(lay.kvHeads, rows)
+        let part = try SizeCheck.product(allRows, d + 2)
+        let scratchFloats = kestrel_decode_scratch_floats(allRows, d)
         guard scratchFloats > 0 else { throw .capacityExceeded(limit: .max, requested: .max) }
         let workers = min(options.threads, tasks)
         let partials = UnsafeMutablePointer<Float>.allocate(capacity: try SizeCheck.product(tasks, part))
@@ -113,46 +123,44 @@ extension KVCache {
         let windowLeft = v.window.map { $0.tokens - 1 } ?? -1, sink = v.window?.sinkTokens ?? 0
         try q.withUnsafeBufferPointer { (qp: UnsafeBufferPointer<Float>) throws(KestrelError) in
             let ptr = DecodePointers(q: qp.baseAddress!, partials: partials, scratch: scratch)
-            parallelForEach(tasks, threads: workers) { task, worker in
-                let h = task / ranges.count, r = ranges[task % ranges.count]
-                var a = kestrel_decode_args()
-                a.d = d; a.nq = nq; a.group = group
-                a.q = ptr.q + h * rows * d; a.q_stride = d
-                a.dtype = lay.storage.kernelType
-                a.block_tokens = v.blockTokens; a.row_stride = v.rowStride; a.scale_stride = v.scaleStride
-                a.lo = r.lowerBound; a.hi = r.upperBound
-                a.scale = scale
-                a.causal = options.causal ? 1 : 0
-                a.diag = diag
-                a.window_left = windowLeft
-                a.sink = sink
-                let p = ptr.partials + task * part
-                a.acc = p; a.m = p + rows * d; a.l = p + rows * d + rows
-                a.scratch = ptr.scratch + worker * scratchFloats
-                let noScales: [UnsafePointer<Float>?] = []
-                let status = v.kBlocks[h].withUnsafeBufferPointer { kb in
-                    v.vBlocks[h].withUnsafeBufferPointer { vb in
-                        (v.kScales.isEmpty ? noScales : v.kScales[h]).withUnsafeBufferPointer { ks in
-                            (v.vScales.isEmpty ? noScales : v.vScales[h]).withUnsafeBufferPointer { vs in
-                                a.k_blocks = kb.baseAddress; a.v_blocks = vb.baseAddress
-                                a.k_scales = ks.baseAddress; a.v_scales = vs.baseAddress
-                                return kestrel_decode_partial(&a)
+            v.kBlocks.withUnsafeBufferPointer { kb in
+                v.vBlocks.withUnsafeBufferPointer { vb in
+                    v.kScales.withUnsafeBufferPointer { ks in
+                        v.vScales.withUnsafeBufferPointer { vs in
+                            let blocks = DecodeBlocks(k: kb.baseAddress!, v: vb.baseAddress!, kScales: ks.baseAddress, vScales: vs.baseAddress)
+                            parallelForEach(tasks, threads: workers) { task, worker in
+                                let r = ranges[task]
+                                var a = kestrel_decode_args()
+                                a.d = d; a.nq = nq; a.group = group; a.kv_heads = lay.kvHeads
+                                a.q = ptr.q; a.q_stride = d
+                                a.dtype = lay.storage.kernelType
+                                a.k_blocks = blocks.k; a.v_blocks = blocks.v
+                                a.k_scales = blocks.kScales; a.v_scales = blocks.vScales
+                                a.block_tokens = v.blockTokens; a.row_stride = v.rowStride; a.head_stride = v.headStride
+                                a.scale_stride = v.scaleStride; a.head_scale_stride = v.headScaleStride
+                                a.lo = r.lowerBound; a.hi = r.upperBound
+                                a.scale = scale
+                                a.causal = options.causal ? 1 : 0
+                                a.diag = diag
+                                a.window_left = windowLeft
+                                a.sink = sink
+                                let p = ptr.partials + task * part
+                                a.acc = p; a.m = p + allRows * d; a.l = p + allRows * d + allRows
+                                a.scratch = ptr.scratch + worker * scratchFloats
+                                let status = kestrel_decode_partial(&a)
+                                if status != KESTREL_OK {
+                                    failure.record(.backendFailure(routine: "kestrel_decode_partial", code: Int(status.rawValue)))
+                                }
                             }
                         }
                     }
-                }
-                if status != KESTREL_OK {
-                    failure.record(.backendFailure(routine: "kestrel_decode_partial", code: Int(status.rawValue)))
                 }
             }
         }
         if let e = failure.error { throw e }
         try out.withUnsafeMutableBufferPointer { (o: UnsafeMutableBufferPointer<Float>) throws(KestrelError) in
             try lse.withUnsafeMutableBufferPointer { (l: UnsafeMutableBufferPointer<Float>) throws(KestrelError) in
-                for h in 0..<lay.kvHeads {
-                    kestrel_decode_merge_f32(rows, d, ranges.count, partials + h * ranges.count * part,
-                                             o.baseAddress! + h * rows * d, d, l.baseAddress! + h * rows)
-                }
+                kestrel_decode_merge_f32(allRows, d, ranges.count, partials, o.baseAddress!, d, l.baseAddress!)
             }
         }
         withExtendedLifetime(v.owner) {}

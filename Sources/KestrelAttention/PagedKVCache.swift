@@ -391,26 +391,21 @@ public final class PagedKVCache: KVCache, @unchecked Sendable {  // mutable stat
         }
     }
 
-    /// See ``KVCache/view(of:)``. O(blocks · kvHeads).
+    /// See ``KVCache/view(of:)``. O(blocks).
     public func view(of sequence: KVSequence) throws(KestrelError) -> KVCacheView {
         try lock.withLock { () throws(KestrelError) -> KVCacheView in
             guard let s = sequences[sequence.id] else { throw unknown(sequence) }
-            let rowBytes = layout.headDimension * layout.storage.elementBytes
-            var kb: [[UnsafeRawPointer?]] = [], vb: [[UnsafeRawPointer?]] = []
-            var ks: [[UnsafePointer<Float>?]] = [], vs: [[UnsafePointer<Float>?]] = []
-            for h in 0..<layout.kvHeads {
-                let off = h * blockTokens * rowBytes
-                kb.append(s.blocks.map { $0 < 0 ? nil : UnsafeRawPointer(kPool + Int($0) * blockBytes + off) })
-                vb.append(s.blocks.map { $0 < 0 ? nil : UnsafeRawPointer(vPool + Int($0) * blockBytes + off) })
-                if let kp = kScalePool, let vp = vScalePool {
-                    let so = h * blockTokens
-                    ks.append(s.blocks.map { $0 < 0 ? nil : UnsafePointer(kp + Int($0) * blockScales + so) })
-                    vs.append(s.blocks.map { $0 < 0 ? nil : UnsafePointer(vp + Int($0) * blockScales + so) })
-                }
+            let kb = s.blocks.map { $0 < 0 ? nil : UnsafeRawPointer(kPool + Int($0) * blockBytes) }
+            let vb = s.blocks.map { $0 < 0 ? nil : UnsafeRawPointer(vPool + Int($0) * blockBytes) }
+            var ks: [UnsafePointer<Float>?] = [], vs: [UnsafePointer<Float>?] = []
+            if let kp = kScalePool, let vp = vScalePool {
+                ks = s.blocks.map { $0 < 0 ? nil : UnsafePointer(kp + Int($0) * blockScales) }
+                vs = s.blocks.map { $0 < 0 ? nil : UnsafePointer(vp + Int($0) * blockScales) }
             }
             return KVCacheView(owner: self, layout: layout, length: s.length, kBlocks: kb, vBlocks: vb,
                                kScales: ks, vScales: vs, blockTokens: blockTokens,
-                               rowStride: layout.headDimension, scaleStride: 1, window: window)
+                               rowStride: layout.headDimension, headStride: blockTokens * layout.headDimension,
+                               scaleStride: 1, headScaleStride: blockTokens, window: window)
         }
     }
 }

@@ -158,7 +158,7 @@ public enum HNSWBenchmark {
     }
 
     /// Mean fraction of each exact top-k found.
-    static func recall(_ found: [[SearchResult]], _ truth: [[SearchResult]], k: Int) -> Double {
+    public static func recall(_ found: [[SearchResult]], _ truth: [[SearchResult]], k: Int) -> Double {
         var hits = 0
         var total = 0
         for (f, t) in zip(found, truth) {

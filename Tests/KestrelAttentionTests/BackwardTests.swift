@@ -119,7 +119,8 @@ import _KestrelTestSupport
         ]
         for c in cases {
             let fd = c.finiteDifferences()
-            for kernel in [NaiveAttention(), FlashAttention(blockSizes: Self.small)] as [any AttentionBackwardKernel] {
+            for kernel in [NaiveAttention(), FlashAttention(blockSizes: Self.small, tileProducts: .blas),
+                           FlashAttention(blockSizes: Self.small, tileProducts: .cKernel)] as [any AttentionBackwardKernel] {
                 let g = try Self.gradients(kernel, c)
                 for (name, got, want) in [("dQ", g.dq, fd.dq), ("dK", g.dk, fd.dk), ("dV", g.dv, fd.dv)] {
                     let err = zip(got, want).map { abs(Double($0) - $1) }.max()!
@@ -141,11 +142,14 @@ import _KestrelTestSupport
         ]
         for c in cases {
             let naive = try Self.gradients(NaiveAttention(), c)
+            // Both tile-product paths: BLAS GEMMs per product, and the active tier's C backward tile.
             for blocks in [Self.small, AttentionBlockSizes(query: 16, key: 8), nil] {
-                let flash = try Self.gradients(FlashAttention(blockSizes: blocks), c)
-                for (name, a, b) in [("dQ", flash.dq, naive.dq), ("dK", flash.dk, naive.dk), ("dV", flash.dv, naive.dv)] {
-                    let err = Self.maxError(a, b)
-                    #expect(err <= 1e-5, "\(name) seed \(c.seed) blocks \(String(describing: blocks)): \(err)")
+                for products in [FlashAttention.TileProducts.blas, .cKernel] {
+                    let flash = try Self.gradients(FlashAttention(blockSizes: blocks, tileProducts: products), c)
+                    for (name, a, b) in [("dQ", flash.dq, naive.dq), ("dK", flash.dk, naive.dk), ("dV", flash.dv, naive.dv)] {
+                        let err = Self.maxError(a, b)
+                        #expect(err <= 1e-5, "\(name) seed \(c.seed) blocks \(String(describing: blocks)) \(products): \(err)")
+                    }
                 }
             }
         }

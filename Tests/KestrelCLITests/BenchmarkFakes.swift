@@ -154,7 +154,9 @@ extension SuiteCatalog {
                 // Real cases (fixtures, memory, SNR) but for the timings (fixed figures).
                 try QuantizationSuite(settings: context.settings, probe: FakeQuantBench()).register(into: &suite)
             },
-            .absent("adaptation", module: "KestrelAdaptation"),
+            .built("adaptation") { suite, context in
+                try AdaptationSuite(settings: context.settings, probe: FakeAdaptationProbe()).register(into: &suite)
+            },
             .built("memory") { suite, context in
                 try MemorySuite(probe: memory, settings: context.settings, cores: 2).register(into: &suite)
             },
@@ -162,6 +164,37 @@ extension SuiteCatalog {
                 try MCPSuite(probe: mcp, settings: context.settings).register(into: &suite)
             },
         ])
+    }
+}
+
+extension SuiteCatalog {
+    /// ``fake(simd:hnsw:memory:supported:active:)`` with the `adaptation` entry marked as not built,
+    /// for the tests of how a suite whose module has not landed is reported.
+    static func fakeWithAbsentAdaptation() -> SuiteCatalog {
+        var c = SuiteCatalog.fake()
+        if let i = c.entries.firstIndex(where: { $0.name == "adaptation" }) {
+            c.entries[i] = .absent("adaptation", module: "KestrelAdaptation")
+        }
+        return c
+    }
+}
+
+/// Fixed adaptation figures: every strategy within 10 % of the sweep, the tuned ef on target.
+struct FakeAdaptationProbe: AdaptationMeasuring {
+    var patientRegret = 1.04
+    var heldOutRecall = 0.96
+    var qpsRatio = 0.95
+
+    func regrets() throws -> [AutotunerRegretFigures] {
+        AdaptationSuite.strategies.map { s in
+            AutotunerRegretFigures(strategy: s, regret: s == "patient" ? patientRegret : 1.2, tuningSeconds: 0.5, samples: 100,
+                                   chosen: "batchSize=64 threads=1", best: "batchSize=64 threads=2")
+        }
+    }
+
+    func hnswEf() throws -> HNSWEfFigures {
+        HNSWEfFigures(requestedRecall: 0.95, chosenEf: 32, heldOutRecall: heldOutRecall, chosenQPS: 1000 * qpsRatio,
+                      sweepBestQPS: 1000, sweepBestEf: 32, tuningSeconds: 0.2)
     }
 }
 

@@ -36,7 +36,7 @@ import Testing
 
     @Test func jsonOutputIsTheReportAndNothingElse() throws {
         let output = OutputCollector()
-        let result = try BenchmarkRunner.test(.fake(), output: output).run(BenchmarkRequest(suite: "all", json: true))
+        let result = try BenchmarkRunner.test(.fakeWithAbsentAdaptation(), output: output).run(BenchmarkRequest(suite: "all", json: true))
         #expect(try BenchmarkReport.decode(Data(output.out.utf8)) == result.report)
         // The absent-suite line goes to standard error in JSON mode.
         #expect(output.err.contains("Not built yet") && output.err.contains("adaptation (KestrelAdaptation)"))

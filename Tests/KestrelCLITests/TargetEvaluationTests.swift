@@ -20,8 +20,9 @@ import Testing
         let judged = r.values.filter { $0.target != nil }
         // 5 simd, 7 memory (2 of them KV-cache bytes and prefix sharing), hnsw recall and speedup growth,
         // 11 quantization (fixtures, 2 memory, 4 SNR, 2 throughput, 2 GEMV), 2 flash-attention (speedup and
-        // workspace share at N = 4096 causal), 3 mcp (initialize, kernel_info p50 and p95)
-        #expect(judged.count == 30)
+        // workspace share at N = 4096 causal), 3 adaptation (patient regret, tuned ef's held-out recall and QPS),
+        // 3 mcp (initialize, kernel_info p50 and p95)
+        #expect(judged.count == 33)
         #expect(judged.allSatisfy { $0.status == .pass }, "\(judged.filter { $0.status != .pass }.map(\.name))")
         #expect(r.values.filter { $0.target == nil }.allSatisfy { $0.status == .info })
     }
@@ -154,5 +155,23 @@ import Testing
         #expect(peak.value == 30)
         #expect(abs((peak.metrics["ridge_flop_per_byte"] ?? 0) - 2.5) < 1e-12)
         #expect(r["memory.stream-triad"]?.metrics["all_cores_gb_per_s"] == 24)
+    }
+
+    @Test func adaptationTargetsFollowTheFigures() throws {
+        func judge(_ probe: FakeAdaptationProbe) throws -> [String: BenchmarkCaseResult] {
+            var suite = BenchmarkSuite()
+            try AdaptationSuite(settings: .quick, probe: probe).register(into: &suite)
+            return Dictionary(uniqueKeysWithValues: try suite.run().results.map { ($0.name, $0) })
+        }
+        let good = try judge(FakeAdaptationProbe())
+        #expect(good.count == 6)
+        #expect(good["adaptation.autotuner.regret.patient"]?.status == .pass)
+        #expect(good["adaptation.autotuner.regret.measure"]?.status == .info)
+        #expect(good["adaptation.autotuner.hnsw-ef.held-out-recall"]?.status == .pass)
+        #expect(abs((good["adaptation.autotuner.hnsw-ef.qps-vs-sweep"]?.value ?? 0) - 0.95) < 1e-12)
+        let bad = try judge(FakeAdaptationProbe(patientRegret: 1.3, heldOutRecall: 0.93, qpsRatio: 0.8))
+        #expect(bad["adaptation.autotuner.regret.patient"]?.status == .fail)
+        #expect(bad["adaptation.autotuner.hnsw-ef.held-out-recall"]?.status == .fail)
+        #expect(bad["adaptation.autotuner.hnsw-ef.qps-vs-sweep"]?.status == .fail)
     }
 }

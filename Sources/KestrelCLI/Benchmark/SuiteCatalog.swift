@@ -72,7 +72,9 @@ struct SuiteCatalog {
             .built("quantization") { suite, context in
                 try QuantizationSuite(settings: context.settings).register(into: &suite)
             },
-            .absent("adaptation", module: "KestrelAdaptation"),
+            .built("adaptation") { suite, context in
+                try AdaptationSuite(settings: context.settings).register(into: &suite)
+            },
             .built("memory") { suite, context in
                 try MemorySuite(probe: SystemMemoryProbe(settings: context.settings), settings: context.settings)
                     .register(into: &suite)

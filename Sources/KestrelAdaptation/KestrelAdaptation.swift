@@ -1,2 +1,0 @@
-// KestrelAdaptation: this module's issue has not landed yet, so it deliberately holds no API
-// (ARCHITECTURE.md: an empty module rather than a fake one).

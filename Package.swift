@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/swiftwasm/WasmKit.git", exact: "0.4.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // `kestrel mcp`: the protocol types and server (Documentation/MCP.md).
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
     ],
     targets: [
         // C11 SIMD kernels with run-time dispatch; the only place with intrinsics.
@@ -121,6 +123,8 @@ let package = Package(
             dependencies: [
                 "Kestrel", "KestrelBenchmarkKit", "KestrelHistory", "CKestrelKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
                 .target(name: "CKestrelBLAS", condition: .when(platforms: openBLASPlatforms)),
             ]
         ),

@@ -12,6 +12,7 @@ struct KestrelCommand: ParsableCommand {
             InfoCommand.self, KernelBenchCommand.self, MatmulBenchCommand.self, AnnBenchCommand.self,
             QuantizeCommand.self, DequantizeCommand.self, QuantBenchCommand.self, AttentionBenchCommand.self,
             AdaptBenchCommand.self,
+            MCPCommand.self, MCPBenchCommand.self,
             // Issue 20: performance history, live status and vector-index files.
             StatusCommand.self, IndexCommand.self, HistoryWriterCommand.self,
         ]

@@ -137,7 +137,8 @@ struct FakeMemoryProbe: MemoryMeasuring {
 extension SuiteCatalog {
     /// The standard suite names with the simd, hnsw and memory suites on fake probes.
     static func fake(simd: FakeSIMDProbe = FakeSIMDProbe(), hnsw: FakeHNSWProbe = FakeHNSWProbe(),
-                     memory: FakeMemoryProbe = FakeMemoryProbe(), supported: [ISALevel] = [.scalar, .avx2, .avx512], active: ISALevel = .avx512) -> SuiteCatalog {
+                     memory: FakeMemoryProbe = FakeMemoryProbe(), mcp: FakeMCPProbe = FakeMCPProbe(),
+                     supported: [ISALevel] = [.scalar, .avx2, .avx512], active: ISALevel = .avx512) -> SuiteCatalog {
         SuiteCatalog(entries: [
             .built("simd") { suite, context in
                 try SIMDSuite(probe: simd, settings: context.settings, charts: context.charts, supported: supported,
@@ -158,6 +159,9 @@ extension SuiteCatalog {
             },
             .built("memory") { suite, context in
                 try MemorySuite(probe: memory, settings: context.settings, cores: 2).register(into: &suite)
+            },
+            .built("mcp") { suite, context in
+                try MCPSuite(probe: mcp, settings: context.settings).register(into: &suite)
             },
         ])
     }
@@ -244,5 +248,25 @@ struct FakeAttentionTiming: AttentionTimingProbe {
         let flash = naive * flashShare * (causal ? 1 : 2)
         return AttentionPairTiming(flash: AttentionTiming(medianMs: flash, minMs: flash * 0.9),
                                    naive: AttentionTiming(medianMs: naive, minMs: naive * 0.95))
+    }
+}
+
+/// Fixed `kestrel mcp` measurements: initialize in 20 ms (SDK 30 ms), round trips 200…400 µs
+/// with ours and 10…12 ms with the SDK's polling transport.
+struct FakeMCPProbe: MCPMeasuring {
+    var skip: String? = nil
+    var initializeMs: [Double] = [25, 20, 21]
+    var roundTripUs: [Double] = (0..<100).map { 200 + Double($0) * 2 }
+    var sdkRoundTripUs: [Double] = (0..<100).map { 10_000 + Double($0) * 20 }
+    var failure: KestrelError? = nil
+
+    func skipReason() -> String? { skip }
+
+    func measure() throws -> MCPBenchResult {
+        if let failure { throw failure }
+        return MCPBenchResult(transports: [
+            .init(transport: "blocking", initializeMilliseconds: initializeMs, roundTripMicroseconds: roundTripUs),
+            .init(transport: "sdk", initializeMilliseconds: initializeMs.map { $0 + 10 }, roundTripMicroseconds: sdkRoundTripUs),
+        ])
     }
 }

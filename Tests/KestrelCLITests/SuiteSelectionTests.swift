@@ -13,14 +13,14 @@ import Testing
         #expect(catalog.entries.map(\.name) == SuiteCatalog.names)
         #expect(catalog.acceptedNames == ["all"] + SuiteCatalog.names)
         let (built, absent) = try catalog.select("all")
-        #expect(built.map(\.name) == ["simd", "flash-attention", "hnsw", "quantization", "adaptation", "memory"])
+        #expect(built.map(\.name) == ["simd", "flash-attention", "hnsw", "quantization", "adaptation", "memory", "mcp"])
         #expect(absent.isEmpty)
         #expect(built.allSatisfy { $0.absentLine == nil })
     }
 
     @Test func allRegistersEveryBuiltSuiteInOrder() throws {
         let suite = try SuiteCatalog.fake().makeSuite("all", context: context())
-        #expect(suite.suites == ["simd", "flash-attention", "hnsw", "quantization", "adaptation", "memory"])
+        #expect(suite.suites == ["simd", "flash-attention", "hnsw", "quantization", "adaptation", "memory", "mcp"])
         #expect(suite.cases.allSatisfy { $0.name.hasPrefix($0.suite + ".") })
         #expect(Set(suite.cases.map(\.name)).count == suite.cases.count)
         let names = suite.cases.map(\.name)
@@ -32,7 +32,8 @@ import Testing
                          "quantization.fixture-bytes", "quantization.int8-memory", "quantization.q4_0-memory",
                          "quantization.q4_0-snr", "quantization.q8_0-quantize-throughput", "quantization.q4_0-gemv-vs-sgemv",
                          "flash-attention.speedup.n4096.causal", "flash-attention.workspace-share.n4096",
-                         "adaptation.autotuner.regret.patient", "adaptation.autotuner.hnsw-ef.qps-vs-sweep"] {
+                         "adaptation.autotuner.regret.patient", "adaptation.autotuner.hnsw-ef.qps-vs-sweep",
+                         "mcp.initialize", "mcp.kernel-info-p50", "mcp.kernel-info-p95"] {
             #expect(names.contains(expected), "missing \(expected)")
         }
     }
@@ -75,7 +76,7 @@ import Testing
     @Test func allNamesTheAbsentSuitesAndRunsTheRest() throws {
         let output = OutputCollector()
         let result = try BenchmarkRunner.test(.fakeWithAbsentAdaptation(), output: output).run(BenchmarkRequest(suite: "all"))
-        #expect(Set(result.report.results.map(\.suite)) == ["simd", "flash-attention", "hnsw", "quantization", "memory"])
+        #expect(Set(result.report.results.map(\.suite)) == ["simd", "flash-attention", "hnsw", "quantization", "memory", "mcp"])
         for name in ["adaptation"] {
             #expect(output.out.contains(name))
             #expect(!result.report.results.contains { $0.suite == name })

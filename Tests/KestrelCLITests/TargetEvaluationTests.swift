@@ -8,9 +8,9 @@ import Testing
 /// registration and `BenchmarkSuite`, must give the expected PASS / WARN / FAIL / SKIP.
 @Suite struct TargetEvaluationTests {
     private func run(simd: FakeSIMDProbe = FakeSIMDProbe(), memory: FakeMemoryProbe = FakeMemoryProbe(),
-                     supported: [ISALevel] = [.scalar, .avx2, .avx512], active: ISALevel = .avx512,
+                     mcp: FakeMCPProbe = FakeMCPProbe(), supported: [ISALevel] = [.scalar, .avx2, .avx512], active: ISALevel = .avx512,
                      suite: String = "all") throws -> [String: BenchmarkCaseResult] {
-        let catalog = SuiteCatalog.fake(simd: simd, memory: memory, supported: supported, active: active)
+        let catalog = SuiteCatalog.fake(simd: simd, memory: memory, mcp: mcp, supported: supported, active: active)
         let report = try BenchmarkRunner.test(catalog, output: OutputCollector()).run(BenchmarkRequest(suite: suite)).report
         return Dictionary(uniqueKeysWithValues: report.results.map { ($0.name, $0) })
     }
@@ -21,8 +21,8 @@ import Testing
         // 5 simd, 7 memory (2 of them KV-cache bytes and prefix sharing), hnsw recall and speedup growth,
         // 11 quantization (fixtures, 2 memory, 4 SNR, 2 throughput, 2 GEMV), 2 flash-attention (speedup and
         // workspace share at N = 4096 causal), 11 adaptation (patient regret, tuned ef's held-out recall and QPS,
-        // step p99 and apply p50 at d = 768 for rank 1/2 × EWC off/on)
-        #expect(judged.count == 38)
+        // step p99 and apply p50 at d = 768 for rank 1/2 × EWC off/on), 3 mcp (initialize, kernel_info p50 and p95)
+        #expect(judged.count == 41)
         #expect(judged.allSatisfy { $0.status == .pass }, "\(judged.filter { $0.status != .pass }.map(\.name))")
         #expect(r.values.filter { $0.target == nil }.allSatisfy { $0.status == .info })
     }

@@ -54,7 +54,7 @@ struct SuiteCatalog {
     var entries: [SuiteEntry]
 
     /// The names `--suite` accepts besides `all`, in the order the issue lists them.
-    static let names = ["simd", "flash-attention", "hnsw", "quantization", "adaptation", "memory"]
+    static let names = ["simd", "flash-attention", "hnsw", "quantization", "adaptation", "memory", "mcp"]
 
     /// The catalog of this build.
     static func standard() -> SuiteCatalog {
@@ -78,6 +78,9 @@ struct SuiteCatalog {
             .built("memory") { suite, context in
                 try MemorySuite(probe: SystemMemoryProbe(settings: context.settings), settings: context.settings)
                     .register(into: &suite)
+            },
+            .built("mcp") { suite, context in
+                try MCPSuite(probe: MCPProcessProbe(settings: context.settings), settings: context.settings).register(into: &suite)
             },
         ])
     }

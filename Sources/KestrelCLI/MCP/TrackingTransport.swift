@@ -1,0 +1,117 @@
+import Foundation
+import Logging
+import MCP
+
+/// Requests read but not answered yet, so that the server answers all of them before it stops at
+/// end of input (the SDK's server ends its loop with the input and would drop the answers of
+/// requests still running, e.g. `echo '{…initialize…}' | kestrel mcp`). A request leaves the set
+/// when a response with its id is sent, when the client cancels it, or when the client is gone.
+/// Thread-safe (an actor).
+actor PendingRequests {
+    private var ids: Set<String> = []
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Ids not answered yet.
+    var count: Int { ids.count }
+
+    func received(_ data: Data) {
+        for m in Self.messages(data) {
+            if m["method"] != nil, let id = m["id"].flatMap(Self.key) {
+                ids.insert(id)
+            } else if m["method"] == .string(CancelledNotification.name),
+                      let id = m["params"]?.objectValue?["requestId"].flatMap(Self.key) {
+                remove(id)
+            }
+        }
+    }
+
+    func sent(_ data: Data) {
+        for m in Self.messages(data) where m["method"] == nil && (m["result"] != nil || m["error"] != nil) {
+            if let id = m["id"].flatMap(Self.key) { remove(id) }
+        }
+    }
+
+    /// Nobody will read any answer.
+    func clientGone() {
+        ids.removeAll()
+        wake()
+    }
+
+    /// Returns once every request read has been answered, cancelled or abandoned.
+    func waitUntilAnswered() async {
+        if ids.isEmpty { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    private func remove(_ id: String) {
+        ids.remove(id)
+        if ids.isEmpty { wake() }
+    }
+
+    private func wake() {
+        for w in waiters { w.resume() }
+        waiters.removeAll()
+    }
+
+    private static func key(_ v: Value) -> String? {
+        switch v {
+        case .string(let s): return "s:" + s
+        case .int(let i): return "i:\(i)"
+        default: return nil
+        }
+    }
+
+    private static func messages(_ data: Data) -> [[String: Value]] {
+        guard let v = try? JSONDecoder().decode(Value.self, from: data) else { return [] }
+        if case .array(let batch) = v { return batch.compactMap(\.objectValue) }
+        return v.objectValue.map { [$0] } ?? []
+    }
+}
+
+/// Wraps a transport to keep ``PendingRequests`` up to date: every message read and every message
+/// sent passes through it unchanged.
+actor TrackingTransport: Transport {
+    nonisolated let logger: Logger
+    private let inner: any Transport
+    let pending: PendingRequests
+
+    init(_ inner: any Transport, pending: PendingRequests = PendingRequests(),
+         logger: Logger = Logger(label: "kestrel.mcp.transport")) {
+        self.inner = inner
+        self.pending = pending
+        self.logger = logger
+    }
+
+    func connect() async throws { try await inner.connect() }
+
+    func disconnect() async { await inner.disconnect() }
+
+    func send(_ data: Data) async throws {
+        do {
+            try await inner.send(data)
+            await pending.sent(data)
+        } catch {
+            await pending.clientGone()
+            throw error
+        }
+    }
+
+    func receive() -> AsyncThrowingStream<Data, Swift.Error> {
+        let (stream, continuation) = AsyncThrowingStream<Data, Swift.Error>.makeStream()
+        let pending = self.pending
+        let task = Task {
+            do {
+                for try await data in await inner.receive() {
+                    // Recorded before the server sees it: its answer cannot come first.
+                    await pending.received(data)
+                    continuation.yield(data)
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+}

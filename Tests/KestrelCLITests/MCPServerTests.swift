@@ -121,11 +121,12 @@ final class InProcessServer: @unchecked Sendable {
     let task: Task<Void, any Error>
     let dir: TempDir
 
-    init(tools: ((MCPState) -> [MCPToolDefinition])? = nil, maxLineBytes: Int = 1 << 20, sdkTransport: Bool = false) throws {
+    init(tools: ((MCPState) -> [MCPToolDefinition])? = nil, maxLineBytes: Int = 1 << 20, sdkTransport: Bool = false,
+         onAnswered: (@Sendable (UInt64, Bool) -> Void)? = nil) throws {
         dir = TempDir(prefix: "mcp")
         let state = MCPState(directory: dir.url, historyPath: dir.url.appendingPathComponent("history.sqlite").path)
         let definitions = tools?(state) ?? MCPTools.all(state: state, catalog: { SuiteCatalog.fake() })
-        let host = MCPServerHost(toolbox: MCPToolbox(definitions), state: state)
+        let host = MCPServerHost(toolbox: MCPToolbox(definitions), state: state, onAnswered: onAnswered)
         self.host = host
         let transport: any Transport
         if sdkTransport {
@@ -153,6 +154,27 @@ final class InProcessServer: @unchecked Sendable {
 /// The server end to end in this process: initialize, tools, resources, progress, cancellation,
 /// and every kind of bad input (the Python client check in .ci/run drives the real executable).
 @Suite(.serialized) struct MCPServerTests {
+    /// The statistics hook of `kestrel status` sees every answered request once, errors marked.
+    @Test func everyAnsweredRequestReachesTheStatisticsHook() async throws {
+        final class Answers: @unchecked Sendable {  // guarded by `lock`
+            let lock = PlainLock()
+            var list: [(UInt64, Bool)] = []
+        }
+        let seen = Answers()
+        let s = try InProcessServer(onAnswered: { ns, failed in seen.lock.withLock { seen.list.append((ns, failed)) } })
+        try s.client.initialize()
+        _ = try s.client.request(1, "tools/list")
+        _ = try s.client.call(2, "kernel_info", ["roofline": "skip"])
+        let unknown = try s.client.request(3, "no/such-method")
+        #expect(errorCode(unknown) == -32601)
+        try await s.finish()
+        let got = seen.lock.withLock { seen.list }
+        // initialize, tools/list, tools/call, the unknown method
+        #expect(got.count == 4)
+        #expect(got.filter(\.1).count == 1)
+        #expect(got.allSatisfy { $0.0 > 0 })
+    }
+
     @Test func initializeListToolsAndKernelInfoMatchesInfo() async throws {
         let s = try InProcessServer()
         try s.client.initialize()

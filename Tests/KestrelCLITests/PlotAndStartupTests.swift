@@ -24,6 +24,7 @@ import FoundationXML
         let result = try BenchmarkRunner.test(.fake(), output: output).run(BenchmarkRequest(plot: plots.path))
         let names = Set(result.files.map(\.lastPathComponent))
         #expect(names == ["latency-simd.l2sq-f32-query-latency.svg", "latency-memory.cli-startup.svg",
+                          "latency-mcp.kernel-info-p50.svg", "latency-mcp.kernel-info-p95.svg",
                           "speedup-vs-dim.svg", "hnsw-recall-vs-qps.svg", "hnsw-speedup-vs-size.svg", "index.html"])
         for f in result.files where f.pathExtension == "svg" {
             #expect(try wellFormed(f), "\(f.lastPathComponent) is not well-formed XML")

@@ -68,7 +68,13 @@ struct MCPCommand: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let state = MCPState(directory: stateDir.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? MCPState.defaultDirectory,
                              historyPath: noHistory ? nil : (db ?? PerformanceHistory.defaultURL.path))
-        let host = MCPServerHost(toolbox: MCPToolbox(MCPTools.all(state: state)), state: state, logger: logger)
+        // Request count and latency for `kestrel status`, published to the history once a second.
+        // The history is opened off the start-up path (its integrity check grows with the file).
+        let stats = ServerStatistics()
+        if let handle = state.history { stats.open(handle, transport: transport.rawValue, logger: logger) }
+        defer { stats.stop() }
+        let host = MCPServerHost(toolbox: MCPToolbox(MCPTools.all(state: state)), state: state, logger: logger,
+                                 onAnswered: { ns, failed in stats.record(ns, failed: failed) })
         let kind = transport, cap = maxLineBytes
         let failure = Self.blockOn {
             let t: any Transport
@@ -105,4 +111,42 @@ struct MCPCommand: ParsableCommand {
 /// An error handed from a task to the thread waiting for it (the semaphore orders the accesses).
 final class ErrorBox: @unchecked Sendable {
     var error: (any Error)?
+}
+
+/// The server's ``MCPStatsPublisher``, started once the history is open on a background thread;
+/// requests answered before that are not counted. Thread-safe.
+final class ServerStatistics: @unchecked Sendable {  // state guarded by `lock`
+    private let lock = PlainLock()
+    private var publisher: MCPStatsPublisher?
+    private var stopped = false
+
+    /// Opens the history on a background thread and starts publishing.
+    func open(_ handle: HistoryHandle, transport: String, logger: Logger) {
+        Thread.detachNewThread { [self] in
+            do {
+                let p = MCPStatsPublisher(history: try handle.history(), transport: transport)
+                let started: Bool = lock.withLock {
+                    guard !stopped else { return false }
+                    publisher = p
+                    return true
+                }
+                if started { p.start() }
+            } catch {
+                logger.warning("no server statistics for kestrel status", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    func record(_ nanoseconds: UInt64, failed: Bool) {
+        lock.withLock { publisher }?.record(latencyNanoseconds: nanoseconds, failed: failed)
+    }
+
+    /// Stops publishing and removes this server's entry from the history.
+    func stop() {
+        let p: MCPStatsPublisher? = lock.withLock {
+            stopped = true
+            return publisher
+        }
+        p?.stop()
+    }
 }

@@ -10,13 +10,17 @@ struct MCPServerHost: Sendable {
     let toolbox: MCPToolbox
     let state: MCPState
     let inFlight = InFlightCalls()
-    let pending = PendingRequests()
+    let pending: PendingRequests
     let logger: Logger
 
-    init(toolbox: MCPToolbox, state: MCPState, logger: Logger = Logger(label: "kestrel.mcp")) {
+    /// - Parameter onAnswered: told each answered request's latency and whether it failed
+    ///   (``PendingRequests``), e.g. ``MCPStatsPublisher/record(latencyNanoseconds:failed:)``.
+    init(toolbox: MCPToolbox, state: MCPState, logger: Logger = Logger(label: "kestrel.mcp"),
+         onAnswered: (@Sendable (_ nanoseconds: UInt64, _ failed: Bool) -> Void)? = nil) {
         self.toolbox = toolbox
         self.state = state
         self.logger = logger
+        pending = PendingRequests(onAnswered: onAnswered)
     }
 
     /// The server with every handler registered.

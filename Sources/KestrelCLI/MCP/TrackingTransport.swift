@@ -1,4 +1,5 @@
 import Foundation
+import Kestrel
 import Logging
 import MCP
 
@@ -8,8 +9,16 @@ import MCP
 /// when a response with its id is sent, when the client cancels it, or when the client is gone.
 /// Thread-safe (an actor).
 actor PendingRequests {
-    private var ids: Set<String> = []
+    /// Unanswered request ids and when each was read (MonotonicClock nanoseconds).
+    private var ids: [String: UInt64] = [:]
     private var waiters: [CheckedContinuation<Void, Never>] = []
+    /// Called with each answered request's latency (read → response written) and whether the
+    /// response was an error: the hook of `kestrel status`'s server statistics.
+    private let onAnswered: (@Sendable (_ nanoseconds: UInt64, _ failed: Bool) -> Void)?
+
+    init(onAnswered: (@Sendable (_ nanoseconds: UInt64, _ failed: Bool) -> Void)? = nil) {
+        self.onAnswered = onAnswered
+    }
 
     /// Ids not answered yet.
     var count: Int { ids.count }
@@ -17,7 +26,7 @@ actor PendingRequests {
     func received(_ data: Data) {
         for m in Self.messages(data) {
             if m["method"] != nil, let id = m["id"].flatMap(Self.key) {
-                ids.insert(id)
+                ids[id] = MonotonicClock.now()
             } else if m["method"] == .string(CancelledNotification.name),
                       let id = m["params"]?.objectValue?["requestId"].flatMap(Self.key) {
                 remove(id)
@@ -27,7 +36,9 @@ actor PendingRequests {
 
     func sent(_ data: Data) {
         for m in Self.messages(data) where m["method"] == nil && (m["result"] != nil || m["error"] != nil) {
-            if let id = m["id"].flatMap(Self.key) { remove(id) }
+            guard let id = m["id"].flatMap(Self.key), let start = ids[id] else { continue }
+            onAnswered?(MonotonicClock.elapsed(since: start), m["error"] != nil)
+            remove(id)
         }
     }
 
@@ -44,7 +55,7 @@ actor PendingRequests {
     }
 
     private func remove(_ id: String) {
-        ids.remove(id)
+        ids[id] = nil
         if ids.isEmpty { wake() }
     }
 

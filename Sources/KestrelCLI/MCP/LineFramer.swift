@@ -84,42 +84,45 @@ enum JSONRPCScreen {
     /// Screens `line`.
     static func screen(_ line: [UInt8]) -> Verdict {
         let data = Data(line)
-        let value: Value
+        let parsed: JSONRPCEnvelope.Parsed
         do {
-            value = try JSONDecoder().decode(Value.self, from: data)
+            parsed = try JSONRPCEnvelope.parse(data)
         } catch {
             return .reject(errorResponse(id: .null, code: -32700, message: "Parse error: the line is not valid JSON"))
         }
-        if case .array(let batch) = value {
-            guard !batch.isEmpty else {
+        let message: JSONRPCEnvelope
+        switch parsed {
+        case .batch(let items):
+            guard !items.isEmpty else {
                 return .reject(errorResponse(id: .null, code: -32600, message: "Invalid Request: empty batch"))
             }
             return .message(data)
-        }
-        guard case .object(let message) = value else {
+        case .other:
             return .reject(errorResponse(id: .null, code: -32600, message: "Invalid Request: a message is a JSON object"))
+        case .object(let m):
+            message = m
         }
         var id = Value.null
-        switch message["id"] {
+        switch message.id {
         case nil, .null?: break
-        case .string?, .int?: id = message["id"]!
-        default:
+        case .string?, .int?: id = message.id!.value
+        case .invalid?:
             return .reject(errorResponse(id: .null, code: -32600, message: "Invalid Request: id must be a string or an integer"))
         }
-        guard message["jsonrpc"] == .string("2.0") else {
+        guard message.version == "2.0" else {
             return .reject(errorResponse(id: id, code: -32600, message: "Invalid Request: jsonrpc must be \"2.0\""))
         }
-        if let method = message["method"] {
-            guard case .string = method else {
+        if message.hasMethod {
+            guard message.methodIsString else {
                 return .reject(errorResponse(id: id, code: -32600, message: "Invalid Request: method must be a string"))
             }
-            if let params = message["params"], params.objectValue == nil {
+            if message.hasParams, !message.paramsIsObject {
                 return .reject(errorResponse(id: id, code: -32602, message: "Invalid params: params must be an object"))
             }
             return .message(data)
         }
         // A response from the client (to a server request): needs an id and a result or an error.
-        guard message["id"] != nil, message["result"] != nil || message["error"] != nil else {
+        guard message.id != nil, message.hasResult || message.hasError else {
             return .reject(errorResponse(id: id, code: -32600, message: "Invalid Request: no method, and not a response"))
         }
         return .message(data)

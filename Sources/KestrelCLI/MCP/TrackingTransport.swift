@@ -25,19 +25,18 @@ actor PendingRequests {
 
     func received(_ data: Data) {
         for m in Self.messages(data) {
-            if m["method"] != nil, let id = m["id"].flatMap(Self.key) {
+            if m.hasMethod, let id = m.id?.key {
                 ids[id] = MonotonicClock.now()
-            } else if m["method"] == .string(CancelledNotification.name),
-                      let id = m["params"]?.objectValue?["requestId"].flatMap(Self.key) {
+            } else if m.method == CancelledNotification.name, let id = m.cancelledRequest?.key {
                 remove(id)
             }
         }
     }
 
     func sent(_ data: Data) {
-        for m in Self.messages(data) where m["method"] == nil && (m["result"] != nil || m["error"] != nil) {
-            guard let id = m["id"].flatMap(Self.key), let start = ids[id] else { continue }
-            onAnswered?(MonotonicClock.elapsed(since: start), m["error"] != nil)
+        for m in Self.messages(data) where !m.hasMethod && (m.hasResult || m.hasError) {
+            guard let id = m.id?.key, let start = ids[id] else { continue }
+            onAnswered?(MonotonicClock.elapsed(since: start), m.hasError)
             remove(id)
         }
     }
@@ -64,18 +63,12 @@ actor PendingRequests {
         waiters.removeAll()
     }
 
-    private static func key(_ v: Value) -> String? {
-        switch v {
-        case .string(let s): return "s:" + s
-        case .int(let i): return "i:\(i)"
-        default: return nil
+    private static func messages(_ data: Data) -> [JSONRPCEnvelope] {
+        switch try? JSONRPCEnvelope.parse(data) {
+        case .object(let e)?: return [e]
+        case .batch(let items)?: return items.compactMap { $0 }
+        case .other?, nil: return []
         }
-    }
-
-    private static func messages(_ data: Data) -> [[String: Value]] {
-        guard let v = try? JSONDecoder().decode(Value.self, from: data) else { return [] }
-        if case .array(let batch) = v { return batch.compactMap(\.objectValue) }
-        return v.objectValue.map { [$0] } ?? []
     }
 }
 

@@ -44,7 +44,12 @@ enum KestrelProcess {
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         try errHandle.close()
-        let errData = (try? Data(contentsOf: errURL)) ?? Data()
+        // FileHandle rather than Data(contentsOf:): the latter leaks its read buffer for an empty
+        // file in this toolchain's FoundationEssentials (LeakSanitizer, 4096 bytes per call).
+        let errData = (try? FileHandle(forReadingFrom: errURL)).map { h in
+            defer { try? h.close() }
+            return h.readDataToEndOfFile()
+        } ?? Data()
         return Result(status: p.terminationStatus,
                       lines: String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init),
                       stderr: String(decoding: errData, as: UTF8.self))

@@ -108,29 +108,6 @@ DECODE_ALWAYS void widen_rows(int dtype, const unsigned char *const *src, size_t
     }
 }
 
-DECODE_ALWAYS void scores_typed(int dtype, const float *q, size_t q_stride, size_t rows, const unsigned char *const *k,
-                                size_t n, size_t d, float *s, size_t ld, float *tmp) {
-    if (dtype != KESTREL_KV_F32 && rows > RB) { /* widen once rather than once per block of rows */
-        const unsigned char *w[KESTREL_DECODE_CHUNK];
-        widen_rows(dtype, k, n, d, tmp, w);
-        for (size_t r = 0; r < rows; r += RB)
-            scores_rows(KESTREL_KV_F32, q + r * q_stride, q_stride, rows - r < RB ? rows - r : RB, w, n, d, s + r * ld, ld);
-        return;
-    }
-    for (size_t r = 0; r < rows; r += RB)
-        scores_rows(dtype, q + r * q_stride, q_stride, rows - r < RB ? rows - r : RB, k, n, d, s + r * ld, ld);
-}
-
-static inline void decode_scores(int dtype, const float *q, size_t q_stride, size_t rows, const unsigned char *const *k,
-                                 size_t n, size_t d, float *s, size_t ld, float *tmp) {
-    if (dtype == KESTREL_KV_F32)
-        scores_typed(KESTREL_KV_F32, q, q_stride, rows, k, n, d, s, ld, tmp);
-    else if (dtype == KESTREL_KV_F16)
-        scores_typed(KESTREL_KV_F16, q, q_stride, rows, k, n, d, s, ld, tmp);
-    else
-        scores_typed(KESTREL_KV_I8, q, q_stride, rows, k, n, d, s, ld, tmp);
-}
-
 /* acc rows += Σ_c p[c] v_c for `nr` (1…4) rows over columns [t0, t0 + 16): 4 × 2 accumulators in registers. */
 DECODE_ALWAYS void values_slice(int dtype, size_t nr, const float *p, size_t ld, const unsigned char *const *v, size_t n,
                                 size_t d, float *acc, size_t t0) {
@@ -192,28 +169,6 @@ DECODE_ALWAYS void values_rows(int dtype, size_t nr, const float *p, size_t ld, 
     for (; t0 < d; t0 += 8) values_tail(dtype, nr, p, ld, v, n, d, acc, t0);
 }
 
-DECODE_ALWAYS void values_typed(int dtype, const float *p, size_t ld, size_t rows, const unsigned char *const *v, size_t n,
-                                size_t d, float *acc, float *tmp) {
-    if (dtype != KESTREL_KV_F32 && rows > RB) {
-        const unsigned char *w[KESTREL_DECODE_CHUNK];
-        widen_rows(dtype, v, n, d, tmp, w);
-        for (size_t r = 0; r < rows; r += RB)
-            values_rows(KESTREL_KV_F32, rows - r < RB ? rows - r : RB, p + r * ld, ld, w, n, d, acc + r * d);
-        return;
-    }
-    for (size_t r = 0; r < rows; r += RB) values_rows(dtype, rows - r < RB ? rows - r : RB, p + r * ld, ld, v, n, d, acc + r * d);
-}
-
-static inline void decode_values(int dtype, const float *p, size_t ld, size_t rows, const unsigned char *const *v,
-                                 size_t n, size_t d, float *acc, float *tmp) {
-    if (dtype == KESTREL_KV_F32)
-        values_typed(KESTREL_KV_F32, p, ld, rows, v, n, d, acc, tmp);
-    else if (dtype == KESTREL_KV_F16)
-        values_typed(KESTREL_KV_F16, p, ld, rows, v, n, d, acc, tmp);
-    else
-        values_typed(KESTREL_KV_I8, p, ld, rows, v, n, d, acc, tmp);
-}
-
 static inline float hmax8(__m256 x) {
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
     h = _mm_max_ps(h, _mm_movehl_ps(h, h));
@@ -249,6 +204,7 @@ static inline float decode_sum(const float *x, size_t n) {
 
 #define DECODE_NAME kestrel_decode_partial_avx2
 #define DECODE_EXP kestrel_exp_f32_avx2
+#define DECODE_ROW_BLOCKS 1
 #include "internal/decode_driver.h"
 
 KESTREL_TARGET_END

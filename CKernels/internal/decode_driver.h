@@ -15,10 +15,61 @@
  *       acc[r · d + t] += Σ_c p[r · ld + c] · v_c[t]
  *   static inline float decode_max(const float *x, size_t n)     largest of x[0..n), -inf for n = 0
  *   static inline float decode_sum(const float *x, size_t n)
+ * A SIMD tier may instead define DECODE_ROW_BLOCKS and its row-block kernels — RB (rows per block),
+ * scores_rows, widen_rows and values_rows (see decode_x86_avx2.c) — and get decode_scores and
+ * decode_values from the section below, which is the same for every such tier.
  * The tier-specific parts are these row operations; the walk over the block table, the masks and
  * the online softmax are here once, so every tier applies identical rules.
  */
 #include "kestrel_decode.h"
+
+#ifdef DECODE_ROW_BLOCKS
+/* Row-block glue shared by the SIMD tiers. */
+DECODE_ALWAYS void scores_typed(int dtype, const float *q, size_t q_stride, size_t rows, const unsigned char *const *k,
+                                size_t n, size_t d, float *s, size_t ld, float *tmp) {
+    if (dtype != KESTREL_KV_F32 && rows > RB) { /* widen once rather than once per block of rows */
+        const unsigned char *w[KESTREL_DECODE_CHUNK];
+        widen_rows(dtype, k, n, d, tmp, w);
+        for (size_t r = 0; r < rows; r += RB)
+            scores_rows(KESTREL_KV_F32, q + r * q_stride, q_stride, rows - r < RB ? rows - r : RB, w, n, d, s + r * ld, ld);
+        return;
+    }
+    for (size_t r = 0; r < rows; r += RB)
+        scores_rows(dtype, q + r * q_stride, q_stride, rows - r < RB ? rows - r : RB, k, n, d, s + r * ld, ld);
+}
+
+static inline void decode_scores(int dtype, const float *q, size_t q_stride, size_t rows, const unsigned char *const *k,
+                                 size_t n, size_t d, float *s, size_t ld, float *tmp) {
+    if (dtype == KESTREL_KV_F32)
+        scores_typed(KESTREL_KV_F32, q, q_stride, rows, k, n, d, s, ld, tmp);
+    else if (dtype == KESTREL_KV_F16)
+        scores_typed(KESTREL_KV_F16, q, q_stride, rows, k, n, d, s, ld, tmp);
+    else
+        scores_typed(KESTREL_KV_I8, q, q_stride, rows, k, n, d, s, ld, tmp);
+}
+
+DECODE_ALWAYS void values_typed(int dtype, const float *p, size_t ld, size_t rows, const unsigned char *const *v, size_t n,
+                                size_t d, float *acc, float *tmp) {
+    if (dtype != KESTREL_KV_F32 && rows > RB) {
+        const unsigned char *w[KESTREL_DECODE_CHUNK];
+        widen_rows(dtype, v, n, d, tmp, w);
+        for (size_t r = 0; r < rows; r += RB)
+            values_rows(KESTREL_KV_F32, rows - r < RB ? rows - r : RB, p + r * ld, ld, w, n, d, acc + r * d);
+        return;
+    }
+    for (size_t r = 0; r < rows; r += RB) values_rows(dtype, rows - r < RB ? rows - r : RB, p + r * ld, ld, v, n, d, acc + r * d);
+}
+
+static inline void decode_values(int dtype, const float *p, size_t ld, size_t rows, const unsigned char *const *v,
+                                 size_t n, size_t d, float *acc, float *tmp) {
+    if (dtype == KESTREL_KV_F32)
+        values_typed(KESTREL_KV_F32, p, ld, rows, v, n, d, acc, tmp);
+    else if (dtype == KESTREL_KV_F16)
+        values_typed(KESTREL_KV_F16, p, ld, rows, v, n, d, acc, tmp);
+    else
+        values_typed(KESTREL_KV_I8, p, ld, rows, v, n, d, acc, tmp);
+}
+#endif /* DECODE_ROW_BLOCKS */
 
 /* Visible part [*lo, *hi) ∪ [*lo2, *hi2) of chunk [t0, t1) for the query token at `pos`. */
 static inline int decode_visible(const kestrel_decode_args *a, ptrdiff_t pos, ptrdiff_t t0, ptrdiff_t t1,

@@ -22,6 +22,7 @@ struct LineFramer {
     private var skipped: Int?
 
     init(maxLineBytes: Int) {
+        // Programmer error only: `kestrel mcp` validates --max-line-bytes (1024…2^30) before building a framer.
         precondition(maxLineBytes > 0, "maxLineBytes must be positive")
         self.maxLineBytes = maxLineBytes
     }

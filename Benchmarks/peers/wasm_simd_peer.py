@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The wasm-simd benchmark: WebAssembly simd128 vs scalar wasm in wasmtime, and vs the native tiers.
 
-Usage: python wasm_simd_peer.py [--reps 7] [--out table.md]
+Usage: python wasm_simd_peer.py [--reps 7] [--out table.md] [--only LABELS] [--json]
 Needs wasmtime and numpy (CKernels/wasm/check.sh makes .build/wasm-venv with both) and clang.
 
 Builds both modules (CKernels/wasm/build.sh) and the native loop (wasm_native_bench.c, all of
@@ -11,9 +11,13 @@ the same loop (kestrel_bench_loop.h) on the same operand bytes. Both sides read 
 time (CLOCK_THREAD_CPUTIME_ID), so time spent descheduled on a loaded machine does not count;
 each timed loop is about a millisecond. Variants run interleaved, REPS rounds over all kernels,
 best per kernel and variant. Prints a Markdown table of ns per call and the ratios.
-Not a benchmark suite of the CLI: that would link WasmKit, an interpreter, into `kestrel`, while
-the figures that matter are an optimizing engine's (wasmtime's Cranelift here, V8 in browsers).
+With --json the only stdout line is one JSON object (engine, load, reps, and per kernel its label,
+n and best ns per call of every variant): `kestrel benchmark --suite wasm-simd` runs this script
+and judges the issue's targets on it. The CLI does not embed an engine itself: WasmKit is an
+interpreter, and the figures that matter are an optimizing engine's (wasmtime's Cranelift here,
+V8 in browsers).
 """
+import json
 import argparse
 import os
 import platform
@@ -83,6 +87,7 @@ def main():
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--out")
     ap.add_argument("--only", help="comma-separated kernel labels (default: all)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="kestrel-wasm-bench-")
     subprocess.run(["bash", os.path.join(ROOT, "CKernels/wasm/build.sh"), work], check=True, stdout=subprocess.DEVNULL)
@@ -132,7 +137,12 @@ def main():
         cells += [f"{best['scalar'] / best['simd128']:.2f}x"] + [f"{best['simd128'] / best[t]:.2f}x" for t in tiers]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     text = "\n".join(lines)
-    print(text)
+    if args.json:
+        print(json.dumps({"engine": "wasmtime", "engine_version": version("wasmtime"), "machine": platform.machine(),
+                          "load": list(load), "reps": args.reps, "tiers": tiers,
+                          "kernels": [{"label": c[0], "n": c[2], "ns": dict(rows)[c[0]]} for c in cases]}))
+    else:
+        print(text)
     if args.out:
         open(args.out, "w").write(text + "\n")
     return 0

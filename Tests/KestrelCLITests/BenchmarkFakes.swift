@@ -138,6 +138,7 @@ extension SuiteCatalog {
     /// The standard suite names with the simd, hnsw and memory suites on fake probes.
     static func fake(simd: FakeSIMDProbe = FakeSIMDProbe(), hnsw: FakeHNSWProbe = FakeHNSWProbe(),
                      memory: FakeMemoryProbe = FakeMemoryProbe(), mcp: FakeMCPProbe = FakeMCPProbe(),
+                     wasm: FakeWasmProbe = FakeWasmProbe(),
                      supported: [ISALevel] = [.scalar, .avx2, .avx512], active: ISALevel = .avx512) -> SuiteCatalog {
         SuiteCatalog(entries: [
             .built("simd") { suite, context in
@@ -162,6 +163,9 @@ extension SuiteCatalog {
             },
             .built("mcp") { suite, context in
                 try MCPSuite(probe: mcp, settings: context.settings).register(into: &suite)
+            },
+            .built("wasm-simd") { suite, context in
+                try WasmSIMDSuite(probe: wasm, settings: context.settings).register(into: &suite)
             },
         ])
     }
@@ -268,5 +272,29 @@ struct FakeMCPProbe: MCPMeasuring {
             .init(transport: "blocking", initializeMilliseconds: initializeMs, roundTripMicroseconds: roundTripUs),
             .init(transport: "sdk", initializeMilliseconds: initializeMs.map { $0 + 10 }, roundTripMicroseconds: sdkRoundTripUs),
         ])
+    }
+}
+
+/// Fixed wasmtime figures: simd128 7.5× (f32 dot), 6.8× (L2), 10× (int8 dot), 4× (softmax) over
+/// the scalar module, and 2× the AVX2 time for the f32 dot.
+struct FakeWasmProbe: WasmSIMDMeasuring {
+    var skip: String? = nil
+    var failure: KestrelError? = nil
+    var int8Scalar = 700.0
+    var kernels: [WasmSIMDMeasurement.Kernel] = [
+        .init(label: "dot f32", n: 768, ns: ["simd128": 80, "scalar": 600, "avx2": 40]),
+        .init(label: "l2sq f32", n: 768, ns: ["simd128": 100, "scalar": 680, "avx2": 45]),
+        .init(label: "dot i8", n: 768, ns: ["simd128": 70, "scalar": 700, "avx2": 30]),
+        .init(label: "softmax f32", n: 1024, ns: ["simd128": 1500, "scalar": 6000, "avx2": 450]),
+    ]
+
+    func skipReason() -> String? { skip }
+
+    func measure(labels: [String], reps: Int) throws -> WasmSIMDMeasurement {
+        if let failure { throw failure }
+        var ks = kernels.filter { labels.contains($0.label) }
+        if let i = ks.firstIndex(where: { $0.label == "dot i8" }) { ks[i].ns["scalar"] = int8Scalar }
+        return WasmSIMDMeasurement(engine: "wasmtime", engineVersion: "test", machine: "x86_64", load: [0.5, 0.5, 0.5],
+                                   reps: reps, tiers: ["avx2"], kernels: ks)
     }
 }

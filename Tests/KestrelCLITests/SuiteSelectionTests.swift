@@ -13,14 +13,14 @@ import Testing
         #expect(catalog.entries.map(\.name) == SuiteCatalog.names)
         #expect(catalog.acceptedNames == ["all"] + SuiteCatalog.names)
         let (built, absent) = try catalog.select("all")
-        #expect(built.map(\.name) == ["simd", "flash-attention", "hnsw", "quantization", "adaptation", "memory", "mcp"])
+        #expect(built.map(\.name) == ["simd", "flash-attention", "hnsw", "quantization", "adaptation", "memory", "mcp", "wasm-simd"])
         #expect(absent.isEmpty)
         #expect(built.allSatisfy { $0.absentLine == nil })
     }
 
     @Test func allRegistersEveryBuiltSuiteInOrder() throws {
         let suite = try SuiteCatalog.fake().makeSuite("all", context: context())
-        #expect(suite.suites == ["simd", "flash-attention", "hnsw", "quantization", "adaptation", "memory", "mcp"])
+        #expect(suite.suites == ["simd", "flash-attention", "hnsw", "quantization", "adaptation", "memory", "mcp", "wasm-simd"])
         #expect(suite.cases.allSatisfy { $0.name.hasPrefix($0.suite + ".") })
         #expect(Set(suite.cases.map(\.name)).count == suite.cases.count)
         let names = suite.cases.map(\.name)
@@ -76,7 +76,7 @@ import Testing
     @Test func allNamesTheAbsentSuitesAndRunsTheRest() throws {
         let output = OutputCollector()
         let result = try BenchmarkRunner.test(.fakeWithAbsentAdaptation(), output: output).run(BenchmarkRequest(suite: "all"))
-        #expect(Set(result.report.results.map(\.suite)) == ["simd", "flash-attention", "hnsw", "quantization", "memory", "mcp"])
+        #expect(Set(result.report.results.map(\.suite)) == ["simd", "flash-attention", "hnsw", "quantization", "memory", "mcp", "wasm-simd"])
         for name in ["adaptation"] {
             #expect(output.out.contains(name))
             #expect(!result.report.results.contains { $0.suite == name })

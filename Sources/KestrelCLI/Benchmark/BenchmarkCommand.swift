@@ -9,12 +9,13 @@ struct BenchmarkCommand: ParsableCommand {
         commandName: "benchmark",
         abstract: "Run the benchmark suites on synthetic data and check every performance target.",
         discussion: """
-            Suites: all, simd, flash-attention, hnsw, quantization, adaptation, memory, mcp — adaptation has \
-            no cases until its module is built (it is listed, never faked). The full \
+            Suites: all, simd, flash-attention, hnsw, quantization, adaptation, memory, mcp, wasm-simd. The full \
             `all` run takes under a minute on 2 cores (about 16 s measured at a load average of \
             5 before flash-attention, which adds about 22 s, mostly NaiveAttention at N = 4096); \
             mcp (start-to-initialize and kernel_info round trips of `kestrel mcp`, \
-            both transports) adds a few seconds; --quick is a smoke run of a few seconds.
+            both transports) adds a few seconds; wasm-simd (the WebAssembly modules in wasmtime, \
+            from the checkout's .build/wasm-venv made by `bash CKernels/wasm/check.sh`; SKIP without \
+            it) about a minute; --quick is a smoke run of a few seconds.
 
             Progress goes to standard error when it is a terminal (quiet otherwise). Every report \
             embeds its environment: CPU, ISA level in use, cores, toolchain, library version and git \
@@ -27,7 +28,7 @@ struct BenchmarkCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Suite to run: all, simd, flash-attention, hnsw, quantization, adaptation, memory, mcp.")
+    @Option(help: "Suite to run: all, simd, flash-attention, hnsw, quantization, adaptation, memory, mcp, wasm-simd.")
     var suite = "all"
 
     @Flag(help: "Print the report as JSON (versioned schema) instead of the terminal report.")

@@ -54,7 +54,7 @@ struct SuiteCatalog {
     var entries: [SuiteEntry]
 
     /// The names `--suite` accepts besides `all`, in the order the issue lists them.
-    static let names = ["simd", "flash-attention", "hnsw", "quantization", "adaptation", "memory", "mcp"]
+    static let names = ["simd", "flash-attention", "hnsw", "quantization", "adaptation", "memory", "mcp", "wasm-simd"]
 
     /// The catalog of this build.
     static func standard() -> SuiteCatalog {
@@ -81,6 +81,9 @@ struct SuiteCatalog {
             },
             .built("mcp") { suite, context in
                 try MCPSuite(probe: MCPProcessProbe(settings: context.settings), settings: context.settings).register(into: &suite)
+            },
+            .built("wasm-simd") { suite, context in
+                try WasmSIMDSuite(probe: WasmtimeProbe(), settings: context.settings).register(into: &suite)
             },
         ])
     }

@@ -35,7 +35,7 @@ struct MCPSuite {
 
     func register(into suite: inout BenchmarkSuite) throws {
         // One measurement serves the three cases (it spawns servers: do it once per run).
-        let once = MeasureOnce(probe)
+        let once = MeasureOnce { [probe] in try probe.measure() }
         let skip = { [probe] in probe.skipReason() }
         let calls = settings.mcpCalls
         try suite.register(BenchmarkCase(
@@ -95,22 +95,5 @@ struct MCPSuite {
         for us in ours.roundTripMicroseconds { recorder.record(UInt64(max(0, us * 1e3).rounded())) }
         return BenchmarkOutcome(value: mine, unit: "ms", higherIsBetter: false, latency: recorder.summary(),
                                 metrics: metrics, notes: notes)
-    }
-}
-
-/// Runs the probe the first time a case asks and hands the same result (or error) to the others.
-/// Thread-safe.
-final class MeasureOnce: @unchecked Sendable {
-    private let probe: any MCPMeasuring
-    private let lock = PlainLock()
-    private var cached: Result<MCPBenchResult, any Error>?
-
-    init(_ probe: any MCPMeasuring) { self.probe = probe }
-
-    func result() throws -> MCPBenchResult {
-        try lock.withLock {
-            if cached == nil { cached = Result { try probe.measure() } }
-            return try cached!.get()
-        }
     }
 }

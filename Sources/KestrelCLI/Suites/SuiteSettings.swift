@@ -43,6 +43,8 @@ struct SuiteSettings: Sendable, Equatable {
     var startupRuns = 7
     /// kernel_info round trips per transport of the `mcp` cases.
     var mcpCalls = 1_000
+    /// Interleaved rounds of the `wasm-simd` cases (each round times every variant once).
+    var wasmReps = 15
     /// Index sizes of the built-in HNSW benchmark, ascending: the speedup over exact search
     /// grows with N, so it is measured at each and its growth is fitted (at least 3 sizes).
     /// Recall, QPS and build time are reported at the largest.
@@ -74,6 +76,7 @@ struct SuiteSettings: Sendable, Equatable {
         s.poolRequests = 200
         s.startupRuns = 3
         s.mcpCalls = 200
+        s.wasmReps = 3
         s.hnswCounts = [1_000, 2_000, 5_000]
         s.hnswQueries = 200
         return s

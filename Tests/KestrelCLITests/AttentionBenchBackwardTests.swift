@@ -67,8 +67,9 @@ import _KestrelTestSupport
         let oracle = try NaiveAttention().backward(query: f.q, key: f.k, value: f.v, output: fwd.output, logSumExp: fwd.logSumExp,
                                                    outputGradient: dO, options: options)
         #expect(try Self.maxAbsDiff(try Tensor.readNPY(f.outURL), fwd.output) <= 1e-6)
-        for (url, w, o) in zip(urls, [want.query, want.key, want.value], [oracle.query, oracle.key, oracle.value]) {
-            let got = try Tensor.readNPY(url)
+        let wants = [want.query, want.key, want.value], oracles = [oracle.query, oracle.key, oracle.value]
+        for (i, url) in urls.enumerated() {
+            let got = try Tensor.readNPY(url), w = wants[i], o = oracles[i]
             #expect(try Self.maxAbsDiff(got, w) <= 1e-5, "\(url.lastPathComponent)")
             #expect(try Self.maxAbsDiff(got, o) <= 1e-5, "\(url.lastPathComponent) vs naive")
         }

@@ -41,6 +41,32 @@ static inline __m256i tail_mask(size_t n) { return _mm256_loadu_si256((const __m
 /* The backward tile (internal/attention_bwd_body.h) on the same vector macros. */
 #define ATB_NAME kestrel_attention_bwd_tile_f32_avx2
 #define ATB_NZ(p, x) _mm256_and_ps((x), _mm256_cmp_ps((p), _mm256_setzero_ps(), _CMP_NEQ_UQ))
+/* 6 rows × 2 vectors: 12 accumulators hide the 4-cycle FMA latency on 2 pipes (4 × 2 = 8 left
+ * none to spare); 12 + 2 + 1 broadcast of the 16 ymm registers. */
+#define ATB_RP 6
+#define ATB_DV 2
+#define ATB_TRANSPOSE8(src, ss, dst, ds, scale) atb_transpose8((src), (ss), (dst), (ds), (scale))
+
+/* dst[t·ds + r] = scale · src[r·ss + t] for r, t < 8 (unpack, shuffle, 128-bit permute). */
+static inline void atb_transpose8(const float *src, size_t ss, float *dst, size_t ds, float scale) {
+    const __m256 sc = _mm256_set1_ps(scale);
+    __m256 r[8], u[8], w[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_mul_ps(sc, _mm256_loadu_ps(src + (size_t)i * ss));
+    for (int i = 0; i < 8; i += 2) {
+        u[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        u[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        w[i] = _mm256_shuffle_ps(u[i], u[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        w[i + 1] = _mm256_shuffle_ps(u[i], u[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        w[i + 2] = _mm256_shuffle_ps(u[i + 1], u[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        w[i + 3] = _mm256_shuffle_ps(u[i + 1], u[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(dst + (size_t)i * ds, _mm256_permute2f128_ps(w[i], w[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (size_t)(i + 4) * ds, _mm256_permute2f128_ps(w[i], w[i + 4], 0x31));
+    }
+}
 #include "internal/attention_bwd_body.h"
 
 KESTREL_TARGET_END

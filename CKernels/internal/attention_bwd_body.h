@@ -2,7 +2,11 @@
  * attention_bwd_body.h — the SIMD backward tile (kestrel_attention_bwd_tile_f32), written once over
  * the vector macros of attention_tile_body.h and included right after it by each tier file
  * (attention_x86_avx2.c, attention_x86_avx512.c, attention_arm_neon.c), which also defines
- * ATB_NAME (function name) and ATB_NZ(p, x) (x where p != 0 or p is NaN, else +0).
+ * ATB_NAME (function name) and ATB_NZ(p, x) (x where p != 0 or p is NaN, else +0), and may define
+ * ATB_RP × ATB_DV (the accumulating micro-kernel's output rows × vectors of d; default the forward's
+ * AT_RP × AT_DV; with ATB_RP above 4 a 4-row kernel takes the rows a multiple of ATB_RP leaves) and
+ * ATB_TRANSPOSE8(src, ss, dst, ds, scale) (dst[t·ds + r] = scale · src[r·ss + t] for r, t < 8, in
+ * registers; without it the transposes are scalar loops).
  *
  * Layout (P = rows rounded up to 16, queries in vector lanes, padding lanes inert):
  *   qt  [d][P]     scale · Qᵀ          dot [d][P]   dOᵀ
@@ -19,6 +23,9 @@
 
 #ifndef ATB_RP
 #define ATB_RP AT_RP
+#endif
+#ifndef ATB_DV
+#define ATB_DV AT_DV
 #endif
 
 /* out[i][0..DV·W) += Σ_k a[i·ars + k·aks] · b[k·bs + 0..DV·W) for i < RP, k < n. */
@@ -55,17 +62,22 @@
         for (int i = 0; i < (RP); i++) AT_STOREN(out + (size_t)i * os, acc[i], m);                     \
     }
 
-ATB_KERNEL(atb_full, ATB_RP, AT_DV)
+ATB_KERNEL(atb_full, ATB_RP, ATB_DV)
 ATB_KERNEL(atb_d1, ATB_RP, 1)
-ATB_KERNEL(atb_r1, 1, AT_DV)
+ATB_KERNEL(atb_r1, 1, ATB_DV)
 ATB_KERNEL(atb_11, 1, 1)
 ATB_TAIL(atb_tail, ATB_RP)
 ATB_TAIL(atb_tail1, 1)
+#if ATB_RP > 4
+ATB_KERNEL(atb_full4, 4, ATB_DV)
+ATB_KERNEL(atb_d14, 4, 1)
+ATB_TAIL(atb_tail4, 4)
+#endif
 
 #define ATB_ROWS(FULL, D1, TAIL)                                                                       \
     do {                                                                                               \
         size_t t0 = 0;                                                                                 \
-        for (; t0 + AT_DV * AT_W <= d; t0 += AT_DV * AT_W) FULL(ai, ars, aks, b + t0, bs, n, oi + t0, os); \
+        for (; t0 + ATB_DV * AT_W <= d; t0 += ATB_DV * AT_W) FULL(ai, ars, aks, b + t0, bs, n, oi + t0, os); \
         for (; t0 + AT_W <= d; t0 += AT_W) D1(ai, ars, aks, b + t0, bs, n, oi + t0, os);               \
         if (t0 < d) TAIL(ai, ars, aks, b + t0, bs, n, oi + t0, os, d - t0);                            \
     } while (0)
@@ -74,11 +86,26 @@ ATB_TAIL(atb_tail1, 1)
 static void atb_acc(const float *a, size_t ars, size_t aks, const float *b, size_t bs, size_t n, float *out, size_t os,
                     size_t m, size_t d) {
     size_t i0 = 0;
+#if ATB_RP > 4
+    /* Groups of ATB_RP rows, leaving a remainder the 4-row kernel covers when one exists (32 rows
+     * at ATB_RP = 6: 6+6+6+6+4+4, not 6·5 and two single rows at a quarter of the FMA rate). */
+    for (; i0 + ATB_RP <= m && !(m - i0 < 2 * ATB_RP && (m - i0) % 4 == 0); i0 += ATB_RP) {
+        const float *ai = a + i0 * ars;
+        float *oi = out + i0 * os;
+        ATB_ROWS(atb_full, atb_d1, atb_tail);
+    }
+    for (; i0 + 4 <= m; i0 += 4) {
+        const float *ai = a + i0 * ars;
+        float *oi = out + i0 * os;
+        ATB_ROWS(atb_full4, atb_d14, atb_tail4);
+    }
+#else
     for (; i0 + ATB_RP <= m; i0 += ATB_RP) {
         const float *ai = a + i0 * ars;
         float *oi = out + i0 * os;
         ATB_ROWS(atb_full, atb_d1, atb_tail);
     }
+#endif
     for (; i0 < m; i0++) {
         const float *ai = a + i0 * ars;
         float *oi = out + i0 * os;
@@ -94,11 +121,29 @@ kestrel_status ATB_NAME(const kestrel_attention_bwd_args *a) {
     float *qt = a->scratch, *dot = qt + p * d, *st = dot + p * d, *dpt = st + cols * p;
     float *ll = dpt + cols * p, *dl = ll + p;
 
-    /* Transposes: scale · Qᵀ and dOᵀ, padding lanes 0. */
-    for (size_t r = 0; r < rows; r++) {
+    /* Transposes: scale · Qᵀ and dOᵀ, padding lanes 0. Redone for every key block the query block
+     * meets, so they are vectorised where the tier can (a scalar loop took 6 % of the tile at D = 128). */
+    const float scale = a->scale;
+    size_t r0 = 0;
+#ifdef ATB_TRANSPOSE8
+    for (; r0 + 8 <= rows; r0 += 8) {
+        const float *qr = a->q + r0 * a->q_stride, *gr = a->dout + r0 * a->dout_stride;
+        size_t t = 0;
+        for (; t + 8 <= d; t += 8) {
+            ATB_TRANSPOSE8(qr + t, a->q_stride, qt + t * p + r0, p, scale);
+            ATB_TRANSPOSE8(gr + t, a->dout_stride, dot + t * p + r0, p, 1.0f);
+        }
+        for (size_t r = 0; r < 8; r++)
+            for (size_t u = t; u < d; u++) {
+                qt[u * p + r0 + r] = scale * qr[r * a->q_stride + u];
+                dot[u * p + r0 + r] = gr[r * a->dout_stride + u];
+            }
+    }
+#endif
+    for (size_t r = r0; r < rows; r++) {
         const float *qr = a->q + r * a->q_stride, *gr = a->dout + r * a->dout_stride;
         for (size_t t = 0; t < d; t++) {
-            qt[t * p + r] = a->scale * qr[t];
+            qt[t * p + r] = scale * qr[t];
             dot[t * p + r] = gr[t];
         }
     }

@@ -165,6 +165,8 @@ public struct FlashAttention: AttentionKernel {
 
     private func run(_ p: AttentionProblem, into result: inout AttentionOutput) throws(KestrelError) {
         let (blocks, products) = try plan(p)
+        // One query row: the decode kernel is faster (FlashAttention+FewQueries.swift).
+        if Self.routesToDecode(p, tileProducts: tileProducts) { return try forwardSingleQuery(p, into: &result) }
         let (nq, nk, d) = (p.nq, p.nk, p.d)
         let queryBlocks = (nq + blocks.query - 1) / blocks.query
         let tasks = try SizeCheck.product(try SizeCheck.product(p.batch, p.heads), queryBlocks)

@@ -66,26 +66,36 @@ enum AttentionBenchKernel: String, CaseIterable, Sendable {
 struct AttentionTiming: Sendable, Equatable {
     var medianMs: Double
     var minMs: Double
+    /// Median process CPU time (all threads) per call, milliseconds; nil when not measured.
+    /// Under load the wall clock mostly measures the scheduler, while CPU time counts only the
+    /// time this process ran.
+    var cpuMedianMs: Double? = nil
 }
 
 /// The timing loop of `kestrel attention-bench` and the flash-attention suite.
 enum AttentionBench {
     /// Runs every contender `warmup` times untimed, then `reps` rounds in which each contender
     /// runs once, timed alone by the package clock (``MonotonicClock``): interleaving spreads
-    /// machine noise over all contenders alike. Returns one timing per contender.
+    /// machine noise over all contenders alike. Each call's process CPU time (all threads) is
+    /// recorded beside its wall time. Returns one timing per contender.
     static func time(_ contenders: [() throws -> Void], warmup: Int, reps: Int) throws -> [AttentionTiming] {
         for c in contenders {
             for _ in 0..<warmup { try c() }
         }
         var samples = [[Double]](repeating: [], count: contenders.count)
+        var cpu = [[Double]](repeating: [], count: contenders.count)
         for _ in 0..<reps {
             for (i, c) in contenders.enumerated() {
-                let t0 = MonotonicClock.now()
+                let c0 = AnnBenchClock.processCPU(), t0 = MonotonicClock.now()
                 try c()
                 samples[i].append(Double(MonotonicClock.elapsed(since: t0)) * 1e-6)
+                cpu[i].append((AnnBenchClock.processCPU() - c0) * 1e3)
             }
         }
-        return samples.map { AttentionTiming(medianMs: BenchStatistics.median($0) ?? .nan, minMs: $0.min() ?? .nan) }
+        return zip(samples, cpu).map { wall, cpu in
+            AttentionTiming(medianMs: BenchStatistics.median(wall) ?? .nan, minMs: wall.min() ?? .nan,
+                            cpuMedianMs: BenchStatistics.median(cpu))
+        }
     }
 
     /// Why the command cannot run this problem (exit 2), or nil. Heads that are not a multiple of

@@ -7,7 +7,9 @@ import Kestrel
 /// `scaled_dot_product_attention` on the same files (Documentation/Attention.md).
 ///
 /// The last stdout line is one JSON object `{"median_ms","min_ms","reps","peak_extra_bytes","impl"}`
-/// (with `--cache`, also `"cache_bytes","gb_per_s"`);
+/// (with `--cache`, also `"cache_bytes","gb_per_s"`; with `--backward`, also `"backward_median_ms",
+/// "backward_min_ms","backward_over_forward","forward_cpu_ms","backward_cpu_ms","backward_over_forward_cpu",
+/// "backward_impl"`);
 /// a problem it cannot run exits 2 after printing `{"unsupported": "why"}`; any other failure
 /// exits non-zero with a message on standard error.
 struct AttentionBenchCommand: ParsableCommand {
@@ -25,9 +27,13 @@ struct AttentionBenchCommand: ParsableCommand {
             --cache f32|f16|int8 appends K/V to a KV cache (one sequence per batch item; --paged: blocks of --block \
             tokens, --window evicts) untimed and times the decode path (NQ <= 8, the new tokens being the cache's last \
             positions); the JSON then adds cache_bytes (K+V bytes read per call, in the storage type) and gb_per_s \
-            (cache_bytes over min_ms), and peak_extra_bytes is the caches' allocated storage.
-            Exit 2 after printing {"unsupported": "why"}: H not a multiple of HKV, an unknown --kernel, or buffers \
-            beyond the allocation limit. Bad flags exit 64; unreadable or malformed files, shapes that disagree \
+            (cache_bytes over min_ms), and peak_extra_bytes is the caches' allocated storage. \
+            --backward: each round runs the forward (saving the log-sum-exp), then the backward pass with dO from \
+            --dout (or seeded random, seed + 3), both timed; the JSON adds backward_median_ms, backward_min_ms, \
+            backward_over_forward (median ratio), forward_cpu_ms and backward_cpu_ms (median process CPU time per \
+            call, all threads), backward_over_forward_cpu and backward_impl; --dq/--dk/--dv write the last gradients.
+            Exit 2 after printing {"unsupported": "why"}: H not a multiple of HKV, an unknown --kernel, buffers \
+            beyond the allocation limit, or --backward with --cache. Bad flags exit 64; unreadable or malformed files, shapes that disagree \
             with the flags and non-finite inputs exit 1.
             """
     )
@@ -74,6 +80,16 @@ struct AttentionBenchCommand: ParsableCommand {
     var paged = false
     @Option(help: "Tokens per block of --paged.")
     var block: Int = 16
+    @Flag(help: "Also time the backward pass: each round runs the forward, then the backward on its output.")
+    var backward = false
+    @Option(help: "With --backward: dO = dL/dO .npy [B, H, NQ, D] (default seeded random values).")
+    var dout: String?
+    @Option(help: "With --backward: write dQ [B, H, NQ, D] of the last call here (float32 .npy).")
+    var dq: String?
+    @Option(help: "With --backward: write dK [B, HKV, NK, D] of the last call here.")
+    var dk: String?
+    @Option(help: "With --backward: write dV [B, HKV, NK, D] of the last call here.")
+    var dv: String?
 
     var shape: AttentionBenchShape {
         AttentionBenchShape(batch: batch, heads: heads, kvHeads: kvHeads ?? heads, seqQ: seqQ, seqKV: seqKV ?? seqQ,
@@ -92,6 +108,9 @@ struct AttentionBenchCommand: ParsableCommand {
         if let scale, !scale.isFinite { throw ValidationError("--scale must be finite") }
         let files = [q, k, v].compactMap { $0 }.count
         guard files == 0 || files == 3 else { throw ValidationError("give all of --q, --k and --v, or none (random inputs)") }
+        for (name, value) in [("--dout", dout), ("--dq", dq), ("--dk", dk), ("--dv", dv)] where value != nil && !backward {
+            throw ValidationError("\(name) needs --backward")
+        }
     }
 
     func run() throws {
@@ -114,6 +133,7 @@ struct AttentionBenchCommand: ParsableCommand {
                 throw KestrelError.invalidArgument(name: name, reason: "non-finite value at flat index \(i)")
             }
         }
+        if backward, let why = AttentionBenchBackward.unsupportedReason(cache: cache) { try Self.unsupported(why) }
         if let cache {
             if let why = AttentionBenchCachedDecode.unsupportedReason(s, storage: cache, window: window, paged: paged, block: block) {
                 try Self.unsupported(why)
@@ -130,6 +150,20 @@ struct AttentionBenchCommand: ParsableCommand {
         }
         let options = AttentionOptions(scale: scale, causal: causal == 1, windowLeft: window, threads: threads,
                                        checksFiniteness: false)
+        if backward {
+            let dO = try AttentionBenchBackward.outputGradient(s, path: dout, seed: seed)
+            let r = try AttentionBenchBackward.measure(kernelValue, q: inputs.q, k: inputs.k, v: inputs.v, outputGradient: dO,
+                                                       options: options, warmup: warmup, reps: reps)
+            if let out { try r.output.output.writeNPY(to: URL(fileURLWithPath: out)) }
+            for (path, g) in [(dq, r.gradients.query), (dk, r.gradients.key), (dv, r.gradients.value)] {
+                if let path { try g.writeNPY(to: URL(fileURLWithPath: path)) }
+            }
+            print(jsonLine([("median_ms", r.forward.medianMs), ("min_ms", r.forward.minMs), ("reps", reps),
+                            ("peak_extra_bytes", try kernelValue.peakExtraBytes(s, threads: threads)),
+                            ("impl", kernelValue.implementation(headDim: s.headDim))]
+                           + r.jsonFields + [("backward_impl", kernelValue.backwardImplementation(headDim: s.headDim))]))
+            return
+        }
         // The output is allocated once, outside the timed calls (FlashAttention writes into it).
         var last = AttentionOutput(output: try Tensor.zeros(s.queryDims), logSumExp: try Tensor.zeros([s.batch, s.heads, s.seqQ]))
         let timing = try AttentionBench.time([{ try kernelValue.forward(inputs.q, inputs.k, inputs.v, options, into: &last) }],

@@ -243,9 +243,21 @@ struct FakeQuantBench: QuantizationTimingProbe {
 }
 
 /// Fixed attention timings: NaiveAttention takes N² / 2²⁰ ms (causal or not), FlashAttention
-/// `flashShare` of that when causal and twice that share otherwise.
+/// `flashShare` of that when causal and twice that share otherwise. The backward takes
+/// `backwardRatio` × the forward's CPU time (forward 40 ms of CPU, 50 ms of wall) and
+/// `backwardWallRatio` × its wall time; `reportsCPU` false leaves the CPU times out.
 struct FakeAttentionTiming: AttentionTimingProbe {
     var flashShare = 0.25
+    var backwardRatio = 2.5
+    var backwardWallRatio = 2.8
+    var reportsCPU = true
+
+    func backwardTimings(_ shape: AttentionBenchShape, causal: Bool, threads: Int, reps: Int) throws -> AttentionBackwardTiming {
+        AttentionBackwardTiming(
+            forward: AttentionTiming(medianMs: 50, minMs: 45, cpuMedianMs: reportsCPU ? 40 : nil),
+            backward: AttentionTiming(medianMs: 50 * backwardWallRatio, minMs: 45 * backwardWallRatio,
+                                      cpuMedianMs: reportsCPU ? 40 * backwardRatio : nil))
+    }
 
     func timings(_ shape: AttentionBenchShape, causal: Bool, threads: Int, reps: Int) throws -> AttentionPairTiming {
         let naive = Double(shape.seqQ * shape.seqKV) / Double(1 << 20)

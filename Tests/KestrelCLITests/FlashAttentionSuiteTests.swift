@@ -17,9 +17,30 @@ import Testing
         let names = r.results.map(\.name)
         let speedups = FlashAttentionSuite.lengths.flatMap { n in ["causal", "full"].map { "flash-attention.speedup.n\(n).\($0)" } }
         #expect(names == speedups + FlashAttentionSuite.lengths.map { "flash-attention.memory-reduction.n\($0)" }
-            + ["flash-attention.workspace-share.n4096"])
+            + ["flash-attention.workspace-share.n4096", "flash-attention.backward-over-forward.n2048"])
         let judged = r.results.filter { $0.status != .info }.map(\.name)
-        #expect(judged == ["flash-attention.speedup.n4096.causal", "flash-attention.workspace-share.n4096"])
+        #expect(judged == ["flash-attention.speedup.n4096.causal", "flash-attention.workspace-share.n4096",
+                           "flash-attention.backward-over-forward.n2048"])
+    }
+
+    @Test func backwardCaseJudgesTheCPUTimeRatioAgainstThreeTimes() throws {
+        func result(_ probe: FakeAttentionTiming) throws -> BenchmarkCaseResult {
+            try #require(try report(probe).results.first { $0.name == "flash-attention.backward-over-forward.n2048" })
+        }
+        // CPU 2.5×, wall 2.8×: the CPU ratio is the value; both are reported.
+        let good = try result(FakeAttentionTiming())
+        #expect(good.value == 2.5 && good.status == .pass)
+        #expect(good.metrics["forward_cpu_ms"] == 40 && good.metrics["backward_cpu_ms"] == 100)
+        #expect(abs((good.metrics["wall_ratio"] ?? 0) - 2.8) < 1e-12)
+        // 3.2× of CPU fails even though the wall ratio (2.8×) would pass.
+        let slow = try result(FakeAttentionTiming(backwardRatio: 3.2))
+        #expect(abs((slow.value ?? 0) - 3.2) < 1e-12 && slow.status == .fail)
+        // Exactly 3× passes (≤ 3×).
+        #expect(try result(FakeAttentionTiming(backwardRatio: 3)).status == .pass)
+        // Without CPU times the wall-clock ratio is judged.
+        let wall = try result(FakeAttentionTiming(backwardWallRatio: 3.4, reportsCPU: false))
+        #expect(abs((wall.value ?? 0) - 3.4) < 1e-12 && wall.status == .fail)
+        #expect(wall.metrics["forward_cpu_ms"] == nil)
     }
 
     @Test func speedupIsNaiveOverFlashMedians() throws {

@@ -32,6 +32,7 @@ import Testing
                          "quantization.fixture-bytes", "quantization.int8-memory", "quantization.q4_0-memory",
                          "quantization.q4_0-snr", "quantization.q8_0-quantize-throughput", "quantization.q4_0-gemv-vs-sgemv",
                          "flash-attention.speedup.n4096.causal", "flash-attention.workspace-share.n4096",
+                         "flash-attention.backward-over-forward.n2048",
                          "adaptation.autotuner.regret.patient", "adaptation.autotuner.hnsw-ef.qps-vs-sweep",
                          "mcp.initialize", "mcp.kernel-info-p50", "mcp.kernel-info-p95"] {
             #expect(names.contains(expected), "missing \(expected)")

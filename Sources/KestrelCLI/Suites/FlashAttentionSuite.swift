@@ -4,11 +4,14 @@ import Kestrel
 /// The `flash-attention` suite of `kestrel benchmark` (issue 17): FlashAttention against
 /// NaiveAttention on the built-in shapes B = 1, H = 8, D = 64, N = 512 … 4096, causal and not,
 /// one thread — speed-up, memory reduction and workspace share, with PASS/FAIL on the issue's
-/// targets (≥ 2.5× at N = 4096 causal; workspace ≤ 5 % of naive's at N = 4096).
+/// targets (≥ 2.5× at N = 4096 causal; workspace ≤ 5 % of naive's at N = 4096; the backward pass
+/// ≤ 3× the forward at N = 2048).
 struct FlashAttentionSuite {
     static let name = "flash-attention"
     /// Sequence lengths (NQ = NK) of the built-in shapes.
     static let lengths = [512, 1024, 2048, 4096]
+    /// Sequence length of the judged backward case (issue 17's "backward ≤ 3× the forward at N = 2048").
+    static let backwardLength = 2048
     /// The original specification's ranges, reported beside the figures (not judged).
     static let specSpeedup = "2.49–7.47×"
     static let specMemoryReduction = "50–75 %"
@@ -90,6 +93,25 @@ struct FlashAttentionSuite {
                 return BenchmarkOutcome(value: 100 * Double(flash) / Double(naive), unit: "%", higherIsBetter: false,
                                         metrics: ["flash_bytes": Double(flash), "naive_bytes": Double(naive)])
             }))
+        let sb = Self.shape(Self.backwardLength)
+        try suite.register(BenchmarkCase(
+            name: "flash-attention.backward-over-forward.n\(Self.backwardLength)", suite: Self.name,
+            summary: "FlashAttention backward ÷ forward, median process CPU time per call (wall-clock medians when CPU "
+                + "time is unavailable), \(sb), no mask, \(threads) thread, \(reps) rounds of forward then backward "
+                + "(kestrel attention-bench --backward).",
+            target: .below(3 + 1e-9, "×", metric: "backward ≤ 3× the forward at N = 2048 (issue 17)"),
+            run: { _ in
+                let t = try probe.backwardTimings(sb, causal: false, threads: threads, reps: reps)
+                let wall = t.backward.medianMs / t.forward.medianMs
+                var metrics = ["forward_ms": t.forward.medianMs, "backward_ms": t.backward.medianMs, "wall_ratio": wall]
+                var value = wall
+                if let b = t.backward.cpuMedianMs, let f = t.forward.cpuMedianMs, f > 0 {
+                    value = b / f
+                    metrics["forward_cpu_ms"] = f
+                    metrics["backward_cpu_ms"] = b
+                }
+                return BenchmarkOutcome(value: value, unit: "×", higherIsBetter: false, metrics: metrics)
+            }))
     }
 }
 
@@ -99,10 +121,19 @@ struct AttentionPairTiming: Sendable, Equatable {
     var naive: AttentionTiming
 }
 
+/// FlashAttention's forward and backward times on one problem (same rounds).
+struct AttentionBackwardTiming: Sendable, Equatable {
+    var forward: AttentionTiming
+    var backward: AttentionTiming
+}
+
 /// The timed part of the flash-attention suite.
 protocol AttentionTimingProbe: Sendable {
     /// Both kernels on seeded inputs of `shape`, one warm-up each, then `reps` interleaved rounds.
     func timings(_ shape: AttentionBenchShape, causal: Bool, threads: Int, reps: Int) throws -> AttentionPairTiming
+    /// FlashAttention's forward then backward on seeded inputs and dO of `shape`, one warm-up pair,
+    /// then `reps` rounds of the pair (``AttentionBenchBackward/measure``).
+    func backwardTimings(_ shape: AttentionBenchShape, causal: Bool, threads: Int, reps: Int) throws -> AttentionBackwardTiming
 }
 
 /// The real measurement (``AttentionBench/time(_:warmup:reps:)``).
@@ -114,5 +145,14 @@ struct MeasuredAttentionTiming: AttentionTimingProbe {
         let t = try AttentionBench.time([AttentionBenchKernel.flash, .naive].map { kernel in { try kernel.forward(q, k, v, options, into: &out) } },
                                         warmup: 1, reps: reps)
         return AttentionPairTiming(flash: t[0], naive: t[1])
+    }
+
+    func backwardTimings(_ shape: AttentionBenchShape, causal: Bool, threads: Int, reps: Int) throws -> AttentionBackwardTiming {
+        let (q, k, v) = try AttentionBench.randomInputs(shape, seed: 17)
+        let dO = try AttentionBenchBackward.outputGradient(shape, path: nil, seed: 17)
+        let r = try AttentionBenchBackward.measure(.flash, q: q, k: k, v: v, outputGradient: dO,
+                                                   options: AttentionOptions(causal: causal, threads: threads),
+                                                   warmup: 1, reps: reps)
+        return AttentionBackwardTiming(forward: r.forward, backward: r.backward)
     }
 }

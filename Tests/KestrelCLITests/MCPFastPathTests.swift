@@ -12,7 +12,10 @@ import _KestrelTestSupport
 /// ``ToolCallFastPath`` (`tools/call` answered without the SDK's `Value` round trips) against
 /// the SDK's own dispatch of the same calls, its handling of malformed calls, batches and
 /// cancellation, and ``KernelInfoMemo`` against the uncached computation.
-@Suite(.serialized) struct MCPFastPathTests {
+///
+/// Part of the serialized `MCPServerTests` suite: each test blocks a thread of the (2-thread)
+/// cooperative pool reading the pipe, so two of them at once would starve the servers.
+extension MCPServerTests {
     private static let tokenLog = """
         {"operation":"plan","input_tokens":1200,"output_tokens":50,"cache_read_input_tokens":0}
         {"operation":"edit","inputTokens":300,"outputTokens":200}
@@ -78,15 +81,26 @@ import _KestrelTestSupport
     }
 
     /// The SDK's `Value` would turn this argument into `.data` (and the tool would see no text).
+    /// The responses are read with `PlainJSON`: the test client's usual `Value` decoding would
+    /// rewrite the data URL itself.
     @Test func aStringArgumentThatLooksLikeADataURLStaysAString() async throws {
         let s = try InProcessServer()
         try s.client.initialize()
+        func call(_ id: Int, _ tool: String, _ arguments: Value) throws -> Value {
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let msg: Value = ["jsonrpc": "2.0", "id": .int(id), "method": "tools/call",
+                              "params": ["name": .string(tool), "arguments": arguments]]
+            s.client.send(String(decoding: try e.encode(msg), as: UTF8.self))
+            let line = try #require(s.client.readLine())
+            return try PlainJSON.decode(Data(line.utf8))
+        }
         for (i, text) in ["data:,hi", "data:text/plain;base64,aGk="].enumerated() {
-            let stored = try s.client.call(2 * i + 1, "metrics_store", ["namespace": "t", "key": .string("k\(i)"), "text": .string(text)])
-            #expect(stored["result"]?.objectValue?["structuredContent"]?.objectValue?["metric"]?.objectValue?["text"] == .string(text),
-                    "\(stored)")
-            let q = try s.client.call(2 * i + 2, "metrics_query", ["namespace": "t", "key_prefix": .string("k\(i)")])
-            let points = q["result"]?.objectValue?["structuredContent"]?.objectValue?["metrics"]?.arrayValue
+            let stored = try call(2 * i + 1, "metrics_store", ["namespace": "t", "key": .string("k\(i)"), "text": .string(text)])
+            #expect(stored.objectValue?["result"]?.objectValue?["structuredContent"]?.objectValue?["metric"]?.objectValue?["text"]
+                    == .string(text), "\(stored)")
+            let q = try call(2 * i + 2, "metrics_query", ["namespace": "t", "key_prefix": .string("k\(i)")])
+            let points = q.objectValue?["result"]?.objectValue?["structuredContent"]?.objectValue?["metrics"]?.arrayValue
             #expect(points?.first?.objectValue?["text"] == .string(text), "\(q)")
         }
         try await s.finish()
@@ -227,7 +241,7 @@ import _KestrelTestSupport
         let dir = TempDir(prefix: "kernel-info-memo-stress")
         let file = dir.file("roofline.json")
         let memo = KernelInfoMemo(outputSchema: try #require(MCPTools.kernelInfo().tool.outputSchema), rooflineFile: file)
-        func write(_ gflops: Double) throws {
+        @Sendable func write(_ gflops: Double) throws {
             struct Cache: Encodable { var schemaVersion = 1; var entries: [String: MachinePeaks] }
             let peaks = MachinePeaks(cpuModel: BenchmarkEnvironment.cpuModelName, peakFlopsPerSecond: gflops * 1e9,
                                      memoryBandwidthBytesPerSecond: 20e9, threads: 1, flopsKernel: FMAPeak.axpyKernel().name,

@@ -157,15 +157,7 @@ extension MCPServerTests {
             MCPTools.kernelInfoOutput(roofline: MCPTools.rooflineValue(MCPTools.cachedRoofline(file: file), source: "cached")).structured
         }
         func roofs(_ o: ToolOutput) -> [String: Value]? { o.structured.objectValue?["roofline"]?.objectValue }
-        func write(peakGflops: Double) throws {
-            struct Cache: Encodable { var schemaVersion = 1; var entries: [String: MachinePeaks] }
-            let peaks = MachinePeaks(cpuModel: BenchmarkEnvironment.cpuModelName, peakFlopsPerSecond: peakGflops * 1e9,
-                                     memoryBandwidthBytesPerSecond: 20e9, threads: 1, flopsKernel: FMAPeak.axpyKernel().name,
-                                     bandwidthKernel: "triad", buildConfiguration: "release", measuredAt: Date(timeIntervalSince1970: 1e9))
-            let e = JSONEncoder()
-            e.dateEncodingStrategy = .iso8601
-            try e.encode(Cache(entries: ["k": peaks])).write(to: file, options: .atomic)
-        }
+        func write(peakGflops: Double) throws { try Self.writeRooflineCache(peakGflops: peakGflops, to: file) }
 
         var o = memo.cached()
         #expect(roofs(o)?["available"] == false && o.structured == reference() && o.schemaChecked)
@@ -241,15 +233,7 @@ extension MCPServerTests {
         let dir = TempDir(prefix: "kernel-info-memo-stress")
         let file = dir.file("roofline.json")
         let memo = KernelInfoMemo(outputSchema: try #require(MCPTools.kernelInfo().tool.outputSchema), rooflineFile: file)
-        @Sendable func write(_ gflops: Double) throws {
-            struct Cache: Encodable { var schemaVersion = 1; var entries: [String: MachinePeaks] }
-            let peaks = MachinePeaks(cpuModel: BenchmarkEnvironment.cpuModelName, peakFlopsPerSecond: gflops * 1e9,
-                                     memoryBandwidthBytesPerSecond: 20e9, threads: 1, flopsKernel: FMAPeak.axpyKernel().name,
-                                     bandwidthKernel: "triad", buildConfiguration: "release", measuredAt: Date(timeIntervalSince1970: 1e9))
-            let e = JSONEncoder()
-            e.dateEncodingStrategy = .iso8601
-            try e.encode(Cache(entries: ["k": peaks])).write(to: file, options: .atomic)
-        }
+        @Sendable func write(_ gflops: Double) throws { try Self.writeRooflineCache(peakGflops: gflops, to: file) }
         try write(100)
         let bad = CancelFlag()
         DispatchQueue.concurrentPerform(iterations: 5) { worker in
@@ -266,5 +250,17 @@ extension MCPServerTests {
             }
         }
         #expect(!bad.isCancelled)
+    }
+
+    /// Writes a roofline cache file (RooflineProbe's format) whose one entry is this machine's,
+    /// one thread, the axpy kernel: the entry `kernel_info roofline=cached` reads.
+    static func writeRooflineCache(peakGflops: Double, to file: URL) throws {
+        struct Cache: Encodable { var schemaVersion = 1; var entries: [String: MachinePeaks] }
+        let peaks = MachinePeaks(cpuModel: BenchmarkEnvironment.cpuModelName, peakFlopsPerSecond: peakGflops * 1e9,
+                                 memoryBandwidthBytesPerSecond: 20e9, threads: 1, flopsKernel: FMAPeak.axpyKernel().name,
+                                 bandwidthKernel: "triad", buildConfiguration: "release", measuredAt: Date(timeIntervalSince1970: 1e9))
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .iso8601
+        try e.encode(Cache(entries: ["k": peaks])).write(to: file, options: .atomic)
     }
 }

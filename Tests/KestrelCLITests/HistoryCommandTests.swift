@@ -160,4 +160,22 @@ import _KestrelTestSupport
         #expect(!FileManager.default.fileExists(atPath: missing))
         #expect(throws: (any Error).self) { try StatusCommand.parse(["--interval", "0"]) }
     }
+
+    /// The run times of the report tables (formatted with `gmtime_r`, not a `DateFormatter` per
+    /// row) against a `DateFormatter` with the old pattern: boundaries, fractions, a leap day,
+    /// dates before 1970 and after 2038, and seeded random instants.
+    @Test func runTimesMatchADateFormatter() {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        var instants: [Double] = [0, 1, 59.999, 86_399.5, -1, -0.25, 951_782_400, 1_735_689_599.999, 1_800_000_000,
+                                  4_102_444_800, -2_208_988_800, 253_402_300_799]
+        var rng = SeededRNG(seed: 20)
+        for _ in 0..<300 { instants.append(Double.random(in: -2e9...5e9, using: &rng).rounded() + Double(Int.random(in: 0..<1000, using: &rng)) / 1000) }
+        for t in instants {
+            let d = Date(timeIntervalSince1970: t)
+            #expect(HistoryTrendReport.time(d) == f.string(from: d), "\(t)")
+        }
+    }
 }

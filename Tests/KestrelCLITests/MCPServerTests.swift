@@ -121,12 +121,14 @@ final class InProcessServer: @unchecked Sendable {
     let task: Task<Void, any Error>
     let dir: TempDir
 
+    /// - Parameter directToolCalls: `tools/call` on ``ToolCallFastPath`` (the default) or through the SDK.
     init(tools: ((MCPState) -> [MCPToolDefinition])? = nil, maxLineBytes: Int = 1 << 20, sdkTransport: Bool = false,
-         onAnswered: (@Sendable (UInt64, Bool) -> Void)? = nil) throws {
+         directToolCalls: Bool = true, onAnswered: (@Sendable (UInt64, Bool) -> Void)? = nil) throws {
         dir = TempDir(prefix: "mcp")
         let state = MCPState(directory: dir.url, historyPath: dir.url.appendingPathComponent("history.sqlite").path)
         let definitions = tools?(state) ?? MCPTools.all(state: state, catalog: { SuiteCatalog.fake() })
-        let host = MCPServerHost(toolbox: MCPToolbox(definitions), state: state, onAnswered: onAnswered)
+        let host = MCPServerHost(toolbox: MCPToolbox(definitions), state: state, directToolCalls: directToolCalls,
+                                 onAnswered: onAnswered)
         self.host = host
         let transport: any Transport
         if sdkTransport {

@@ -1,4 +1,9 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Kestrel
 import KestrelBenchmarkKit
 import KestrelHistory
@@ -107,13 +112,19 @@ extension HistoryTrendReport {
         return out
     }
 
-    /// `2026-12-03 15:04:05`.
+    /// `2026-12-03 15:04:05` (UTC, seconds truncated as a `DateFormatter` with
+    /// `yyyy-MM-dd HH:mm:ss` does). Computed with `gmtime_r`: a `DateFormatter` per row (ICU
+    /// set-up each time) was half the CPU time of a 1,000-run report.
     static func time(_ d: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return f.string(from: d)
+        let seconds = d.timeIntervalSince1970.rounded(.down)
+        guard seconds.isFinite, abs(seconds) < 1e15 else { return "-" }
+        var t = time_t(seconds)
+        var parts = tm()
+        guard gmtime_r(&t, &parts) != nil else { return "-" }
+        func two(_ x: Int32) -> String { x < 10 ? "0\(x)" : "\(x)" }
+        let year = Int(parts.tm_year) + 1900
+        let y = year >= 0 && year < 1000 ? String(repeating: "0", count: 4 - String(year).count) + String(year) : String(year)
+        return "\(y)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
     }
 
     /// One block character per value, scaled between the series' minimum and maximum.

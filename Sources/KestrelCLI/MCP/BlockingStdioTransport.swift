@@ -155,7 +155,8 @@ actor BlockingStdioTransport: Transport {
         continuation.finish()
     }
 
-    func send(_ data: Data) async throws {
+    // Nonisolated: the writer serializes writes itself, so a response costs no hop onto this actor.
+    nonisolated func send(_ data: Data) async throws {
         try writer.write(data)
     }
 

@@ -115,6 +115,26 @@ final class MCPChildProcess {
         }
     }
 
+    /// CPU time of the child's threads so far, nanoseconds: the sum of the first field of
+    /// `/proc/PID/task/*/schedstat` (time on a CPU, ns; threads that have exited are not
+    /// counted). nil off Linux or when unreadable. Under load a round trip's wall time follows
+    /// the scheduler; this does not.
+    func cpuNanoseconds() -> UInt64? {
+        #if os(Linux)
+        let dir = "/proc/\(pid)/task"
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: dir), !tasks.isEmpty else { return nil }
+        var total: UInt64 = 0
+        for t in tasks {
+            guard let text = try? String(contentsOfFile: "\(dir)/\(t)/schedstat", encoding: .utf8),
+                  let first = text.split(separator: " ").first, let ns = UInt64(first) else { continue }
+            total += ns
+        }
+        return total
+        #else
+        return nil
+        #endif
+    }
+
     /// One `tools/call kernel_info` round trip, nanoseconds.
     func kernelInfoRoundTrip() throws -> UInt64 {
         nextID += 1
@@ -137,6 +157,9 @@ struct MCPBenchResult: Sendable, Equatable {
         var initializeMilliseconds: [Double]
         /// kernel_info round trips, microseconds.
         var roundTripMicroseconds: [Double]
+        /// The server's CPU time over the round trips divided by their number, microseconds
+        /// (nil when it cannot be read: ``MCPChildProcess/cpuNanoseconds()``).
+        var serverCPUMicrosecondsPerCall: Double? = nil
 
         var initializeMedian: Double { Self.percentile(initializeMilliseconds, 0.5) }
         var p50: Double { Self.percentile(roundTripMicroseconds, 0.5) }
@@ -154,42 +177,74 @@ struct MCPBenchResult: Sendable, Equatable {
     var transports: [PerTransport]
 }
 
+/// One `kestrel mcp` configuration measured by `kestrel mcp-bench`.
+struct MCPBenchServer: Sendable, Equatable {
+    /// The row label of the table.
+    var label: String
+    /// Arguments after `kestrel mcp`.
+    var arguments: [String]
+
+    /// A server on `transport`, tool calls on the fast path (the default).
+    static func transport(_ transport: MCPTransportKind) -> MCPBenchServer {
+        MCPBenchServer(label: transport.rawValue, arguments: ["--transport", transport.rawValue])
+    }
+
+    /// Our transport with `tools/call` through the SDK's dispatch (`--sdk-tool-calls`): the path
+    /// before ``ToolCallFastPath``, for a before/after ratio in one run.
+    static let blockingSDKCalls = MCPBenchServer(label: "blocking+sdk-calls",
+                                                 arguments: ["--transport", "blocking", "--sdk-tool-calls"])
+}
+
 enum MCPBench {
     /// Starts one server per transport `starts` times (start-to-initialize), then keeps one of
     /// each alive and alternates `calls` kernel_info round trips between them.
     static func run(executable: URL, transports: [MCPTransportKind], calls: Int, starts: Int,
                     warmUp: Int = 20) throws -> MCPBenchResult {
+        try run(executable: executable, servers: transports.map(MCPBenchServer.transport), calls: calls, starts: starts, warmUp: warmUp)
+    }
+
+    /// Starts each server configuration `starts` times (start-to-initialize), then keeps one of
+    /// each alive and alternates `calls` kernel_info round trips between them.
+    static func run(executable: URL, servers: [MCPBenchServer], calls: Int, starts: Int,
+                    warmUp: Int = 20) throws -> MCPBenchResult {
         guard calls >= 1, starts >= 1 else { throw KestrelError.invalidArgument(name: "calls", reason: "calls and starts must be >= 1") }
-        var results = transports.map { MCPBenchResult.PerTransport(transport: $0.rawValue, initializeMilliseconds: [], roundTripMicroseconds: []) }
+        var results = servers.map { MCPBenchResult.PerTransport(transport: $0.label, initializeMilliseconds: [], roundTripMicroseconds: []) }
         var children: [MCPChildProcess] = []
         for round in 0..<starts {
-            for (i, t) in transports.enumerated() {
-                let child = try MCPChildProcess(executable: executable, arguments: ["--transport", t.rawValue])
+            for (i, server) in servers.enumerated() {
+                let child = try MCPChildProcess(executable: executable, arguments: server.arguments)
                 results[i].initializeMilliseconds.append(Double(child.initializeNanoseconds) / 1e6)
                 if round == starts - 1 { children.append(child) }
             }
         }
         for _ in 0..<warmUp { for c in children { _ = try c.kernelInfoRoundTrip() } }
+        let cpuBefore = children.map { $0.cpuNanoseconds() }
         for _ in 0..<calls {
             for (i, c) in children.enumerated() {
                 results[i].roundTripMicroseconds.append(Double(try c.kernelInfoRoundTrip()) / 1e3)
+            }
+        }
+        for (i, c) in children.enumerated() {
+            if let a = cpuBefore[i], let b = c.cpuNanoseconds(), b >= a {
+                results[i].serverCPUMicrosecondsPerCall = Double(b - a) / 1e3 / Double(calls)
             }
         }
         return MCPBenchResult(transports: results)
     }
 
     static func table(_ r: MCPBenchResult, calls: Int) -> String {
-        var out = Format.left("transport", 11) + Format.right("init p50 ms", 13) + Format.right("p50 µs", 10)
-            + Format.right("p95 µs", 10) + Format.right("p99 µs", 10) + "\n"
+        let width = max(11, (r.transports.map(\.transport.count).max() ?? 0) + 2)
+        var out = Format.left("transport", width) + Format.right("init p50 ms", 13) + Format.right("p50 µs", 10)
+            + Format.right("p95 µs", 10) + Format.right("p99 µs", 10) + Format.right("server CPU µs/call", 20) + "\n"
         for t in r.transports {
-            out += Format.left(t.transport, 11) + Format.right(Format.fixed(t.initializeMedian, 1), 13)
+            out += Format.left(t.transport, width) + Format.right(Format.fixed(t.initializeMedian, 1), 13)
                 + Format.right(Format.fixed(t.p50, 0), 10) + Format.right(Format.fixed(t.p95, 0), 10)
-                + Format.right(Format.fixed(t.p99, 0), 10) + "\n"
+                + Format.right(Format.fixed(t.p99, 0), 10)
+                + Format.right(t.serverCPUMicrosecondsPerCall.map { Format.fixed($0, 0) } ?? "—", 20) + "\n"
         }
-        if r.transports.count == 2 {
-            let (a, b) = (r.transports[0], r.transports[1])
-            out += "\(b.transport)/\(a.transport) p50 ratio: \(Format.fixed(b.p50 / a.p50, 2)); "
-                + "\(calls) kernel_info calls per transport, interleaved\n"
+        if let a = r.transports.first, r.transports.count >= 2 {
+            let ratios = r.transports.dropFirst().map { "\($0.transport)/\(a.transport) \(Format.fixed($0.p50 / a.p50, 2))" }
+            out += "p50 ratios: \(ratios.joined(separator: ", ")); \(calls) kernel_info calls per server, interleaved\n"
         }
         return out
     }
@@ -205,6 +260,7 @@ struct MCPBenchCommand: ParsableCommand {
             Spawns `kestrel mcp --transport blocking` and `--transport sdk` as child processes over pipes, times \
             --starts launches of each until the initialize response is read, then alternates --calls kernel_info \
             round trips between one server of each (interleaved, so both see the same machine load). \
+            --compare-sdk-calls adds a third server, ours with tools/call through the SDK's dispatch. \
             Targets (issue 20): initialize < 50 ms, p50 < 1 ms, p95 < 10 ms.
             """
     )
@@ -217,6 +273,9 @@ struct MCPBenchCommand: ParsableCommand {
 
     @Option(help: "Transports: both, blocking or sdk.")
     var transport = "both"
+
+    @Flag(help: "Also measure our transport with tools/call answered through the SDK's dispatch (kestrel mcp --sdk-tool-calls): the path before the fast path.")
+    var compareSdkCalls = false
 
     func validate() throws {
         guard (1...1_000_000).contains(calls) else { throw ValidationError("--calls must be in 1...1000000") }
@@ -231,8 +290,9 @@ struct MCPBenchCommand: ParsableCommand {
         case .failure(let why): throw ValidationError(why.reason)
         }
         let kinds: [MCPTransportKind] = transport == "both" ? [.blocking, .sdk] : [MCPTransportKind(rawValue: transport)!]
+        let servers = kinds.map(MCPBenchServer.transport) + (compareSdkCalls ? [.blockingSDKCalls] : [])
         let load = MachineLoad.oneMinute()
-        let r = try MCPBench.run(executable: exe, transports: kinds, calls: calls, starts: starts)
+        let r = try MCPBench.run(executable: exe, servers: servers, calls: calls, starts: starts)
         print(MCPBench.table(r, calls: calls), terminator: "")
         print("cpu: \(BenchmarkEnvironment.cpuModelName); load average (1 min) before: \(load.map { Format.fixed($0, 2) } ?? "unknown"), "
             + "after: \(MachineLoad.oneMinute().map { Format.fixed($0, 2) } ?? "unknown")")

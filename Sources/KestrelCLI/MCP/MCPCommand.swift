@@ -42,6 +42,9 @@ struct MCPCommand: ParsableCommand {
     @Flag(name: .customLong("no-history"), help: "Offer no history tools (performance_report, metrics_store, metrics_query).")
     var noHistory = false
 
+    @Flag(help: "Answer tools/call through the SDK's request dispatch instead of Kestrel's fast path (slower; for comparison).")
+    var sdkToolCalls = false
+
     @Option(help: "Log level on standard error: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "notice"
 
@@ -74,7 +77,7 @@ struct MCPCommand: ParsableCommand {
         if let handle = state.history { stats.open(handle, transport: transport.rawValue, logger: logger) }
         defer { stats.stop() }
         let host = MCPServerHost(toolbox: MCPToolbox(MCPTools.all(state: state)), state: state, logger: logger,
-                                 onAnswered: { ns, failed in stats.record(ns, failed: failed) })
+                                 directToolCalls: !sdkToolCalls, onAnswered: { ns, failed in stats.record(ns, failed: failed) })
         let kind = transport, cap = maxLineBytes
         let failure = Self.blockOn {
             let t: any Transport

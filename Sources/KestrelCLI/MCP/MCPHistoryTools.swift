@@ -77,7 +77,7 @@ enum MCPHistoryTools {
                 "regressions": .array(trend.regressions.map { .string($0.name) }),
                 "improvements": .array(trend.improvements.map { .string($0.name) }), "report": .string(text),
             ]
-            if format == .json { out["trend"] = try JSONDecoder().decode(Value.self, from: trend.jsonData()) }
+            if format == .json { out["trend"] = try PlainJSON.decode(trend.jsonData()) }
             return ToolOutput(structured: .object(out), text: text)
         }
     }

@@ -12,12 +12,18 @@ struct MCPServerHost: Sendable {
     let inFlight = InFlightCalls()
     let pending: PendingRequests
     let logger: Logger
+    /// Whether `tools/call` requests are answered by ``ToolCallFastPath`` (true) or by the
+    /// SDK's dispatch (false: the path before the fast path, kept for comparison and fallback).
+    let directToolCalls: Bool
 
-    /// - Parameter onAnswered: told each answered request's latency and whether it failed
-    ///   (``PendingRequests``), e.g. ``MCPStatsPublisher/record(latencyNanoseconds:failed:)``.
-    init(toolbox: MCPToolbox, state: MCPState, logger: Logger = Logger(label: "kestrel.mcp"),
+    /// - Parameters:
+    ///   - onAnswered: told each answered request's latency and whether it failed
+    ///     (``PendingRequests``), e.g. ``MCPStatsPublisher/record(latencyNanoseconds:failed:)``.
+    ///   - directToolCalls: answer `tools/call` by ``ToolCallFastPath`` (default) or through the SDK.
+    init(toolbox: MCPToolbox, state: MCPState, logger: Logger = Logger(label: "kestrel.mcp"), directToolCalls: Bool = true,
          onAnswered: (@Sendable (_ nanoseconds: UInt64, _ failed: Bool) -> Void)? = nil) {
         self.toolbox = toolbox
+        self.directToolCalls = directToolCalls
         self.state = state
         self.logger = logger
         pending = PendingRequests(onAnswered: onAnswered)
@@ -37,24 +43,10 @@ struct MCPServerHost: Sendable {
             ListTools.Result(tools: toolbox.definitions.map(\.tool))
         }
         await server.withMethodHandler(CallTool.self) { params in
-            let started = MonotonicClock.now()
-            // A notification that cannot be written means the client has gone (with either
-            // transport): nobody wants the results of the calls in flight any more.
-            let progress = ProgressSender(server: weak, token: params._meta?.progressToken) {
+            // Reached with `directToolCalls` off, and for calls inside a batch.
+            try await MCPServerHost.runCall(params.name, arguments: params.arguments, progressToken: params._meta?.progressToken,
+                                            toolbox: toolbox, inFlight: inFlight, server: weak, logger: logger) {
                 MCPServerHost.clientGone(inFlight: inFlight, pending: pending)
-            }
-            defer { progress.finish() }
-            do {
-                let result = try await toolbox.call(params.name, arguments: params.arguments,
-                                                    progress: progress.report, inFlight: inFlight)
-                await progress.drain()
-                logger.debug("tool call", metadata: ["tool": "\(params.name)",
-                                                     "ms": "\(Double(MonotonicClock.elapsed(since: started)) / 1e6)"])
-                return result
-            } catch {
-                await progress.drain()
-                logger.info("tool call ended without a result", metadata: ["tool": "\(params.name)", "error": "\(error)"])
-                throw error
             }
         }
         await server.withMethodHandler(ListResources.self) { _ in
@@ -71,11 +63,41 @@ struct MCPServerHost: Sendable {
     /// stopped reading: ``clientGone()``) and stops.
     func serve(over transport: any Transport) async throws {
         let server = await makeServer()
-        try await server.start(transport: TrackingTransport(transport, pending: pending))
+        let inFlight = self.inFlight, pending = self.pending
+        let fastPath = directToolCalls
+            ? ToolCallFastPath(toolbox: toolbox, inFlight: inFlight, server: WeakServer(server), logger: logger) {
+                MCPServerHost.clientGone(inFlight: inFlight, pending: pending)
+            }
+            : nil
+        try await server.start(transport: TrackingTransport(transport, pending: pending, fastPath: fastPath))
         await server.waitUntilCompleted()
         await pending.waitUntilAnswered()
         await inFlight.waitIdle()
         await server.stop()
+    }
+
+    /// Runs one `tools/call` (either path): the toolbox's checks and run, progress
+    /// notifications sent (all of them before this returns), a debug log line.
+    /// - Throws: `MCPError` for the caller's mistakes and our bugs, `CancellationError` when
+    ///   cancelled (no response is sent then).
+    static func runCall(_ name: String, arguments: [String: Value]?, progressToken: ProgressToken?, toolbox: MCPToolbox,
+                        inFlight: InFlightCalls, server: WeakServer, logger: Logger,
+                        onClientGone: @escaping @Sendable () -> Void) async throws -> CallTool.Result {
+        let started = MonotonicClock.now()
+        // A notification that cannot be written means the client has gone (with either
+        // transport): nobody wants the results of the calls in flight any more.
+        let progress = ProgressSender(server: server, token: progressToken, onSendFailure: onClientGone)
+        defer { progress.finish() }
+        do {
+            let result = try await toolbox.call(name, arguments: arguments, progress: progress.report, inFlight: inFlight)
+            await progress.drain()
+            logger.debug("tool call", metadata: ["tool": "\(name)", "ms": "\(Double(MonotonicClock.elapsed(since: started)) / 1e6)"])
+            return result
+        } catch {
+            await progress.drain()
+            logger.info("tool call ended without a result", metadata: ["tool": "\(name)", "error": "\(error)"])
+            throw error
+        }
     }
 
     /// The client has gone (it stopped reading): cancel the calls in flight and expect no more

@@ -52,6 +52,9 @@ struct ToolCall: Sendable {
 struct ToolOutput: Sendable {
     var structured: Value
     var text: String
+    /// True when `structured` was already checked against the tool's output schema (an output
+    /// a tool memoizes, like ``KernelInfoMemo``'s); the toolbox then does not check it again.
+    var schemaChecked = false
 
     /// Output whose text is the structured content as JSON.
     init(_ structured: Value) {
@@ -67,7 +70,7 @@ struct ToolOutput: Sendable {
     /// Encodes a Codable value as the tool's structured content, through the same encoder
     /// settings as the CLI's JSON (ISO-8601 dates, sorted keys).
     static func encode<T: Encodable>(_ value: T) throws -> Value {
-        try JSONDecoder().decode(Value.self, from: ToolOutput.encoder.encode(value))
+        try PlainJSON.decode(ToolOutput.encoder.encode(value))
     }
 
     /// Sorted keys, ISO-8601 dates, non-finite numbers as strings: the report files' settings.
@@ -174,13 +177,15 @@ struct MCPToolbox: Sendable {
         }
         switch result {
         case .success(let output):
-            if let schema = definition.tool.outputSchema,
+            if !output.schemaChecked, let schema = definition.tool.outputSchema,
                let problem = JSONSchemaCheck.violation(of: output.structured, against: schema, at: "structuredContent") {
                 // A bug of ours, not the caller's: say so instead of sending a result the client rejects.
                 throw MCPError.internalError("\(name) produced output outside its schema: \(problem)")
             }
-            return try CallTool.Result(content: [.text(text: output.text, annotations: nil, _meta: nil)],
-                                       structuredContent: output.structured, isError: false)
+            // `Optional(…)` picks the memberwise initializer: the generic one would round-trip the
+            // value through JSON and the SDK's `Value` decoder (a regular expression per string).
+            return CallTool.Result(content: [.text(text: output.text, annotations: nil, _meta: nil)],
+                                   structuredContent: Optional(output.structured), isError: false)
         case .failure(let error):
             if error is CancellationError || call.cancel.isCancelled { throw CancellationError() }
             if let e = error as? MCPError, case .invalidParams = e { throw e }

@@ -47,9 +47,9 @@ enum MCPTools {
     }()
 
     /// The one-thread roofs as `kestrel profile` caches them (nil when never measured on this machine).
-    static func cachedRoofline() -> MachinePeaks? {
+    static func cachedRoofline(file: URL = RooflineProbe.defaultCacheFile) -> MachinePeaks? {
         struct Cache: Decodable { var entries: [String: MachinePeaks] }
-        guard let data = try? Data(contentsOf: RooflineProbe.defaultCacheFile) else { return nil }
+        guard let data = try? Data(contentsOf: file) else { return nil }
         let d = JSONDecoder()
         d.dateDecodingStrategy = .iso8601
         guard let cache = try? d.decode(Cache.self, from: data) else { return nil }
@@ -112,19 +112,26 @@ enum MCPTools {
                             + "the prefetch plan, and the roofline (compute and bandwidth roofs). Cheap: answers in well under a millisecond "
                             + "unless roofline=measure.",
                         inputSchema: input, annotations: .init(readOnlyHint: true, openWorldHint: false), outputSchema: output)
+        let memo = KernelInfoMemo(outputSchema: output)
         return MCPToolDefinition(tool: tool, runsInline: true) { call in
-            guard case .object(var facts) = machineFacts else { return ToolOutput(machineFacts) }
             switch call.string("roofline") ?? "cached" {
-            case "skip": facts["roofline"] = .object(["available": false, "source": "skipped", "reason": "roofline=skip"])
+            case "skip": return memo.skipped()
             case "measure":
                 let peaks = try BLASThreads.singleThreaded {
-                    try RooflineProbe.cachedPeaks(threads: 1, flopsKernel: FMAPeak.axpyKernel(), remeasure: true)
+                    try RooflineProbe.cachedPeaks(cacheFile: memo.rooflineFile, threads: 1, flopsKernel: FMAPeak.axpyKernel(),
+                                                  remeasure: true)
                 }
-                facts["roofline"] = rooflineValue(peaks, source: "measured")
-            default: facts["roofline"] = rooflineValue(cachedRoofline(), source: "cached")
+                return kernelInfoOutput(roofline: rooflineValue(peaks, source: "measured"))
+            default: return memo.cached()
             }
-            return ToolOutput(.object(facts))
         }
+    }
+
+    /// The machine facts with `roofline` added.
+    static func kernelInfoOutput(roofline: Value) -> ToolOutput {
+        guard case .object(var facts) = machineFacts else { return ToolOutput(machineFacts) }
+        facts["roofline"] = roofline
+        return ToolOutput(.object(facts))
     }
 
     // MARK: - benchmark_run
@@ -153,7 +160,7 @@ enum MCPTools {
             if let baseline { try report.save(to: baseline) }
             // Recorded like a `kestrel benchmark --save` run: performance_report sees it.
             _ = try state.history?.history().record(report)
-            let value = try JSONDecoder().decode(Value.self, from: report.jsonData())
+            let value = try PlainJSON.decode(report.jsonData())
             return ToolOutput(structured: value, text: String(decoding: try report.jsonData(), as: UTF8.self))
         }
     }
@@ -465,13 +472,13 @@ enum TokenLog {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         var objects: [Value] = []
         if trimmed.hasPrefix("[") {
-            guard let array = try? JSONDecoder().decode([Value].self, from: Data(trimmed.utf8)) else {
+            guard case .array(let array)? = try? PlainJSON.decode(Data(trimmed.utf8)) else {
                 throw KestrelError.corruptFile(path: nil, section: "token log", reason: "not a JSON array of records")
             }
             objects = array
         } else {
             for (i, line) in trimmed.split(whereSeparator: \.isNewline).enumerated() where !line.allSatisfy(\.isWhitespace) {
-                guard let v = try? JSONDecoder().decode(Value.self, from: Data(line.utf8)) else {
+                guard let v = try? PlainJSON.decode(Data(line.utf8)) else {
                     throw KestrelError.corruptFile(path: nil, section: "token log", reason: "line \(i + 1) is not JSON")
                 }
                 objects.append(v)

@@ -23,8 +23,11 @@ actor PendingRequests {
     /// Ids not answered yet.
     var count: Int { ids.count }
 
-    func received(_ data: Data) {
-        for m in Self.messages(data) {
+    func received(_ data: Data) { received(Self.messages(data)) }
+
+    /// Records the messages of one line read (parsed once by the caller).
+    func received(_ messages: [JSONRPCEnvelope]) {
+        for m in messages {
             if m.hasMethod, let id = m.id?.key {
                 ids[id] = MonotonicClock.now()
             } else if m.method == CancelledNotification.name, let id = m.cancelledRequest?.key {
@@ -35,10 +38,16 @@ actor PendingRequests {
 
     func sent(_ data: Data) {
         for m in Self.messages(data) where !m.hasMethod && (m.hasResult || m.hasError) {
-            guard let id = m.id?.key, let start = ids[id] else { continue }
-            onAnswered?(MonotonicClock.elapsed(since: start), m.hasError)
-            remove(id)
+            guard let id = m.id else { continue }
+            answered(id, failed: m.hasError)
         }
+    }
+
+    /// Records the response to `id` as sent (for a sender that knows what it sent: no parse).
+    func answered(_ id: JSONRPCEnvelope.ID, failed: Bool) {
+        guard let key = id.key, let start = ids[key] else { return }
+        onAnswered?(MonotonicClock.elapsed(since: start), failed)
+        remove(key)
     }
 
     /// Nobody will read any answer.
@@ -63,8 +72,12 @@ actor PendingRequests {
         waiters.removeAll()
     }
 
-    private static func messages(_ data: Data) -> [JSONRPCEnvelope] {
-        switch try? JSONRPCEnvelope.parse(data) {
+    static func messages(_ data: Data) -> [JSONRPCEnvelope] {
+        messages(try? JSONRPCEnvelope.parse(data))
+    }
+
+    static func messages(_ parsed: JSONRPCEnvelope.Parsed?) -> [JSONRPCEnvelope] {
+        switch parsed {
         case .object(let e)?: return [e]
         case .batch(let items)?: return items.compactMap { $0 }
         case .other?, nil: return []
@@ -73,16 +86,19 @@ actor PendingRequests {
 }
 
 /// Wraps a transport to keep ``PendingRequests`` up to date: every message read and every message
-/// sent passes through it unchanged.
+/// sent passes through it unchanged. With a ``ToolCallFastPath``, the `tools/call` requests it
+/// takes are answered there instead of being passed on to the SDK's server.
 actor TrackingTransport: Transport {
     nonisolated let logger: Logger
     private let inner: any Transport
     let pending: PendingRequests
+    private let fastPath: ToolCallFastPath?
 
-    init(_ inner: any Transport, pending: PendingRequests = PendingRequests(),
+    init(_ inner: any Transport, pending: PendingRequests = PendingRequests(), fastPath: ToolCallFastPath? = nil,
          logger: Logger = Logger(label: "kestrel.mcp.transport")) {
         self.inner = inner
         self.pending = pending
+        self.fastPath = fastPath
         self.logger = logger
     }
 
@@ -90,7 +106,9 @@ actor TrackingTransport: Transport {
 
     func disconnect() async { await inner.disconnect() }
 
-    func send(_ data: Data) async throws {
+    // Nonisolated: only immutable state is used, and a response need not queue behind the
+    // receive loop on this actor.
+    nonisolated func send(_ data: Data) async throws {
         do {
             try await inner.send(data)
             await pending.sent(data)
@@ -100,14 +118,33 @@ actor TrackingTransport: Transport {
         }
     }
 
+    /// Sends a response whose id and kind the caller knows (``ToolCallFastPath``).
+    nonisolated func respond(_ data: Data, to id: JSONRPCEnvelope.ID, failed: Bool) async throws {
+        do {
+            try await inner.send(data)
+            await pending.answered(id, failed: failed)
+        } catch {
+            await pending.clientGone()
+            throw error
+        }
+    }
+
     func receive() -> AsyncThrowingStream<Data, Swift.Error> {
         let (stream, continuation) = AsyncThrowingStream<Data, Swift.Error>.makeStream()
-        let pending = self.pending
+        let pending = self.pending, fastPath = self.fastPath
+        let respond: ToolCallFastPath.Respond = { [weak self] data, id, failed in
+            guard let self else { throw MCPError.connectionClosed }
+            try await self.respond(data, to: id, failed: failed)
+        }
         let task = Task {
             do {
                 for try await data in await inner.receive() {
+                    let parsed = try? JSONRPCEnvelope.parse(data)
                     // Recorded before the server sees it: its answer cannot come first.
-                    await pending.received(data)
+                    await pending.received(PendingRequests.messages(parsed))
+                    if let fastPath, case .object(let message)? = parsed, fastPath.take(data, message, respond: respond) {
+                        continue
+                    }
                     continuation.yield(data)
                 }
                 continuation.finish()

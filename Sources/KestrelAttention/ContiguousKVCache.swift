@@ -42,7 +42,7 @@ public final class ContiguousKVCache: KVCache, @unchecked Sendable {  // mutable
     private let rowLimit: Int
 
     /// One sequence's rows. Immutable size; rows past `used` are written only by appends.
-    final class Buffer: @unchecked Sendable {  // rows below a reader's length are never rewritten
+    final class Buffer: @unchecked Sendable {  // rows a reader sees are rewritten only by appends to its own sequence (the ring)
         let capacity: Int
         let k: UnsafeMutableRawPointer, v: UnsafeMutableRawPointer
         let ks: UnsafeMutablePointer<Float>?, vs: UnsafeMutablePointer<Float>?
@@ -200,7 +200,11 @@ public final class ContiguousKVCache: KVCache, @unchecked Sendable {  // mutable
     private func write(_ k: EncodedRows, _ v: EncodedRows, tokenCount t: Int, into b: Buffer, at start: Int) {
         let hk = layout.kvHeads, rowBytes = layout.headDimension * layout.storage.elementBytes
         let end = start + t
-        let overwritten = window == nil || end - ringRows <= sinkRows ? 0..<0 : max(start, sinkRows)..<(end - ringRows)
+        var overwritten = 0..<0
+        if window != nil {
+            let lo = max(start, sinkRows)
+            overwritten = lo..<max(lo, end - ringRows)
+        }
         k.bytes.withUnsafeBytes { kb in
             v.bytes.withUnsafeBytes { vb in
                 for i in 0..<t where !overwritten.contains(start + i) {

@@ -1,3 +1,4 @@
+import CKestrelKernels
 import KestrelTensor
 
 /// A KV cache with one contiguous, growable buffer per sequence: token-major rows
@@ -6,8 +7,19 @@ import KestrelTensor
 ///
 /// Growth doubles the capacity (amortised O(1) copies per token); with `maxTokens` set, appends
 /// beyond it throw. ``fork(_:)`` copies the rows (no sharing); prompts are not looked up
-/// (``addSequence(prompt:)`` always reports 0 cached tokens) and nothing is evicted: use
-/// ``PagedKVCache`` for prefix sharing and sliding windows.
+/// (``addSequence(prompt:)`` always reports 0 cached tokens): use ``PagedKVCache`` for prefix
+/// sharing.
+///
+/// Sliding window: with a ``SlidingWindow`` of W tokens and S sinks, a sequence's buffer stops
+/// growing at `sinkRows + ringRows` rows and becomes a ring: the first `sinkRows` = S rounded up to
+/// ``windowBlockTokens`` hold positions 0..<sinkRows for good, the other `ringRows` = W + 7 +
+/// 15 rounded up to 16 rows hold the latest positions (position p ≥ sinkRows at row
+/// sinkRows + (p − sinkRows) mod ringRows), so an append overwrites the oldest positions in place:
+/// O(1) per token, no copy, memory bounded by the window. It keeps at least what
+/// ``PagedKVCache`` keeps (the last W + 7 positions: the window of the earliest of up to 8 new
+/// queries, and the sinks); decode masks exactly as there. The decode view splits the ring into
+/// blocks of ``windowBlockTokens`` positions; a block any of whose positions was overwritten is
+/// evicted (counted in ``KVCacheStatistics/windowEvictedBlocks``).
 ///
 /// Thread-safety: see ``KVCache``. A growing sequence gets a new buffer; a decode that already
 /// holds the old one keeps it alive and reads it unchanged.
@@ -16,11 +28,21 @@ public final class ContiguousKVCache: KVCache, @unchecked Sendable {  // mutable
     public let layout: KVCacheLayout
     /// Most tokens one sequence may hold (nil: unlimited).
     public let maxTokens: Int?
-    /// Always nil: this cache keeps every position.
-    public var window: SlidingWindow? { nil }
+    /// The eviction policy, or nil when every position is kept.
+    public let window: SlidingWindow?
+    /// Positions per block of a windowed sequence's decode view (and the rounding unit of its
+    /// sink and ring rows): 16.
+    public static let windowBlockTokens = 16
+
+    /// Rows holding the sink positions (S rounded up to ``windowBlockTokens``; 0 without a window).
+    let sinkRows: Int
+    /// Rows of the ring holding the latest positions (Int.max without a window).
+    let ringRows: Int
+    /// Most rows a sequence's buffer holds: sinkRows + ringRows, or maxTokens, or unlimited.
+    private let rowLimit: Int
 
     /// One sequence's rows. Immutable size; rows past `used` are written only by appends.
-    final class Buffer: @unchecked Sendable {  // rows below a reader's length are never rewritten
+    final class Buffer: @unchecked Sendable {  // rows a reader sees are rewritten only by appends to its own sequence (the ring)
         let capacity: Int
         let k: UnsafeMutableRawPointer, v: UnsafeMutableRawPointer
         let ks: UnsafeMutablePointer<Float>?, vs: UnsafeMutablePointer<Float>?
@@ -61,18 +83,63 @@ public final class ContiguousKVCache: KVCache, @unchecked Sendable {  // mutable
     private var nextID = 0
     private var tokens = 0
     private let initialCapacity: Int
+    private var evictedBlocks = 0
 
     /// A cache whose sequences start with room for `initialCapacity` tokens.
-    /// - Throws: `invalidArgument` for a bad layout, `initialCapacity` < 1 or `maxTokens` < 1.
-    public init(layout: KVCacheLayout, initialCapacity: Int = 256, maxTokens: Int? = nil) throws(KestrelError) {
+    /// - Parameters:
+    ///   - maxTokens: most positions one sequence may hold (appended, evicted ones included).
+    ///   - window: sliding-window eviction (see the type's documentation); nil keeps every position.
+    /// - Throws: `invalidArgument` for a bad layout, `initialCapacity` < 1, `maxTokens` < 1, a
+    ///   window of < 1 token or negative sinks; `capacityExceeded` when the window's rows overflow.
+    public init(layout: KVCacheLayout, initialCapacity: Int = 256, maxTokens: Int? = nil,
+                window: SlidingWindow? = nil) throws(KestrelError) {
         try layout.validate()
         guard initialCapacity >= 1 else {
             throw .invalidArgument(name: "initialCapacity", reason: "must be ≥ 1, got \(initialCapacity)")
         }
         if let m = maxTokens, m < 1 { throw .invalidArgument(name: "maxTokens", reason: "must be ≥ 1, got \(m)") }
+        var limit = maxTokens ?? .max
+        if let w = window {
+            guard w.tokens >= 1 else { throw .invalidArgument(name: "window", reason: "tokens must be ≥ 1, got \(w.tokens)") }
+            guard w.sinkTokens >= 0 else { throw .invalidArgument(name: "window", reason: "sinkTokens must be ≥ 0, got \(w.sinkTokens)") }
+            let b = Self.windowBlockTokens
+            // Kept: the last W + 7 positions (the earliest of 8 queries' window); the view block
+            // holding the oldest of them may start 15 positions earlier and must not be overwritten.
+            let need = try Self.sum(w.tokens, Int(KESTREL_DECODE_MAX_QUERIES) - 1 + b - 1)
+            ringRows = try Self.sum(need, b - 1) / b * b
+            sinkRows = try Self.sum(w.sinkTokens, b - 1) / b * b
+            let rows = try Self.sum(sinkRows, ringRows)
+            _ = try SizeCheck.bytes(rows, layout.kvHeads, layout.headDimension, layout.storage.elementBytes)
+            limit = min(limit, rows)
+        } else {
+            sinkRows = 0
+            ringRows = .max
+        }
         self.layout = layout
         self.maxTokens = maxTokens
-        self.initialCapacity = min(initialCapacity, maxTokens ?? initialCapacity)
+        self.window = window
+        rowLimit = limit
+        self.initialCapacity = min(initialCapacity, limit)
+    }
+
+    /// a + b, or `capacityExceeded` when it overflows.
+    private static func sum(_ a: Int, _ b: Int) throws(KestrelError) -> Int {
+        let (r, o) = a.addingReportingOverflow(b)
+        guard !o else { throw .capacityExceeded(limit: .max, requested: .max) }
+        return r
+    }
+
+    /// The buffer row of position p (p itself until the ring wraps).
+    @inline(__always) private func row(_ p: Int) -> Int {
+        p < sinkRows ? p : sinkRows + (p - sinkRows) % ringRows
+    }
+
+    /// Blocks of the decode view evicted at `length`: those of positions ≥ sinkRows any of whose
+    /// positions the ring has overwritten (their first position < length − ringRows).
+    private func evictedViewBlocks(_ length: Int) -> Int {
+        guard window != nil, length > sinkRows + ringRows else { return 0 }
+        let b = Self.windowBlockTokens
+        return (length - ringRows + b - 1) / b - sinkRows / b
     }
 
     private func unknown(_ s: KVSequence) -> KestrelError {
@@ -100,15 +167,18 @@ public final class ContiguousKVCache: KVCache, @unchecked Sendable {  // mutable
             let (newLength, o) = s.length.addingReportingOverflow(t)
             guard !o else { throw .capacityExceeded(limit: maxTokens ?? .max, requested: .max) }
             if let m = maxTokens, newLength > m { throw .capacityExceeded(limit: m, requested: newLength) }
-            if newLength > s.buffer.capacity {
+            let rows = min(newLength, rowLimit)  // a windowed buffer stops growing at the ring's end
+            if rows > s.buffer.capacity {
                 var cap = s.buffer.capacity
-                while cap < newLength { cap = cap > Int.max / 2 ? newLength : cap * 2 }
-                if let m = maxTokens { cap = min(cap, m) }
+                while cap < rows { cap = cap > Int.max / 2 ? rows : cap * 2 }
+                cap = min(cap, rowLimit)
                 let grown = try Buffer(capacity: cap, layout: layout)
+                // Before the ring is full no position has wrapped: rows 0..<length are positions.
                 copyRows(from: s.buffer, to: grown, count: s.length)
                 s.buffer = grown
             }
             write(k, v, tokenCount: t, into: s.buffer, at: s.length)
+            evictedBlocks += evictedViewBlocks(newLength) - evictedViewBlocks(s.length)
             s.length = newLength
             sequences[sequence.id] = s
             tokens += t
@@ -125,19 +195,27 @@ public final class ContiguousKVCache: KVCache, @unchecked Sendable {  // mutable
         }
     }
 
-    /// Source rows are [kvHeads, T, D]; the buffer is token-major [capacity, kvHeads, D].
+    /// Source rows are [kvHeads, T, D]; the buffer is token-major [capacity, kvHeads, D], position
+    /// p at ``row(_:)``. Positions this append would itself overwrite in the ring are skipped.
     private func write(_ k: EncodedRows, _ v: EncodedRows, tokenCount t: Int, into b: Buffer, at start: Int) {
         let hk = layout.kvHeads, rowBytes = layout.headDimension * layout.storage.elementBytes
+        let end = start + t
+        var overwritten = 0..<0
+        if window != nil {
+            let lo = max(start, sinkRows)
+            overwritten = lo..<max(lo, end - ringRows)
+        }
         k.bytes.withUnsafeBytes { kb in
             v.bytes.withUnsafeBytes { vb in
-                for h in 0..<hk {
-                    for i in 0..<t {
-                        let dst = ((start + i) * hk + h) * rowBytes, src = (h * t + i) * rowBytes
+                for i in 0..<t where !overwritten.contains(start + i) {
+                    let r = row(start + i)
+                    for h in 0..<hk {
+                        let dst = (r * hk + h) * rowBytes, src = (h * t + i) * rowBytes
                         (b.k + dst).copyMemory(from: kb.baseAddress! + src, byteCount: rowBytes)
                         (b.v + dst).copyMemory(from: vb.baseAddress! + src, byteCount: rowBytes)
                         if let ks = b.ks, let vs = b.vs {
-                            ks[(start + i) * hk + h] = k.scales[h * t + i]
-                            vs[(start + i) * hk + h] = v.scales[h * t + i]
+                            ks[r * hk + h] = k.scales[h * t + i]
+                            vs[r * hk + h] = v.scales[h * t + i]
                         }
                     }
                 }
@@ -150,7 +228,7 @@ public final class ContiguousKVCache: KVCache, @unchecked Sendable {  // mutable
         try lock.withLock { () throws(KestrelError) -> KVSequence in
             guard let s = sequences[sequence.id] else { throw unknown(sequence) }
             let copy = try Buffer(capacity: s.buffer.capacity, layout: layout)
-            copyRows(from: s.buffer, to: copy, count: s.length)
+            copyRows(from: s.buffer, to: copy, count: min(s.length, s.buffer.capacity))
             let id = nextID
             nextID += 1
             sequences[id] = Sequence(buffer: copy, length: s.length)
@@ -176,25 +254,29 @@ public final class ContiguousKVCache: KVCache, @unchecked Sendable {  // mutable
     }
 
     /// See ``KVCache/statistics``: tokens, sequences and bytes (allocated: the buffers' capacity;
-    /// used: their filled rows); block and prefix counters stay 0. O(sequences).
+    /// used: their filled rows), window-evicted view blocks; other block and prefix counters stay
+    /// 0. O(sequences).
     public var statistics: KVCacheStatistics {
         lock.withLock {
             var st = KVCacheStatistics()
             st.sequences = sequences.count
             st.tokens = tokens
+            st.windowEvictedBlocks = evictedBlocks
             for s in sequences.values {
                 st.bytesAllocated += s.buffer.bytes
-                st.bytesUsed += s.length * layout.bytesPerToken
+                st.bytesUsed += min(s.length, s.buffer.capacity) * layout.bytesPerToken
             }
             return st
         }
     }
 
-    /// See ``KVCache/view(of:)``: one block spanning the buffer. O(1).
+    /// See ``KVCache/view(of:)``: one block spanning the buffer, O(1); with a window, blocks of
+    /// ``windowBlockTokens`` positions through the ring (evicted ones nil), O(length / 16).
     public func view(of sequence: KVSequence) throws(KestrelError) -> KVCacheView {
         try lock.withLock { () throws(KestrelError) -> KVCacheView in
             guard let s = sequences[sequence.id] else { throw unknown(sequence) }
             let b = s.buffer, d = layout.headDimension
+            if let w = window { return ringView(s, window: w) }
             var ks: [UnsafePointer<Float>?] = [], vs: [UnsafePointer<Float>?] = []
             if let k = b.ks, let v = b.vs {
                 ks = [UnsafePointer(k)]
@@ -205,5 +287,31 @@ public final class ContiguousKVCache: KVCache, @unchecked Sendable {  // mutable
                                rowStride: layout.kvHeads * d, headStride: d, scaleStride: layout.kvHeads,
                                headScaleStride: 1, window: nil)
         }
+    }
+
+    /// The view of a windowed sequence (lock held): block i holds positions 16i..<16i + 16 at row
+    /// row(16i) onwards — contiguous, as sinkRows and ringRows are multiples of 16.
+    private func ringView(_ s: Sequence, window w: SlidingWindow) -> KVCacheView {
+        let bt = Self.windowBlockTokens, hk = layout.kvHeads, d = layout.headDimension
+        let rowBytes = hk * d * layout.storage.elementBytes, b = s.buffer
+        let blocks = (s.length + bt - 1) / bt
+        let firstKept = s.length > sinkRows + ringRows ? (s.length - ringRows + bt - 1) / bt : 0
+        var kb = [UnsafeRawPointer?](repeating: nil, count: blocks), vb = kb
+        var ks: [UnsafePointer<Float>?] = [], vs: [UnsafePointer<Float>?] = []
+        if b.ks != nil {
+            ks = Array(repeating: nil, count: blocks)
+            vs = ks
+        }
+        for i in 0..<blocks where i * bt < sinkRows || i >= firstKept {
+            let r = row(i * bt)
+            kb[i] = UnsafeRawPointer(b.k + r * rowBytes)
+            vb[i] = UnsafeRawPointer(b.v + r * rowBytes)
+            if let k = b.ks, let v = b.vs {
+                ks[i] = UnsafePointer(k + r * hk)
+                vs[i] = UnsafePointer(v + r * hk)
+            }
+        }
+        return KVCacheView(owner: b, layout: layout, length: s.length, kBlocks: kb, vBlocks: vb, kScales: ks, vScales: vs,
+                           blockTokens: bt, rowStride: hk * d, headStride: d, scaleStride: hk, headScaleStride: 1, window: w)
     }
 }

@@ -22,7 +22,6 @@ struct AttentionBenchCachedDecode {
         guard s.seqQ <= 8 else { return "the decode path takes 1...8 new query tokens, NQ is \(s.seqQ)" }
         guard s.seqQ <= s.seqKV else { return "the decode path needs NQ <= NK (the new tokens are the cache's last positions)" }
         guard block >= 1 else { return "--block must be >= 1, got \(block)" }
-        if window != nil && !paged { return "--window with --cache needs --paged (the contiguous cache does not evict)" }
         return nil
     }
 
@@ -36,7 +35,7 @@ struct AttentionBenchCachedDecode {
             let cache: any KVCache = paged
                 ? try PagedKVCache(layout: layout, blockTokens: block, blockCount: (s.seqKV + block - 1) / block,
                                    window: window.map { SlidingWindow(tokens: $0 + 1) })
-                : try ContiguousKVCache(layout: layout, initialCapacity: s.seqKV)
+                : try ContiguousKVCache(layout: layout, initialCapacity: s.seqKV, window: window.map { SlidingWindow(tokens: $0 + 1) })
             let seq = try cache.addSequence()
             try cache.append(to: seq, keys: try k.select(axis: 0, index: b).contiguous(), values: try v.select(axis: 0, index: b).contiguous())
             caches.append(cache)

@@ -11,7 +11,7 @@ import _KestrelTestSupport
     let contract = AttentionBenchContractTests()
 
     @Test(arguments: [("f32", false, nil as Int?), ("f32", true, nil), ("f16", true, nil), ("int8", false, nil), ("f32", true, 9),
-                      ("int8", true, 9)])
+                      ("int8", true, 9), ("f32", false, 9), ("int8", false, 9)])
     func decodeThroughACacheMatchesTheReference(_ storage: String, _ paged: Bool, _ window: Int?) throws {
         let f = try AttentionBenchContractTests.Files(AttentionBenchShape(batch: 2, heads: 4, kvHeads: 2, seqQ: 3, seqKV: 40, headDim: 20))
         defer { f.remove() }
@@ -33,7 +33,7 @@ import _KestrelTestSupport
 
     @Test(arguments: [(["--seq-q", "9", "--seq-kv", "20", "--cache", "f32"], "1...8"),
                       (["--seq-q", "1", "--seq-kv", "20", "--cache", "bf16"], "cache 'bf16'"),
-                      (["--seq-q", "1", "--seq-kv", "20", "--cache", "f32", "--window", "4"], "--paged")])
+                      (["--seq-q", "1", "--seq-kv", "20", "--cache", "f32", "--paged", "--block", "0"], "--block")])
     func unsupportedCachedProblemsExitTwo(_ args: [String], _ phrase: String) throws {
         let r = try contract.run(args)
         #expect(r.status == 2, "\(r.lines) \(r.stderr)")

@@ -6,7 +6,7 @@
  * For loaded machines, where wall-clock GB/s mean nothing; `kestrel attention-bench --cache` stays the
  * committed wall-clock command (Documentation/Benchmarks.md §14). Not part of the package. Build and run:
  *   clang -std=c11 -O2 -ICKernels/include -ICKernels [-DN=tokens] -o /tmp/decode_cpu_time \
- *       Benchmarks/decode-cpu-time/decode_cpu_time.c CKernels/[a-z]*.c -lm -lpthread
+ *       Benchmarks/c/decode_cpu_time.c CKernels/[a-z]*.c -lm -lpthread
  *   /tmp/decode_cpu_time [reps=20] [rounds=2]      (KESTREL_ISA=... caps the tier)
  */
 #define _GNU_SOURCE

@@ -34,8 +34,9 @@ static inline __m256i tail_mask(size_t n) { return _mm256_loadu_si256((const __m
 #define AT_BF16 kestrel_bf16_to_f32_avx2
 #define AT_CK 6
 #define AT_QV 2
-#define AT_RP 4
+#define AT_RP 6
 #define AT_DV 2
+#define AT_PV_AHEAD 16
 #include "internal/attention_tile_body.h"
 
 /* The backward tile (internal/attention_bwd_body.h) on the same vector macros. */

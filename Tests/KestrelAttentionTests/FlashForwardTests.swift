@@ -125,11 +125,17 @@ import _KestrelTestSupport
     }
 
     @Test func standardBlockSizesFollowTheCaches() {
-        // The rule on an Emerald Rapids core (48 KiB L1d, 2 MiB L2) and on smaller/unknown caches.
-        #expect(AttentionBlockSizes.standard(headDimension: 64, l1dBytes: 48 << 10, l2Bytes: 2 << 20) == .init(query: 64, key: 64))
-        #expect(AttentionBlockSizes.standard(headDimension: 128, l1dBytes: 48 << 10, l2Bytes: 2 << 20) == .init(query: 32, key: 128))
-        #expect(AttentionBlockSizes.standard(headDimension: 256, l1dBytes: 48 << 10, l2Bytes: 2 << 20) == .init(query: 16, key: 256))
-        #expect(AttentionBlockSizes.standard(headDimension: 64, l1dBytes: 32 << 10, l2Bytes: 1 << 20) == .init(query: 32, key: 80))
+        // The rule on an Emerald Rapids core (48 KiB L1d, 2 MiB L2), a Zen 3 EPYC core (32 KiB, 512 KiB)
+        // and on smaller/unknown caches.
+        #expect(AttentionBlockSizes.standard(headDimension: 64, l1dBytes: 48 << 10, l2Bytes: 2 << 20) == .init(query: 64, key: 48))
+        #expect(AttentionBlockSizes.standard(headDimension: 128, l1dBytes: 48 << 10, l2Bytes: 2 << 20) == .init(query: 64, key: 48))
+        #expect(AttentionBlockSizes.standard(headDimension: 256, l1dBytes: 48 << 10, l2Bytes: 2 << 20) == .init(query: 64, key: 48))
+        for d in [64, 128, 256] {
+            #expect(AttentionBlockSizes.standard(headDimension: d, l1dBytes: 32 << 10, l2Bytes: 512 << 10) == .init(query: 64, key: 32))
+        }
+        #expect(AttentionBlockSizes.standard(headDimension: 64, l1dBytes: 32 << 10, l2Bytes: 1 << 20) == .init(query: 64, key: 32))
+        // A head dimension whose query and accumulator tiles would crowd the L2 shrinks the query tile.
+        #expect(AttentionBlockSizes.standard(headDimension: 512, l1dBytes: 32 << 10, l2Bytes: 512 << 10) == .init(query: 32, key: 64))
         #expect(AttentionBlockSizes.standard(headDimension: 64, l1dBytes: 0, l2Bytes: 0)
                 == AttentionBlockSizes.standard(headDimension: 64, l1dBytes: 32 << 10, l2Bytes: 1 << 20))
         // A tiny L2 shrinks the key tile until K and V fit half of it.

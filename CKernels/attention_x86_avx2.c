@@ -1,7 +1,8 @@
 /*
  * AVX2 + FMA tier of the attention tile run (method in internal/attention_tile_body.h): 8 lanes,
- * scores by 6 keys × 2 query vectors (12 accumulators of 16 registers), P·V by 4 rows × 2 vectors
- * of the head dimension; d's tail by vmaskmovps (never touches the masked-off elements).
+ * scores by 6 keys × 2 query vectors (12 accumulators of 16 registers), P·V by 6 rows × 2 vectors of the
+ * head dimension (12) with V rows prefetched 16 keys ahead; d's tail by vmaskmovps (never touches the
+ * masked-off elements).
  */
 #include "internal/kestrel_internal.h"
 #include "internal/attention.h"

@@ -1,7 +1,8 @@
 /*
  * AVX2 + FMA tier of the attention tile run (method in internal/attention_tile_body.h): 8 lanes,
- * scores by 6 keys × 2 query vectors (12 accumulators of 16 registers), P·V by 4 rows × 2 vectors
- * of the head dimension; d's tail by vmaskmovps (never touches the masked-off elements).
+ * scores by 6 keys × 2 query vectors (12 accumulators of 16 registers), P·V by 6 rows × 2 vectors of the
+ * head dimension (12) with V rows prefetched 16 keys ahead; d's tail by vmaskmovps (never touches the
+ * masked-off elements).
  */
 #include "internal/kestrel_internal.h"
 #include "internal/attention.h"
@@ -34,8 +35,9 @@ static inline __m256i tail_mask(size_t n) { return _mm256_loadu_si256((const __m
 #define AT_BF16 kestrel_bf16_to_f32_avx2
 #define AT_CK 6
 #define AT_QV 2
-#define AT_RP 4
+#define AT_RP 6
 #define AT_DV 2
+#define AT_PV_AHEAD 16
 #include "internal/attention_tile_body.h"
 
 /* The backward tile (internal/attention_bwd_body.h) on the same vector macros. */

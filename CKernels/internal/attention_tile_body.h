@@ -21,6 +21,14 @@
  * and the register blocking AT_CK, AT_QV, AT_RP, AT_DV.
  */
 
+/* V rows the P·V kernels prefetch ahead of the one they read (0: none): the first row group
+ * of a strip takes every V line from L2 or L3, one per key, at a stride of the row pitch. */
+#ifndef AT_PV_AHEAD
+#define AT_PV_AHEAD 0
+#endif
+/* Vectors per 64-byte line: one prefetch per line of the strip. */
+#define AT_PV_PF_STEP (AT_W * 4 >= 64 ? 1 : (int)(64 / (AT_W * 4)))
+
 /* st[c][0..QV·W) for c < CK: keys at k (row stride ks), queries at qt (row stride p). */
 #define AT_ST_KERNEL(NAME, CK, QV)                                                                     \
     static inline void NAME(const float *k, size_t ks, const float *qt, size_t p, size_t d, float *st, \
@@ -53,6 +61,9 @@ AT_ST_KERNEL(at_st_11, 1, 1)
         for (int r = 0; r < (RP); r++)                                                                 \
             for (int j = 0; j < (DV); j++) a[r][j] = AT_LOAD(acc + (size_t)r * d + (size_t)j * AT_W);  \
         for (size_t c = 0; c < cols; c++) {                                                            \
+            if (AT_PV_AHEAD)                                                                           \
+                for (int j = 0; j < (DV); j += AT_PV_PF_STEP)                                          \
+                    __builtin_prefetch(v + (c + AT_PV_AHEAD) * vs + (size_t)j * AT_W, 0, 3);           \
             AT_V vv[DV];                                                                               \
             for (int j = 0; j < (DV); j++) vv[j] = AT_LOAD(v + c * vs + (size_t)j * AT_W);            \
             const float *pc = pt + c * ls;                                                             \
@@ -79,11 +90,19 @@ AT_ST_KERNEL(at_st_11, 1, 1)
         for (int r = 0; r < (RP); r++) AT_STOREN(acc + (size_t)r * d, a[r], n);                        \
     }
 
+/* Kernels for AT_RP rows and for the 4-, 2- and 1-row remainders of a block, each over AT_DV
+ * vectors, one vector, or d's tail. */
 AT_PV_KERNEL(at_pv_full, AT_RP, AT_DV)
 AT_PV_KERNEL(at_pv_d1, AT_RP, 1)
+AT_PV_TAIL(at_pv_tail, AT_RP)
+AT_PV_KERNEL(at_pv_r4, 4, AT_DV)
+AT_PV_KERNEL(at_pv_r4d1, 4, 1)
+AT_PV_TAIL(at_pv_tail4, 4)
+AT_PV_KERNEL(at_pv_r2, 2, AT_DV)
+AT_PV_KERNEL(at_pv_r2d1, 2, 1)
+AT_PV_TAIL(at_pv_tail2, 2)
 AT_PV_KERNEL(at_pv_r1, 1, AT_DV)
 AT_PV_KERNEL(at_pv_11, 1, 1)
-AT_PV_TAIL(at_pv_tail, AT_RP)
 AT_PV_TAIL(at_pv_tail1, 1)
 
 /* st ([cols][ls]) = K block · qt over `nv` query vectors. */
@@ -102,27 +121,34 @@ static void at_scores(const float *k, size_t ks, size_t cols, const float *qt, s
     }
 }
 
-/* One row group of acc += P·V over the whole head dimension. */
-#define AT_PV_ROWS(FULL, D1, TAIL, RP)                                                                 \
-    do {                                                                                               \
-        size_t t0 = 0;                                                                                 \
-        for (; t0 + AT_DV * AT_W <= d; t0 += AT_DV * AT_W) FULL(pt, ls, v + t0, vs, cols, ar + t0, d); \
-        for (; t0 + AT_W <= d; t0 += AT_W) D1(pt, ls, v + t0, vs, cols, ar + t0, d);                   \
-        if (t0 < d) TAIL(pt, ls, v + t0, vs, cols, ar + t0, d, d - t0);                                \
+/* Every row group of a block for one strip of the head dimension: AT_RP rows at a time, then
+ * the remainder by 4, 2 and 1 rows. Fewer rows keep fewer accumulator chains busy (2 rows × 2
+ * vectors: 4 chains, half the FMA pipes' latency cover), so when AT_RP > 4 one AT_RP group is
+ * given up if that leaves a multiple of 4 (32 rows by 6: 4 × 6 + 2 × 4 instead of 5 × 6 + 2). */
+#define AT_PV_STRIP(FULL, R4, R2, R1, ...)                                                                   \
+    do {                                                                                                     \
+        size_t r0 = 0;                                                                                       \
+        for (; r0 + AT_RP <= full_rows; r0 += AT_RP) FULL(st + r0, ls, v + t0, vs, cols, acc + r0 * d + t0, d __VA_ARGS__); \
+        if (AT_RP > 4)                                                                                       \
+            for (; r0 + 4 <= rows; r0 += 4) R4(st + r0, ls, v + t0, vs, cols, acc + r0 * d + t0, d __VA_ARGS__); \
+        for (; r0 + 2 <= rows; r0 += 2) R2(st + r0, ls, v + t0, vs, cols, acc + r0 * d + t0, d __VA_ARGS__);   \
+        if (r0 < rows) R1(st + r0, ls, v + t0, vs, cols, acc + r0 * d + t0, d __VA_ARGS__);                   \
     } while (0)
 
+/* acc[0..rows)[:] += P·V over the whole head dimension. The head dimension is the outer loop:
+ * one column strip of V (cols keys × AT_DV vectors) stays in L1 while every row group of the
+ * block sweeps it, instead of each row group re-reading the whole V tile from L2. */
 static void at_pv(const float *st, size_t ls, const float *v, size_t vs, size_t cols, float *acc, size_t d,
                   size_t rows) {
-    size_t r0 = 0;
-    for (; r0 + AT_RP <= rows; r0 += AT_RP) {
-        const float *pt = st + r0;
-        float *ar = acc + r0 * d;
-        AT_PV_ROWS(at_pv_full, at_pv_d1, at_pv_tail, AT_RP);
-    }
-    for (; r0 < rows; r0++) {
-        const float *pt = st + r0;
-        float *ar = acc + r0 * d;
-        AT_PV_ROWS(at_pv_r1, at_pv_11, at_pv_tail1, 1);
+    size_t full_rows = rows / AT_RP * AT_RP;
+    const size_t rem = rows - full_rows;
+    if (AT_RP > 4 && full_rows > 0 && rem % 4 != 0 && (rem + AT_RP) % 4 == 0) full_rows -= AT_RP;
+    size_t t0 = 0;
+    for (; t0 + AT_DV * AT_W <= d; t0 += AT_DV * AT_W) AT_PV_STRIP(at_pv_full, at_pv_r4, at_pv_r2, at_pv_r1, );
+    for (; t0 + AT_W <= d; t0 += AT_W) AT_PV_STRIP(at_pv_d1, at_pv_r4d1, at_pv_r2d1, at_pv_11, );
+    if (t0 < d) {
+        const size_t n = d - t0;
+        AT_PV_STRIP(at_pv_tail, at_pv_tail4, at_pv_tail2, at_pv_tail1, , n);
     }
 }
 

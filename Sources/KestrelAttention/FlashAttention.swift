@@ -16,7 +16,8 @@ public struct AttentionBlockSizes: Sendable, Hashable {
     }
 
     /// The default for a head dimension on the CPU this runs on: its L1d and L2 sizes as reported
-    /// by `kestrel_cpu_describe` (``CPUDescription``); see ``standard(headDimension:l1dBytes:l2Bytes:)``.
+    /// by `kestrel_cpu_describe` (``CPUDescription``), read at run time; see
+    /// ``standard(headDimension:l1dBytes:l2Bytes:)``.
     /// O(1), no allocation; thread-safe.
     public static func standard(headDimension d: Int) -> AttentionBlockSizes {
         let cpu = kestrel_cpu_describe().pointee
@@ -24,20 +25,22 @@ public struct AttentionBlockSizes: Sendable, Hashable {
     }
 
     /// The rule behind ``standard(headDimension:)`` for given cache sizes (0 = unknown: 32 KiB L1d,
-    /// 1 MiB L2). Each key step of the tile kernel sweeps the scaled, transposed query tile
-    /// (query · D floats) once per group of keys and the score tile (query · key floats) several
-    /// times, so each gets a third of the L1d, the last third being left to the K and V rows
-    /// streaming through; the K and V tiles (2 · key · D floats) must fit half the L2, where the
-    /// P·V step re-reads V once per group of four query rows. Query rows are a multiple of 16
-    /// (the widest vector: no padding lanes) in 16…128, key rows a multiple of 16 in 32…512.
-    /// Measured on an Emerald Rapids Xeon (48 KiB L1d, 2 MiB L2): D = 64 → 64 × 64, D = 128 →
-    /// 32 × 128, D = 256 → 16 × 256, each within the noise of the best of a sweep
-    /// (Documentation/Attention.md).
+    /// 1 MiB L2). A query block streams every key and value row it can see through the caches once
+    /// (from L3 when a head's K and V exceed the L2), so the bytes fetched per multiply-add fall
+    /// with the query rows: query rows are 64, fewer only when the scaled, transposed query tile
+    /// and the accumulator (2 · query · D floats, swept from L2) would exceed a quarter of the L2
+    /// (a multiple of 16 in 16…64; above 64 a causal block's masked triangle costs more than the
+    /// reuse gains at N = 1024). The score tile (key · query floats), read by every row group and
+    /// head-dimension strip of the P·V step, gets a quarter of the L1d, the rest holding the K rows
+    /// and V strip in flight: key rows a multiple of 16 in 32…512, shrunk until the K and V tiles
+    /// (2 · key · D floats) fit half the L2. AMD EPYC (Zen 3, 32 KiB L1d, 512 KiB L2): 64 × 32 at
+    /// D = 64…256; Emerald Rapids Xeon (48 KiB, 2 MiB): 64 × 48. Measured in Documentation/Attention.md.
     public static func standard(headDimension d: Int, l1dBytes: Int, l2Bytes: Int) -> AttentionBlockSizes {
         let l1 = l1dBytes > 0 ? l1dBytes : 32 << 10, l2 = l2Bytes > 0 ? l2Bytes : 1 << 20
-        let dd = max(1, d), third = l1 / 3 / 4  // floats
-        let query = min(128, max(16, third / dd / 16 * 16))
-        var key = min(512, max(32, third / query / 16 * 16))
+        let dd = max(1, d)
+        var query = 64
+        while query > 16 && 2 * query * dd * 4 > l2 / 4 { query -= 16 }
+        var key = min(512, max(32, l1 / 4 / 4 / query / 16 * 16))
         while key > 32 && 2 * key * dd * 4 > l2 / 2 { key -= 16 }
         return AttentionBlockSizes(query: query, key: key)
     }
@@ -194,7 +197,12 @@ public struct FlashAttention: AttentionKernel {
                                                         q: qp.baseAddress!, k: kp, v: vp,
                                                         bias: p.bias == nil ? nil : bp.baseAddress!)
                                 parallelForEach(tasks, threads: workers) { task, worker in
-                                    let bh = task / queryBlocks, qb = task % queryBlocks
+                                    // Causal: a head's query blocks from the last (sees every key) to the
+                                    // first, so the tasks workers claim shrink towards the end and the
+                                    // last one to finish is short (dynamic scheduling's imbalance is at
+                                    // most the smallest block, not the largest).
+                                    let bh = task / queryBlocks
+                                    let qb = p.causal ? queryBlocks - 1 - task % queryBlocks : task % queryBlocks
                                     let b = bh / p.heads, h = bh % p.heads, kvh = h / p.group
                                     let i0 = qb * blocks.query, rows = min(blocks.query, nq - i0)
                                     let kvOff = (b * p.kvHeads + kvh) * nk * d

@@ -38,6 +38,30 @@ import _KestrelTestSupport
         }
     }
 
+    /// The P·V micro-kernels take a block's rows by the tier's row group (6 on AVX2, 4 elsewhere)
+    /// and the rest by 4, 2 and 1 rows, giving up one full group when that leaves a multiple of 4;
+    /// the head dimension by strips of vectors, single vectors and a masked tail. Query tiles of
+    /// 1…14 and 32 rows (every remainder of 4 and 6, and 32 = 4 × 6 + 2 × 4), a last block shorter
+    /// than the tile (NQ = 45), key tiles that do not divide NK = 51, and odd head dimensions
+    /// cover each path, causal or not, on one and two threads, against the float64 reference.
+    @Test(arguments: [23, 40])
+    func everyRowGroupRemainderMatchesTheReference(d: Int) throws {
+        let (B, H, NQ, NK) = (1, 2, 45, 51)
+        let q = Ref.random(B * H * NQ * d, seed: UInt64(d + 40)), k = Ref.random(B * H * NK * d, seed: UInt64(d + 41))
+        let v = Ref.random(B * H * NK * d, seed: UInt64(d + 42))
+        let qt = try Tensor(q, shape: [B, H, NQ, d]), kt = try Tensor(k, shape: [B, H, NK, d]), vt = try Tensor(v, shape: [B, H, NK, d])
+        for causal in [false, true] {
+            let ref = Ref.reference(q: q, k: k, v: v, dims: (B, H, H, NQ, NK, d), scale: 1 / Double(d).squareRoot(),
+                                    causal: causal, window: nil, lengths: nil, bias: nil, biasHeads: 1)
+            for rows in Array(1...14) + [32] {
+                let blocks = AttentionBlockSizes(query: rows, key: rows % 2 == 0 ? 32 : 13)
+                let r = try FlashAttention(blockSizes: blocks, tileProducts: .cKernel)
+                    .forward(query: qt, key: kt, value: vt, options: AttentionOptions(causal: causal, threads: rows % 3 == 0 ? 2 : 1))
+                try Self.check(r, ref, "D \(d) causal \(causal) tiles \(rows) × \(blocks.key)")
+            }
+        }
+    }
+
     @Test func halfKeysAndValuesConvertedPerTileMatchTheWidenedOnes() throws {
         let (H, NQ, NK, D) = (2, 19, 41, 40)
         let q = try Tensor(Ref.random(H * NQ * D, seed: 21), shape: [1, H, NQ, D])
@@ -101,11 +125,17 @@ import _KestrelTestSupport
     }
 
     @Test func standardBlockSizesFollowTheCaches() {
-        // The rule on an Emerald Rapids core (48 KiB L1d, 2 MiB L2) and on smaller/unknown caches.
-        #expect(AttentionBlockSizes.standard(headDimension: 64, l1dBytes: 48 << 10, l2Bytes: 2 << 20) == .init(query: 64, key: 64))
-        #expect(AttentionBlockSizes.standard(headDimension: 128, l1dBytes: 48 << 10, l2Bytes: 2 << 20) == .init(query: 32, key: 128))
-        #expect(AttentionBlockSizes.standard(headDimension: 256, l1dBytes: 48 << 10, l2Bytes: 2 << 20) == .init(query: 16, key: 256))
-        #expect(AttentionBlockSizes.standard(headDimension: 64, l1dBytes: 32 << 10, l2Bytes: 1 << 20) == .init(query: 32, key: 80))
+        // The rule on an Emerald Rapids core (48 KiB L1d, 2 MiB L2), a Zen 3 EPYC core (32 KiB, 512 KiB)
+        // and on smaller/unknown caches.
+        #expect(AttentionBlockSizes.standard(headDimension: 64, l1dBytes: 48 << 10, l2Bytes: 2 << 20) == .init(query: 64, key: 48))
+        #expect(AttentionBlockSizes.standard(headDimension: 128, l1dBytes: 48 << 10, l2Bytes: 2 << 20) == .init(query: 64, key: 48))
+        #expect(AttentionBlockSizes.standard(headDimension: 256, l1dBytes: 48 << 10, l2Bytes: 2 << 20) == .init(query: 64, key: 48))
+        for d in [64, 128, 256] {
+            #expect(AttentionBlockSizes.standard(headDimension: d, l1dBytes: 32 << 10, l2Bytes: 512 << 10) == .init(query: 64, key: 32))
+        }
+        #expect(AttentionBlockSizes.standard(headDimension: 64, l1dBytes: 32 << 10, l2Bytes: 1 << 20) == .init(query: 64, key: 32))
+        // A head dimension whose query and accumulator tiles would crowd the L2 shrinks the query tile.
+        #expect(AttentionBlockSizes.standard(headDimension: 512, l1dBytes: 32 << 10, l2Bytes: 512 << 10) == .init(query: 32, key: 64))
         #expect(AttentionBlockSizes.standard(headDimension: 64, l1dBytes: 0, l2Bytes: 0)
                 == AttentionBlockSizes.standard(headDimension: 64, l1dBytes: 32 << 10, l2Bytes: 1 << 20))
         // A tiny L2 shrinks the key tile until K and V fit half of it.

@@ -58,7 +58,7 @@ struct AdaptBenchCommand: ParsableCommand {
             throw ValidationError("--task must be regression, query-drift or forgetting")
         }
         guard AdaptExperiments.Drift(rawValue: drift) != nil else { throw ValidationError("--drift must be reflection or inflation") }
-        if task == AdaptExperiments.Task.queryDrift.rawValue, (dim ?? 64) < 8 { throw ValidationError("--task query-drift needs --dim >= 8") }
+        if task == AdaptExperiments.Task.queryDrift.rawValue, (self.dim ?? 64) < 8 { throw ValidationError("--task query-drift needs --dim >= 8") }
         guard seeds >= 1 else { throw ValidationError("--seeds must be >= 1") }
         guard AdaptBench.Loss(rawValue: loss) != nil else { throw ValidationError("--loss must be squared, binary or contrastive") }
     }

@@ -118,6 +118,8 @@ typedef struct kestrel_lora_update_args {
     const float *fisher_star;  /**< consolidated Fisher F* of the penalty, or NULL (no penalty) */
     const float *anchor;       /**< θ* of the penalty */
     float ewc_lambda;          /**< λ >= 0 */
+    float *params_out;         /**< NULL: update `params` in place; else θ' goes here and `params` is only read
+                                    (n floats overlapping none of the other arrays) */
     double grad_norm_out;      /**< written: ‖G‖ before clipping (EWC term included) */
     int clipped_out;           /**< written: 1 when G was scaled down */
 } kestrel_lora_update_args;

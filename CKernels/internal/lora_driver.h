@@ -129,7 +129,8 @@ kestrel_status LORA_NAME(kestrel_lora_accumulate)(kestrel_lora_accumulate_args *
     default: return KESTREL_ERR_INVALID_ARGUMENT;
     }
     if (kestrel_lora_scratch_floats(sh, a->n_neg) == 0 || !isfinite(a->weight)) return KESTREL_ERR_INVALID_ARGUMENT;
-    if (!lora_all_finite(a->x, din) || (a->base != NULL && !lora_all_finite(a->base, dout)))
+    /* The residual form passes x as base: one check covers both. */
+    if (!lora_all_finite(a->x, din) || (a->base != NULL && a->base != a->x && !lora_all_finite(a->base, dout)))
         return KESTREL_ERR_INVALID_ARGUMENT;
 
     const float *A = a->params, *bt = a->params + r * din;
@@ -196,37 +197,102 @@ kestrel_status LORA_NAME(kestrel_lora_accumulate)(kestrel_lora_accumulate_args *
     return KESTREL_OK;
 }
 
-/* The total gradient of one vector of parameters: scaled loss gradient plus the EWC++ pull. */
-static inline LV lora_total_grad(const kestrel_lora_update_args *a, LV g, LV th, LV fs, LV an) {
-    g = LMUL(LSET1(a->grad_scale), g);
-    if (a->fisher_star != NULL) g = LFMA(LMUL(LSET1(2.0f * a->ewc_lambda), fs), LSUB(th, an), g);
-    return g;
+/* The settings of one update, broadcast once. Stores through the float arrays may alias the
+ * argument struct's float fields as far as the compiler knows, so reading them from `a` inside
+ * the loop reloads and re-broadcasts them every vector (that, and testing the optimizer and the
+ * NULL arrays per vector, was most of the update's instructions). */
+typedef struct {
+    LV gs, lr, nlr, b1, b2, omb1, omb2, eps, c1, c2, fd, omfd, twol, f;
+} lora_upd_consts;
+
+/* The total gradient of one vector: scaled loss gradient `raw` plus the EWC++ pull. */
+static inline LV lora_total_grad(const lora_upd_consts *k, int ewc, LV raw, LV th, LV fs, LV an) {
+    return ewc ? LFMA(LMUL(k->twol, fs), LSUB(th, an), raw) : raw;
 }
 
-/* One vector of the update: Fisher, optimizer, zeroed gradient. `f` is the clipping factor. */
-static inline void lora_update_vec(const kestrel_lora_update_args *a, float f, LV *th, LV *g, LV *m, LV *v, LV *fi,
-                                   LV fs, LV an) {
-    LV raw = LMUL(LSET1(a->grad_scale), *g);
-    if (a->fisher != NULL && a->fisher_decay >= 0.0f)
-        *fi = LFMA(LSET1(a->fisher_decay), *fi, LMUL(LSET1(1.0f - a->fisher_decay), LMUL(raw, raw)));
-    LV G = LMUL(LSET1(f), lora_total_grad(a, *g, *th, fs, an));
-    switch (a->optimizer) {
-    case KESTREL_LORA_SGD: *th = LFMA(LSET1(-a->lr), G, *th); break;
+/* One vector of the update: Fisher, optimizer. The same operations in the same order as the
+ * float64 reference's formulas (the header); `opt`, `ewc` and `updf` are constants at every call
+ * site, so each combination compiles to its own branch-free loop. */
+static inline __attribute__((always_inline)) LV lora_update_vec(const lora_upd_consts *k, int opt, int ewc, int updf,
+                                                                LV th, LV g, LV *m, LV *v, LV *fi, LV fs, LV an) {
+    const LV raw = LMUL(k->gs, g);
+    if (updf) *fi = LFMA(k->fd, *fi, LMUL(k->omfd, LMUL(raw, raw)));
+    const LV G = LMUL(k->f, lora_total_grad(k, ewc, raw, th, fs, an));
+    switch (opt) {
+    case KESTREL_LORA_SGD: return LFMA(k->nlr, G, th);
     case KESTREL_LORA_MOMENTUM:
-        *m = LFMA(LSET1(a->beta1), *m, G);
-        *th = LFMA(LSET1(-a->lr), *m, *th);
-        break;
+        *m = LFMA(k->b1, *m, G);
+        return LFMA(k->nlr, *m, th);
     default: /* ADAM */
-        *m = LFMA(LSET1(a->beta1), *m, LMUL(LSET1(1.0f - a->beta1), G));
-        *v = LFMA(LSET1(a->beta2), *v, LMUL(LSET1(1.0f - a->beta2), LMUL(G, G)));
+        *m = LFMA(k->b1, *m, LMUL(k->omb1, G));
+        *v = LFMA(k->b2, *v, LMUL(k->omb2, LMUL(G, G)));
         {
-            const LV mh = LMUL(*m, LSET1(a->c1));
-            const LV den = LADD(LSQRT(LMUL(*v, LSET1(a->c2))), LSET1(a->eps));
-            *th = LSUB(*th, LMUL(LSET1(a->lr), LDIV(mh, den)));
+            const LV mh = LMUL(*m, k->c1);
+            const LV den = LADD(LSQRT(LMUL(*v, k->c2)), k->eps);
+            return LSUB(th, LMUL(k->lr, LDIV(mh, den))); /* not an FMA: the reference rounds lr·q first */
         }
-        break;
     }
-    *g = LZERO();
+}
+
+/* Pass 2 over all n parameters: reads θ from `p`, writes θ' to `out` (which may be `p`). */
+static inline __attribute__((always_inline)) void lora_update_pass(const lora_upd_consts *k, int opt, int ewc, int updf,
+                                                                   size_t n, const float *p, float *out, float *gr,
+                                                                   float *mp, float *vp, float *fp, const float *fsp,
+                                                                   const float *anp) {
+    size_t i = 0;
+    for (; i + LW <= n; i += LW) {
+        LV m = opt != KESTREL_LORA_SGD ? LLOAD(mp + i) : LZERO(), v = opt == KESTREL_LORA_ADAM ? LLOAD(vp + i) : LZERO();
+        LV fi = updf ? LLOAD(fp + i) : LZERO();
+        const LV th = lora_update_vec(k, opt, ewc, updf, LLOAD(p + i), LLOAD(gr + i), &m, &v, &fi,
+                                      ewc ? LLOAD(fsp + i) : LZERO(), ewc ? LLOAD(anp + i) : LZERO());
+        LSTORE(out + i, th);
+        LSTORE(gr + i, LZERO());
+        if (opt != KESTREL_LORA_SGD) LSTORE(mp + i, m);
+        if (opt == KESTREL_LORA_ADAM) LSTORE(vp + i, v);
+        if (updf) LSTORE(fp + i, fi);
+    }
+    if (i < n) {
+        const size_t t = n - i;
+        LV m = opt != KESTREL_LORA_SGD ? lora_load_tail(mp + i, t) : LZERO();
+        LV v = opt == KESTREL_LORA_ADAM ? lora_load_tail(vp + i, t) : LZERO();
+        LV fi = updf ? lora_load_tail(fp + i, t) : LZERO();
+        const LV th = lora_update_vec(k, opt, ewc, updf, lora_load_tail(p + i, t), lora_load_tail(gr + i, t), &m, &v, &fi,
+                                      ewc ? lora_load_tail(fsp + i, t) : LZERO(), ewc ? lora_load_tail(anp + i, t) : LZERO());
+        lora_store_tail(out + i, th, t);
+        lora_store_tail(gr + i, LZERO(), t);
+        if (opt != KESTREL_LORA_SGD) lora_store_tail(mp + i, m, t);
+        if (opt == KESTREL_LORA_ADAM) lora_store_tail(vp + i, v, t);
+        if (updf) lora_store_tail(fp + i, fi, t);
+    }
+}
+
+/* Pass 1 reads only: Σ G² of the total gradient, in two accumulators taking alternate vectors. */
+static inline __attribute__((always_inline)) double lora_update_norm(const lora_upd_consts *k, int ewc, size_t n,
+                                                                     const float *p, const float *gr, const float *fsp,
+                                                                     const float *anp) {
+    LV acc0 = LZERO(), acc1 = LZERO();
+    size_t i = 0;
+    for (; i + 2 * LW <= n; i += 2 * LW) {
+        const LV G0 = lora_total_grad(k, ewc, LMUL(k->gs, LLOAD(gr + i)), LLOAD(p + i), ewc ? LLOAD(fsp + i) : LZERO(),
+                                      ewc ? LLOAD(anp + i) : LZERO());
+        const LV G1 = lora_total_grad(k, ewc, LMUL(k->gs, LLOAD(gr + i + LW)), LLOAD(p + i + LW),
+                                      ewc ? LLOAD(fsp + i + LW) : LZERO(), ewc ? LLOAD(anp + i + LW) : LZERO());
+        acc0 = LFMA(G0, G0, acc0);
+        acc1 = LFMA(G1, G1, acc1);
+    }
+    if (i + LW <= n) {
+        const LV G = lora_total_grad(k, ewc, LMUL(k->gs, LLOAD(gr + i)), LLOAD(p + i), ewc ? LLOAD(fsp + i) : LZERO(),
+                                     ewc ? LLOAD(anp + i) : LZERO());
+        acc0 = LFMA(G, G, acc0);
+        i += LW;
+    }
+    if (i < n) {
+        const size_t t = n - i;
+        const LV G = lora_total_grad(k, ewc, LMUL(k->gs, lora_load_tail(gr + i, t)), lora_load_tail(p + i, t),
+                                     ewc ? lora_load_tail(fsp + i, t) : LZERO(), ewc ? lora_load_tail(anp + i, t) : LZERO());
+        acc1 = LFMA(G, G, acc1);
+    }
+    return (double)LHSUM(acc0) + (double)LHSUM(acc1);
 }
 
 kestrel_status LORA_NAME(kestrel_lora_update)(kestrel_lora_update_args *a) {
@@ -241,55 +307,45 @@ kestrel_status LORA_NAME(kestrel_lora_update)(kestrel_lora_update_args *a) {
         !isfinite(a->ewc_lambda) || a->fisher_decay > 1.0f || isnan(a->clip_norm) || a->clip_norm < 0.0f)
         return KESTREL_ERR_INVALID_ARGUMENT;
     const size_t n = a->n;
-    const int ewc = a->fisher_star != NULL;
-    const float *fsp = a->fisher_star, *anp = a->anchor;
+    const int ewc = a->fisher_star != NULL, opt = a->optimizer;
+    const int updf = a->fisher != NULL && a->fisher_decay >= 0.0f;
+    const float *p = a->params, *fsp = a->fisher_star, *anp = a->anchor;
+    float *out = a->params_out != NULL ? a->params_out : a->params, *gr = a->grad;
+    lora_upd_consts k;
+    k.gs = LSET1(a->grad_scale);
+    k.lr = LSET1(a->lr);
+    k.nlr = LSET1(-a->lr);
+    k.b1 = LSET1(a->beta1);
+    k.b2 = LSET1(a->beta2);
+    k.omb1 = LSET1(1.0f - a->beta1);
+    k.omb2 = LSET1(1.0f - a->beta2);
+    k.eps = LSET1(a->eps);
+    k.c1 = LSET1(a->c1);
+    k.c2 = LSET1(a->c2);
+    k.fd = LSET1(a->fisher_decay);
+    k.omfd = LSET1(1.0f - a->fisher_decay);
+    k.twol = LSET1(2.0f * a->ewc_lambda);
 
-    /* Pass 1 reads only: the norm of the total gradient, so a rejected update writes nothing. */
-    LV acc0 = LZERO(), acc1 = LZERO();
-    size_t i = 0;
-    for (; i + LW <= n; i += LW) {
-        const LV G = lora_total_grad(a, LLOAD(a->grad + i), LLOAD(a->params + i), ewc ? LLOAD(fsp + i) : LZERO(),
-                                     ewc ? LLOAD(anp + i) : LZERO());
-        if ((i / LW) & 1) acc1 = LFMA(G, G, acc1);
-        else acc0 = LFMA(G, G, acc0);
-    }
-    if (i < n) {
-        const size_t t = n - i;
-        const LV G = lora_total_grad(a, lora_load_tail(a->grad + i, t), lora_load_tail(a->params + i, t),
-                                     ewc ? lora_load_tail(fsp + i, t) : LZERO(), ewc ? lora_load_tail(anp + i, t) : LZERO());
-        acc1 = LFMA(G, G, acc1);
-    }
-    const double norm = sqrt((double)LHSUM(acc0) + (double)LHSUM(acc1));
+    /* Pass 1 reads only, so a rejected update writes nothing. */
+    const double norm = sqrt(ewc ? lora_update_norm(&k, 1, n, p, gr, fsp, anp) : lora_update_norm(&k, 0, n, p, gr, fsp, anp));
     if (!isfinite(norm)) return KESTREL_ERR_INVALID_ARGUMENT;
     const int clip = a->clip_norm > 0.0f && isfinite(a->clip_norm) && norm > (double)a->clip_norm;
-    const float f = clip ? (float)((double)a->clip_norm / norm) : 1.0f;
+    k.f = LSET1(clip ? (float)((double)a->clip_norm / norm) : 1.0f);
 
-    const int upd_f = a->fisher != NULL && a->fisher_decay >= 0.0f;
-    i = 0;
-    for (; i + LW <= n; i += LW) {
-        LV th = LLOAD(a->params + i), g = LLOAD(a->grad + i);
-        LV m = a->m ? LLOAD(a->m + i) : LZERO(), v = a->v ? LLOAD(a->v + i) : LZERO();
-        LV fi = upd_f ? LLOAD(a->fisher + i) : LZERO();
-        lora_update_vec(a, f, &th, &g, &m, &v, &fi, ewc ? LLOAD(fsp + i) : LZERO(), ewc ? LLOAD(anp + i) : LZERO());
-        LSTORE(a->params + i, th);
-        LSTORE(a->grad + i, g);
-        if (a->m) LSTORE(a->m + i, m);
-        if (a->v) LSTORE(a->v + i, v);
-        if (upd_f) LSTORE(a->fisher + i, fi);
+    float *mp = a->m, *vp = a->v, *fp = a->fisher;
+#define LORA_PASS(O, E, F) lora_update_pass(&k, O, E, F, n, p, out, gr, mp, vp, fp, fsp, anp)
+#define LORA_PASS_EF(O)                                                                                                 \
+    do {                                                                                                                \
+        if (ewc) { if (updf) LORA_PASS(O, 1, 1); else LORA_PASS(O, 1, 0); }                                             \
+        else { if (updf) LORA_PASS(O, 0, 1); else LORA_PASS(O, 0, 0); }                                                 \
+    } while (0)
+    switch (opt) {
+    case KESTREL_LORA_SGD: LORA_PASS_EF(KESTREL_LORA_SGD); break;
+    case KESTREL_LORA_MOMENTUM: LORA_PASS_EF(KESTREL_LORA_MOMENTUM); break;
+    default: LORA_PASS_EF(KESTREL_LORA_ADAM); break;
     }
-    if (i < n) {
-        const size_t t = n - i;
-        LV th = lora_load_tail(a->params + i, t), g = lora_load_tail(a->grad + i, t);
-        LV m = a->m ? lora_load_tail(a->m + i, t) : LZERO(), v = a->v ? lora_load_tail(a->v + i, t) : LZERO();
-        LV fi = upd_f ? lora_load_tail(a->fisher + i, t) : LZERO();
-        lora_update_vec(a, f, &th, &g, &m, &v, &fi, ewc ? lora_load_tail(fsp + i, t) : LZERO(),
-                        ewc ? lora_load_tail(anp + i, t) : LZERO());
-        lora_store_tail(a->params + i, th, t);
-        lora_store_tail(a->grad + i, g, t);
-        if (a->m) lora_store_tail(a->m + i, m, t);
-        if (a->v) lora_store_tail(a->v + i, v, t);
-        if (upd_f) lora_store_tail(a->fisher + i, fi, t);
-    }
+#undef LORA_PASS_EF
+#undef LORA_PASS
     a->grad_norm_out = norm;
     a->clipped_out = clip;
     return KESTREL_OK;

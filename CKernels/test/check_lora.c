@@ -317,7 +317,24 @@ static void test_update(const entry_t *e, const kestrel_kernel_table *t) {
                     int clipped;
                     ref_update(&a, rth, rm, rv, rf, &norm, &clipped);
                     set_ctx("n=%zu opt=%d ewc=%d clip=%d off=%zu", n, opt, ewc, clip, off);
+                    /* Out of place (params_out) must give the in-place result bit for bit and leave params. */
+                    float *s0 = malloc(5 * n * sizeof(float)), *q = malloc(n * sizeof(float) + 4);
+                    memcpy(s0, p, n * 4); memcpy(s0 + n, g, n * 4); memcpy(s0 + 2 * n, m, n * 4);
+                    memcpy(s0 + 3 * n, v, n * 4); memcpy(s0 + 4 * n, fi, n * 4);
+                    kestrel_lora_update_args o = a;
+                    o.params_out = q + 1; /* unaligned */
+                    const kestrel_status sto = fn(&o);
+                    const int params_kept = memcmp(p, s0, n * 4) == 0;
+                    float *s1 = malloc(3 * n * sizeof(float));
+                    memcpy(s1, m, n * 4); memcpy(s1 + n, v, n * 4); memcpy(s1 + 2 * n, fi, n * 4);
+                    memcpy(g, s0 + n, n * 4); memcpy(m, s0 + 2 * n, n * 4); memcpy(v, s0 + 3 * n, n * 4);
+                    memcpy(fi, s0 + 4 * n, n * 4);
                     const kestrel_status st = fn(&a);
+                    check(sto == KESTREL_OK && params_kept && memcmp(q + 1, p, n * 4) == 0 && memcmp(s1, m, n * 4) == 0 &&
+                              memcmp(s1 + n, v, n * 4) == 0 && memcmp(s1 + 2 * n, fi, n * 4) == 0 &&
+                              o.grad_norm_out == a.grad_norm_out,
+                          "out of place differs from in place (status %d, params kept %d)", (int)sto, params_kept);
+                    free(s0); free(s1); free(q);
                     int zero = 1;
                     for (size_t i = 0; i < n; i++) zero &= g[i] == 0.0f;
                     const double ep = rel_err(p, rth, n, 1e-6), em = opt ? rel_err(m, rm, n, 1e-6) : 0;

@@ -6,16 +6,17 @@ import KestrelTensor
 
 /// The state and training loop shared by ``MicroLoRA`` and ``LoRA``.
 ///
-/// Memory: one 64-byte-aligned allocation holds, each section padded to 16 floats, the working
-/// parameters θ, the gradient accumulator, the optimizer moments m and v, the running Fisher F,
-/// the consolidated F*, the anchor θ*, the kernel scratch and two published parameter slots. A
-/// step touches only these: it allocates nothing.
+/// Memory: one 64-byte-aligned allocation holds, each section padded to 16 floats, two parameter
+/// slots (θ lives in the published one), the gradient accumulator, the optimizer moments m and v,
+/// the running Fisher F, the consolidated F*, the anchor θ* and the kernel scratch. A step touches
+/// only these: it allocates nothing.
 ///
 /// Publication: readers take the slot named by `published`, announcing themselves in that slot's
-/// reader count and re-checking the index (so a writer that already moved on is never trusted);
-/// the writer fills the other slot only after its count drops to zero, then flips the index. Every
-/// operation on the index and the counts is sequentially consistent, which orders the slot copy
-/// before the flip and each reader's last access before the next overwrite.
+/// reader count and re-checking the index (so a writer that already moved on is never trusted).
+/// The writer trains from the published slot (reading it, as readers do) and has the update kernel
+/// write θ' into the other slot only after that slot's count drops to zero, then flips the index —
+/// no copy. Every operation on the index and the counts is sequentially consistent, which orders
+/// the slot's writes before the flip and each reader's last access before the next overwrite.
 final class AdapterEngine: @unchecked Sendable {
     let dIn: Int, dOut: Int, rank: Int
     let alpha: Float
@@ -44,7 +45,7 @@ final class AdapterEngine: @unchecked Sendable {
         }
     }
 
-    enum Section: Int, CaseIterable { case theta, grad, m, v, fisher, fisherStar, anchor, slot0, slot1 }
+    enum Section: Int, CaseIterable { case slot0, slot1, grad, m, v, fisher, fisherStar, anchor }
 
     var shape: kestrel_lora_shape { kestrel_lora_shape(d_in: dIn, d_out: dOut, rank: rank, scale: alpha / Float(rank)) }
 
@@ -87,7 +88,7 @@ final class AdapterEngine: @unchecked Sendable {
         writer = WriterState(training: training, ewc: ewc)
         // Identity at creation: B = 0, A ~ N(0, 1/d_in) (Box–Muller over the package's SplitMix64).
         var rng = SplitMix64(seed: seed)
-        let a = section(.theta)
+        let a = section(.slot0) // published = 0
         let sd = 1.0 / Double(dIn).squareRoot()
         var i = 0
         while i < rank * dIn {
@@ -97,12 +98,14 @@ final class AdapterEngine: @unchecked Sendable {
             if i + 1 < rank * dIn { a[i + 1] = Float(rad * Foundation.sin(2 * Double.pi * u2)) }
             i += 2
         }
-        section(.slot0).update(from: a, count: np)
     }
 
     deinit { storage.deallocate() }
 
     func section(_ s: Section) -> UnsafeMutablePointer<Float> { storage + s.rawValue * stride }
+    @inline(__always) private func slot(_ i: Int) -> UnsafeMutablePointer<Float> { section(i == 0 ? .slot0 : .slot1) }
+    /// θ: the published slot. Writer only (readers go through ``withPublished(_:)``).
+    private var theta: UnsafeMutablePointer<Float> { slot(published.load(ordering: .sequentiallyConsistent)) }
     private var scratch: UnsafeMutablePointer<Float> { storage + Section.allCases.count * stride }
     var isaName: String { String(cString: kestrel_isa_name(kernels.pointee.isa)) }
 
@@ -119,7 +122,7 @@ final class AdapterEngine: @unchecked Sendable {
             count(i).wrappingDecrement(ordering: .sequentiallyConsistent)
         }
         defer { count(i).wrappingDecrement(ordering: .sequentiallyConsistent) }
-        return try body(UnsafePointer(section(i == 0 ? .slot0 : .slot1)))
+        return try body(UnsafePointer(slot(i)))
     }
 
     @inline(__always) private func count(_ i: Int) -> ManagedAtomic<Int> { i == 0 ? readerCounts.0 : readerCounts.1 }
@@ -150,14 +153,16 @@ final class AdapterEngine: @unchecked Sendable {
         return try body(writer)
     }
 
-    /// Copies θ into the slot readers do not use, then makes it the published one. Writer only.
-    private func publish() {
-        let cur = published.load(ordering: .sequentiallyConsistent)
-        let target = 1 - cur
+    /// The slot readers do not use, once the last reader that entered it has left: the writer may
+    /// fill it, then ``publish(_:)`` it. Writer only.
+    private func unpublishedSlot() -> Int {
+        let target = 1 - published.load(ordering: .sequentiallyConsistent)
         while count(target).load(ordering: .sequentiallyConsistent) != 0 { sched_yield() }
-        section(target == 0 ? .slot0 : .slot1).update(from: section(.theta), count: n)
-        published.store(target, ordering: .sequentiallyConsistent)
+        return target
     }
+
+    /// Makes the slot the writer just filled the published one. Writer only.
+    private func publish(_ target: Int) { published.store(target, ordering: .sequentiallyConsistent) }
 
     /// Validates the sample and runs the accumulate kernel with weight 1. Writer only.
     private func accumulateLocked(_ f: AdapterFeedback, base: [Float]?) throws(KestrelError) -> Double {
@@ -204,7 +209,7 @@ final class AdapterEngine: @unchecked Sendable {
             target.withUnsafeBufferPointer { tp in
                 negatives.withUnsafeBufferPointer { np in
                     withOptionalBuffer(base) { bp in
-                        a.params = UnsafePointer(section(.theta))
+                        a.params = UnsafePointer(theta)
                         a.grad = section(.grad)
                         a.x = xp.baseAddress
                         a.base = form == .residual ? xp.baseAddress : bp
@@ -227,11 +232,12 @@ final class AdapterEngine: @unchecked Sendable {
         throw .backendFailure(routine: "kestrel_lora_accumulate", code: Int(st.rawValue))
     }
 
-    /// Runs the update kernel over the pending gradient, then publishes. Writer only.
+    /// Runs the update kernel over the pending gradient, θ from the published slot to the other
+    /// one, then publishes it. Writer only.
     private func updateLocked(_ w: WriterState, batch: Int) throws(KestrelError) -> (Double, Bool) {
         var u = kestrel_lora_update_args()
         u.n = n
-        u.params = section(.theta)
+        u.params = theta
         u.grad = section(.grad)
         u.m = section(.m)
         u.v = section(.v)
@@ -262,7 +268,9 @@ final class AdapterEngine: @unchecked Sendable {
                 u.ewc_lambda = e.lambda
             }
         }
-        let st = kernels.pointee.lora_update(&u)
+        let target = unpublishedSlot()
+        u.params_out = slot(target)
+        let st = kernels.pointee.lora_update(&u) // a rejected update writes nothing
         guard st == KESTREL_OK else {
             // Only an overflowing norm gets here (the settings were validated): drop the batch.
             section(.grad).update(repeating: 0, count: n)
@@ -271,7 +279,7 @@ final class AdapterEngine: @unchecked Sendable {
             throw .invalidArgument(name: "gradient", reason: "the gradient norm is not finite; the mini-batch was discarded")
         }
         w.steps += 1
-        publish()
+        publish(target)
         return (u.grad_norm_out, u.clipped_out != 0)
     }
 
@@ -309,7 +317,7 @@ final class AdapterEngine: @unchecked Sendable {
     func consolidate() {
         try? withWriter { (w) throws(KestrelError) in
             guard w.ewc != nil else { return }
-            section(.anchor).update(from: section(.theta), count: n)
+            section(.anchor).update(from: theta, count: n)
             section(.fisherStar).update(from: section(.fisher), count: n)
             w.consolidated = true
         }
@@ -320,9 +328,11 @@ final class AdapterEngine: @unchecked Sendable {
     /// Replaces θ, moments, Fisher, anchor and settings, then publishes (used by `load`). Writer only.
     func install(_ state: AdapterFileState) {
         try? withWriter { (w) throws(KestrelError) in
+            let target = unpublishedSlot()
             state.arrays.withUnsafeBufferPointer { p in
-                for (k, s) in [Section.theta, .m, .v, .fisher, .fisherStar, .anchor].enumerated() {
-                    section(s).update(from: p.baseAddress! + k * n, count: n)
+                slot(target).update(from: p.baseAddress!, count: n)
+                for (k, s) in [Section.m, .v, .fisher, .fisherStar, .anchor].enumerated() {
+                    section(s).update(from: p.baseAddress! + (k + 1) * n, count: n)
                 }
             }
             section(.grad).update(repeating: 0, count: n)
@@ -332,7 +342,7 @@ final class AdapterEngine: @unchecked Sendable {
             w.steps = state.steps
             w.pending = 0
             w.pendingLoss = 0
-            publish()
+            publish(target)
         }
     }
 
@@ -341,8 +351,9 @@ final class AdapterEngine: @unchecked Sendable {
         (try? withWriter { (w) throws(KestrelError) in
             var arrays = [Float](repeating: 0, count: 6 * n)
             arrays.withUnsafeMutableBufferPointer { p in
-                for (k, s) in [Section.theta, .m, .v, .fisher, .fisherStar, .anchor].enumerated() {
-                    (p.baseAddress! + k * n).update(from: section(s), count: n)
+                p.baseAddress!.update(from: theta, count: n)
+                for (k, s) in [Section.m, .v, .fisher, .fisherStar, .anchor].enumerated() {
+                    (p.baseAddress! + (k + 1) * n).update(from: section(s), count: n)
                 }
             }
             return AdapterFileState(dIn: dIn, dOut: dOut, rank: rank, alpha: alpha, form: form, training: w.training,

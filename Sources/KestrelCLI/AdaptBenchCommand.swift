@@ -45,6 +45,8 @@ struct AdaptBenchCommand: ParsableCommand {
     var task: String?
     @Option(help: "Seeds of --task (>= 2 for a confidence interval).")
     var seeds: Int = 5
+    @Option(help: "query-drift only: reflection (default; norm-preserving) or inflation (the first design, whose control is not null).")
+    var drift: String = "reflection"
 
     func validate() throws {
         let dim = self.dim ?? 768
@@ -55,13 +57,17 @@ struct AdaptBenchCommand: ParsableCommand {
         if let task, AdaptExperiments.Task(rawValue: task) == nil {
             throw ValidationError("--task must be regression, query-drift or forgetting")
         }
+        guard AdaptExperiments.Drift(rawValue: drift) != nil else { throw ValidationError("--drift must be reflection or inflation") }
+        if task == AdaptExperiments.Task.queryDrift.rawValue, (self.dim ?? 64) < 8 { throw ValidationError("--task query-drift needs --dim >= 8") }
         guard seeds >= 1 else { throw ValidationError("--seeds must be >= 1") }
         guard AdaptBench.Loss(rawValue: loss) != nil else { throw ValidationError("--loss must be squared, binary or contrastive") }
     }
 
     func run() throws {
         if let task, let t = AdaptExperiments.Task(rawValue: task) {
-            print(jsonLine(try AdaptExperiments(seeds: seeds, dim: dim ?? 64).run(t)))
+            var experiments = AdaptExperiments(seeds: seeds, dim: dim ?? 64)
+            experiments.drift = AdaptExperiments.Drift(rawValue: drift)!
+            print(jsonLine(try experiments.run(t)))
             return
         }
         let dim = self.dim ?? 768

@@ -263,4 +263,24 @@ import _KestrelTestSupport
         try copy.load(from: dir.file("a.klora"))
         #expect(copy.parameters == adapter.parameters)
     }
+
+    /// The README's PatternBank / Autotuner sample, with its printed values as expectations.
+    @Test func patternBankAndAutotunerSampleHolds() throws {
+        let bank = try PatternBank(PatternBankConfiguration(dimension: 2, maxPatterns: 8, newPatternDistance: 0.5))
+        for (x, y, ef, reward) in [(0.0, 0.0, 16, 0.7), (0.1, 0.0, 32, 0.9), (5.0, 5.0, 64, 0.4), (5.1, 4.9, 128, 0.8)] {
+            _ = try bank.observe([Float(x), Float(y)], settings: [ef], reward: reward)
+        }
+        let near = try bank.nearest([0.05, 0.02], k: 1)[0].pattern
+        #expect(bank.allPatterns.count == 2 && near.count == 2 && near.bestSettings == [32])
+        let tuner = Autotuner(space: try TuningSpace([Tunable.hnswEfSearch([16, 32, 64, 128], default: 128)]))
+        var calls = 0
+        let result = try tuner.tune(strategy: .measure(rounds: 8), requirement: TuningRequirement(minimumRecall: 0.95)) { c in
+            calls += 1
+            let ef = Double(c["hnsw.efSearch"]!)
+            return TuningSample(latencyNanoseconds: 1_000 * ef * (1 + 0.01 * Double(calls % 3)), recall: 1 - exp(-ef / 12))
+        }
+        #expect(result.chosen.description == "hnsw.efSearch=64" && result.replacedDefault)
+        #expect(result.verdict?.kind.rawValue == "faster")
+    }
 }
+

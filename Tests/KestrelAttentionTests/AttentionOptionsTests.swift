@@ -95,12 +95,24 @@ import _KestrelTestSupport
         let q = try Tensor(Self.random(2 * 16 * 32, seed: 7), shape: [1, 2, 16, 32])
         let k = try Tensor(Self.random(2 * 20 * 32, seed: 8), shape: [1, 2, 20, 32])
         let v = try Tensor(Self.random(2 * 20 * 32, seed: 9), shape: [1, 2, 20, 32])
-        for dtype in [DType.f16, .bf16] {
-            let k16 = try k.converted(to: dtype), v16 = try v.converted(to: dtype)
-            let widened = try FlashAttention().forward(query: q, key: try k16.converted(to: .f32), value: try v16.converted(to: .f32),
-                                                       options: AttentionOptions(causal: true))
-            let direct = try FlashAttention().forward(query: q, key: k16, value: v16, options: AttentionOptions(causal: true))
-            #expect(try direct.output.toArray(of: Float.self) == (try widened.output.toArray(of: Float.self)))
+        // Bit-identical through the C tiles (same kernel, same order). Through BLAS tiles the two
+        // paths hand sgemm differently laid-out operands (converted tile copies vs strided views),
+        // and some OpenBLAS kernel sets (Zen) round those differently in the last bit: there the
+        // outputs must agree to float rounding.
+        for products in [FlashAttention.TileProducts.cKernel, .blas] {
+            let flash = FlashAttention(tileProducts: products)
+            for dtype in [DType.f16, .bf16] {
+                let k16 = try k.converted(to: dtype), v16 = try v.converted(to: dtype)
+                let widened = try flash.forward(query: q, key: try k16.converted(to: .f32), value: try v16.converted(to: .f32),
+                                                options: AttentionOptions(causal: true)).output.toArray(of: Float.self)
+                let direct = try flash.forward(query: q, key: k16, value: v16, options: AttentionOptions(causal: true))
+                    .output.toArray(of: Float.self)
+                if products == .cKernel {
+                    #expect(direct == widened)
+                } else {
+                    #expect(zip(direct, widened).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) })
+                }
+            }
         }
     }
 

@@ -145,7 +145,9 @@ struct VectorCodec: Sendable, Equatable {
             for j in 0..<nb { out[j] = 0 }
             offsets.withUnsafeBufferPointer { off in
                 for i in 0..<d {
-                    let bit = metric == .hamming ? src[i] != 0 : src[i] - off[i] > 0
+                    // An untrained codec (e.g. an empty index loaded from a file) has no offsets yet:
+                    // threshold at 0 rather than index past the empty array (a fuzzer input reached it).
+                    let bit = metric == .hamming ? src[i] != 0 : src[i] - (i < off.count ? off[i] : 0) > 0
                     if bit { out[i >> 3] |= UInt8(1) << UInt8(i & 7) }
                 }
             }
